@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './event.js';
+export * from './id.js';
+export * from './session-end.js';
