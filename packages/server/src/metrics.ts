@@ -1,0 +1,57 @@
+/**
+ * Prometheus metrics (SPEC §7). One registry per server instance so tests and several servers in
+ * one process do not share counters.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics(queueDepthNow: () => number = () => 0) {
+  const registry = new Registry();
+  const received = new Counter({ name: 'logsrv_received_total', help: 'Events received, valid or not', labelNames: ['transport'], registers: [registry] });
+  const accepted = new Counter({ name: 'logsrv_accepted_total', help: 'Events committed to the store', labelNames: ['transport'], registers: [registry] });
+  const duplicates = new Counter({
+    name: 'logsrv_duplicates_total',
+    help: 'Events acknowledged but not stored again: their (producer, seq) was already committed',
+    labelNames: ['transport'],
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'logsrv_rejected_total',
+    help: 'Events rejected and reported back to the sender, by reason',
+    labelNames: ['transport', 'reason'],
+    registers: [registry],
+  });
+  /** Run before each scrape of `logsrv_dropped_total`, e.g. to add kernel-side UDP drops. */
+  const beforeDroppedScrape: (() => void)[] = [];
+  const dropped = new Counter({
+    name: 'logsrv_dropped_total',
+    help: 'Events dropped without a reply to the sender (UDP, overload), by reason',
+    labelNames: ['transport', 'reason'],
+    registers: [registry],
+    collect() {
+      for (const f of beforeDroppedScrape) f();
+    },
+  });
+  const queueDepth = new Gauge({
+    name: 'logsrv_queue_depth',
+    help: 'Events waiting for the writer',
+    registers: [registry],
+    collect() {
+      this.set(queueDepthNow());
+    },
+  });
+  const batchSeconds = new Histogram({
+    name: 'logsrv_writer_batch_seconds',
+    help: 'Round trip of one writer batch to the store: copy to the writer thread, queueing behind the previous batch, commit, reply',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const batchEvents = new Histogram({
+    name: 'logsrv_writer_batch_events',
+    help: 'Events per writer batch (group commit size)',
+    buckets: [1, 10, 100, 1000, 5000, 10000, 50000],
+    registers: [registry],
+  });
+  return { registry, received, accepted, duplicates, rejected, dropped, beforeDroppedScrape, queueDepth, batchSeconds, batchEvents };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

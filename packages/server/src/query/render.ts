@@ -1,0 +1,68 @@
+/** Renders a page of events as json, ndjson, text or html (SPEC §3). */
+import type { StoredEvent } from '@logsrv/protocol';
+
+export const FORMATS = ['json', 'ndjson', 'text', 'html'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export const CONTENT_TYPES: Record<Format, string> = {
+  json: 'application/json; charset=utf-8',
+  ndjson: 'application/x-ndjson; charset=utf-8',
+  text: 'text/plain; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+};
+
+/** What a terminal would have shown: strings as they are, other values as JSON. */
+export function valueText(e: StoredEvent): string {
+  return typeof e.value === 'string' ? e.value : JSON.stringify(e.value);
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
+}
+
+// ANSI CSI/OSC sequences and other C0 control codes (except tab) are removed from HTML output so
+// a log line can never drive the reader's terminal or page.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control codes is the point
+const CONTROL = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)?|\u001b.|[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
+export function stripControl(s: string): string {
+  return s.replace(CONTROL, '');
+}
+
+export function renderText(events: StoredEvent[]): string {
+  let out = '';
+  for (const e of events) out += `${valueText(e)}\n`;
+  return out;
+}
+
+export function renderNdjson(events: StoredEvent[]): string {
+  let out = '';
+  for (const e of events) out += `${JSON.stringify(e)}\n`;
+  return out;
+}
+
+export function renderHtml(session: string, events: StoredEvent[], nextHref: string | null): string {
+  const rows = events
+    .map((e) => {
+      const cls = e.key === 'stderr' ? 'err' : e.key === 'stdout' ? 'out' : 'ev';
+      const label = e.key === 'stdout' || e.key === 'stderr' ? '' : `<b>${escapeHtml(e.key)}</b> `;
+      return `<div class="${cls}" id="e-${escapeHtml(e.id)}"><a href="#e-${escapeHtml(e.id)}" title="${escapeHtml(e.ts)}">#</a> ${label}${escapeHtml(stripControl(valueText(e)))}</div>`;
+    })
+    .join('\n');
+  const more = nextHref ? `<p><a href="${escapeHtml(nextHref)}">next page</a></p>` : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(session)} — logsrv</title>
+<style>
+body{font:13px/1.4 ui-monospace,monospace;margin:1rem;background:#fff;color:#111}
+@media (prefers-color-scheme:dark){body{background:#111;color:#ddd}}
+div{white-space:pre-wrap;word-break:break-all}.err{color:#c22}.ev{color:#36c}a{color:inherit;opacity:.4;text-decoration:none}
+</style></head><body>
+<h1>${escapeHtml(session)}</h1>
+${rows}
+${more}
+</body></html>
+`;
+}

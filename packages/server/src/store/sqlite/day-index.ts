@@ -1,0 +1,268 @@
+/**
+ * What a day file holds besides its events: per-session summaries and the full-text index.
+ * Both are written by the writer thread in the same transaction as the events they describe, so
+ * they are exactly as durable as the events, and retention drops them with their day.
+ *
+ * Summaries (`GET /v1/sessions`): one row per session and day with first/last id and count, level
+ * counts, the row of the latest event of each key, and the distinct user/terminal/component/
+ * level/step values seen. A batch is folded in memory first (one upsert per session, key and value
+ * of the batch — not per event), then applied. Readers merge a session's rows over the days they
+ * find it in (read-sessions.ts); nothing is ever recomputed by scanning events.
+ *
+ * Full-text index (`q`): FTS5 tables over `value` with external content (the events table), so
+ * the index holds no second copy of the text. The tokenizer is search/unicode61-table.ts's, which
+ * the JavaScript matcher of live tails replicates exactly. `--search-index off` leaves it out of
+ * new day files; readers then search those days by scanning (see read-events.ts).
+ *
+ * The index of a day is cut into chunks of `--search-chunk-rows` rows, one FTS5 table each, named
+ * by the first rowid they hold (`events_fts_1`, `events_fts_262145`, …): a chunk holds the rows
+ * from its start to the next chunk's. Why: FTS5 reaches `rowid >= X` by
+ * walking the word's list of rows from its start — measured here ~35 ns per matching row skipped,
+ * so a common word searched from the end of a 3.3M-row day took 100–165 ms before its first match,
+ * and a page deep into a day as long. With chunks a search starts in the chunk of its cursor and
+ * skips at most one chunk's matches (~3 ms). Chunks also keep FTS5's segment merges small, so
+ * indexing cost does not grow with the size of the day.
+ */
+import type Database from 'better-sqlite3';
+import { TOKENIZER } from '../../search/index.js';
+import type { EventColumns } from './columns.js';
+
+/**
+ * `PRAGMA user_version` of a day file whose summary tables exist and are complete, and whose
+ * index, if any, is chunked. Version 1 had one unchunked index (events_fts).
+ */
+export const DAY_SCHEMA_VERSION = 2;
+
+/** Default rows per full-text index table (see above). */
+export const INDEX_CHUNK_ROWS = 262_144;
+
+export const SUMMARY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS session_summary (
+  session   TEXT    PRIMARY KEY,
+  first_ms  INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_ms   INTEGER NOT NULL,
+  last_seq  INTEGER NOT NULL,
+  count     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS session_summary_last ON session_summary (last_ms, session);
+CREATE TABLE IF NOT EXISTS session_levels (
+  session TEXT    NOT NULL,
+  level   TEXT    NOT NULL,
+  count   INTEGER NOT NULL,
+  PRIMARY KEY (session, level)
+) WITHOUT ROWID;
+-- The latest event of each key: its rowid in events (the value is read from there).
+CREATE TABLE IF NOT EXISTS session_latest (
+  session TEXT    NOT NULL,
+  key     TEXT    NOT NULL,
+  row     INTEGER NOT NULL,
+  PRIMARY KEY (session, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS session_latest_key ON session_latest (key, session);
+-- Which sessions have events with user/terminal/component/level/step = value: the filters of
+-- /v1/sessions, and the candidate sessions of a filtered /v1/events.
+CREATE TABLE IF NOT EXISTS session_fields (
+  field   TEXT NOT NULL,
+  value   TEXT NOT NULL,
+  session TEXT NOT NULL,
+  PRIMARY KEY (field, value, session)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS session_fields_session ON session_fields (session);
+`;
+
+/** Fields recorded in session_fields. */
+export const SESSION_FIELDS = ['user', 'terminal', 'component', 'level', 'step'] as const;
+export type SessionField = (typeof SESSION_FIELDS)[number];
+
+/** The full-text index table of the chunk whose first row is `start`. */
+export function indexTable(start: number): string {
+  return `events_fts_${start}`;
+}
+
+/** The schema of a chunk's index table; `events_fts_1` exists in every indexed day file. */
+export function searchSchema(start: number): string {
+  return `CREATE VIRTUAL TABLE IF NOT EXISTS ${indexTable(start)} USING fts5 (value, content = 'events', content_rowid = 'rowid', tokenize = '${TOKENIZER}')`;
+}
+
+/** The text the data set cache of the benchmark keys on (any change to the index's shape). */
+export const SEARCH_SCHEMA = `${searchSchema(1)}; chunks named by first rowid`;
+
+/** Lists the index chunks of a day file: run it, then {@link chunkStartsOf} on the names. */
+export const CHUNK_NAMES_SQL = "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'";
+
+/** First rowids of a day's index chunks from their table names, ascending (empty: no index). */
+export function chunkStartsOf(names: string[]): number[] {
+  const out: number[] = [];
+  for (const n of names) {
+    const m = /^events_fts_(\d+)$/.exec(n); // not the FTS5 shadow tables (events_fts_1_data, ...)
+    if (m) out.push(Number(m[1]));
+  }
+  return out.sort((a, b) => a - b);
+}
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return db.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(name) !== undefined;
+}
+
+/** Appends rows to a day's chunked index, opening a new chunk when the last one is full. */
+class ChunkedIndex {
+  private readonly inserts = new Map<number, Database.Statement>();
+  constructor(
+    private readonly db: Database.Database,
+    private readonly chunkRows: number,
+    /** Ascending; the last is the chunk being filled. */
+    private readonly starts: number[],
+  ) {}
+
+  /** Indexes rows [from, to] (the next rows of the day, ascending). */
+  add(from: number, to: number): void {
+    while (from <= to) {
+      let start = this.starts[this.starts.length - 1];
+      if (start === undefined || from >= start + this.chunkRows) {
+        start = from;
+        this.db.exec(searchSchema(start));
+        this.starts.push(start);
+      }
+      const end = Math.min(to, start + this.chunkRows - 1);
+      let insert = this.inserts.get(start);
+      if (!insert) {
+        insert = this.db.prepare(`INSERT INTO ${indexTable(start)} (rowid, value) SELECT rowid, value FROM events WHERE rowid BETWEEN ? AND ?`);
+        this.inserts.set(start, insert);
+      }
+      insert.run(from, end);
+      from = end + 1;
+    }
+  }
+}
+
+/**
+ * Brings a day file's summary and search tables up to date, in one transaction: creates them for
+ * a new file; for a file written before they existed, creates and fills them from its events (the
+ * only time summaries are computed by scanning). `search` decides whether a file that has no index
+ * gets one. Returns what it did, for the log.
+ */
+export function ensureDayTables(db: Database.Database, search: boolean, chunkRows = INDEX_CHUNK_ROWS): 'current' | 'created' | 'migrated' {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const wantSearch = search && !hasTable(db, indexTable(1));
+  if (version >= DAY_SCHEMA_VERSION && !wantSearch) return 'current';
+  const empty = !hasTable(db, 'events') || db.prepare('SELECT 1 FROM events LIMIT 1').get() === undefined;
+  // An index is only added to a file that is empty or being migrated: a file written with
+  // `--search-index off` stays without one (readers scan it), so no index is ever partial.
+  if (version >= DAY_SCHEMA_VERSION && !empty) return 'current';
+  // Version 1's unchunked index is replaced (when the file is to keep an index).
+  const hadIndex = hasTable(db, 'events_fts');
+  db.transaction(() => {
+    db.exec(SUMMARY_SCHEMA);
+    if (version < 1 && !empty) backfillSummaries(db);
+    if (hadIndex) db.exec('DROP TABLE IF EXISTS events_fts_words; DROP TABLE events_fts;');
+    if (search && (empty || version < DAY_SCHEMA_VERSION)) {
+      db.exec(searchSchema(1));
+      const last = db.prepare('SELECT max(rowid) FROM events').pluck().get() as number | null;
+      if (last !== null) new ChunkedIndex(db, chunkRows, [1]).add(1, last);
+    }
+    db.pragma(`user_version = ${DAY_SCHEMA_VERSION}`);
+  })();
+  return empty ? 'created' : 'migrated';
+}
+
+function backfillSummaries(db: Database.Database): void {
+  db.exec(`
+    INSERT INTO session_summary (session, first_ms, first_seq, last_ms, last_seq, count)
+      SELECT s.session, f.ms, f.seq, l.ms, l.seq, s.n
+      FROM (SELECT session, min(rowid) AS lo, max(rowid) AS hi, count(*) AS n FROM events GROUP BY session) s
+      JOIN events f ON f.rowid = s.lo JOIN events l ON l.rowid = s.hi;
+    INSERT INTO session_levels (session, level, count)
+      SELECT session, level, count(*) FROM events WHERE level IS NOT NULL GROUP BY session, level;
+    INSERT INTO session_latest (session, key, row) SELECT session, key, max(rowid) FROM events GROUP BY session, key;
+  `);
+  for (const f of SESSION_FIELDS) {
+    db.exec(`INSERT OR IGNORE INTO session_fields (field, value, session) SELECT DISTINCT '${f}', ${f}, session FROM events WHERE ${f} IS NOT NULL`);
+  }
+}
+
+/** A session's share of one batch. */
+interface BatchSession {
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+  levels: Map<string, number> | null;
+  latest: Map<string, number>;
+  /** `field\0value` pairs. */
+  fields: Set<string> | null;
+}
+
+export interface DayIndex {
+  /**
+   * Records the stored events of a batch: summaries and full-text index. Call inside the batch's
+   * transaction, after the events are inserted: event i (skipping `skip`) got rowid
+   * `firstRowid + k` and id `ms-(seq0 + k)` for its position k among the stored.
+   */
+  apply(c: EventColumns, skip: number[] | undefined, firstRowid: number, ms: number, seq0: number): void;
+}
+
+export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_ROWS): DayIndex {
+  const upsertSummary = db.prepare(
+    `INSERT INTO session_summary (session, first_ms, first_seq, last_ms, last_seq, count) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (session) DO UPDATE SET last_ms = excluded.last_ms, last_seq = excluded.last_seq, count = count + excluded.count`,
+  );
+  const upsertLevel = db.prepare(
+    'INSERT INTO session_levels (session, level, count) VALUES (?, ?, ?) ON CONFLICT (session, level) DO UPDATE SET count = count + excluded.count',
+  );
+  const upsertLatest = db.prepare(
+    'INSERT INTO session_latest (session, key, row) VALUES (?, ?, ?) ON CONFLICT (session, key) DO UPDATE SET row = excluded.row',
+  );
+  const addField = db.prepare('INSERT OR IGNORE INTO session_fields (field, value, session) VALUES (?, ?, ?)');
+  // One statement per chunk a batch touches: FTS5 tokenizes inside SQLite, no per-row call from
+  // JavaScript. Null when the day has no index.
+  const starts = chunkStartsOf(db.prepare(CHUNK_NAMES_SQL).pluck().all() as string[]);
+  const index = starts.length > 0 ? new ChunkedIndex(db, chunkRows, starts) : null;
+  return {
+    apply(c, skip, firstRowid, ms, seq0) {
+      const sessions = new Map<string, BatchSession>();
+      let next = 0;
+      let k = 0;
+      for (let i = 0; i < c.n; i++) {
+        if (skip !== undefined && skip[next] === i) {
+          next++;
+          continue;
+        }
+        const seq = seq0 + k;
+        const row = firstRowid + k;
+        k++;
+        const session = c.session[i] as string;
+        let s = sessions.get(session);
+        if (s === undefined) {
+          s = { firstSeq: seq, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null };
+          sessions.set(session, s);
+        }
+        s.lastSeq = seq;
+        s.count++;
+        s.latest.set(c.key[i] as string, row);
+        const level = c.level[i];
+        if (level != null) {
+          s.levels ??= new Map();
+          s.levels.set(level, (s.levels.get(level) ?? 0) + 1);
+        }
+        for (const f of SESSION_FIELDS) {
+          const v = c[f][i];
+          if (v == null) continue;
+          s.fields ??= new Set();
+          s.fields.add(`${f}\0${v}`);
+        }
+      }
+      for (const [session, s] of sessions) {
+        upsertSummary.run(session, ms, s.firstSeq, ms, s.lastSeq, s.count);
+        if (s.levels) for (const [level, n] of s.levels) upsertLevel.run(session, level, n);
+        for (const [key, row] of s.latest) upsertLatest.run(session, key, row);
+        if (s.fields) {
+          for (const fv of s.fields) {
+            const cut = fv.indexOf('\0');
+            addField.run(fv.slice(0, cut), fv.slice(cut + 1), session);
+          }
+        }
+      }
+      if (index && k > 0) index.add(firstRowid, firstRowid + k - 1);
+    },
+  };
+}

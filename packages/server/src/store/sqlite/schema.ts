@@ -1,0 +1,70 @@
+/**
+ * One SQLite file per UTC day: `<dataDir>/events-YYYYMMDD.db` (SPEC §6 — retention drops whole
+ * files). Rows are inserted in id order, so rowid order is id order inside a file.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+
+const FILE_RE = /^events-(\d{8})\.db$/;
+
+export function dayFile(dataDir: string, day: string): string {
+  return join(dataDir, `events-${day}.db`);
+}
+
+/** Days present in `dataDir`, oldest first. */
+export function listDays(dataDir: string): string[] {
+  const days: string[] = [];
+  for (const name of readdirSync(dataDir)) {
+    const m = FILE_RE.exec(name);
+    if (m?.[1]) days.push(m[1]);
+  }
+  return days.sort();
+}
+
+/**
+ * Columns: `ms`/`seq` are the id; `vjson` says whether `value` is JSON text or a plain string;
+ * `ts` is NULL when the producer sent none (it then reads as the receive time, `ms`).
+ * The metadata columns are first-class so later indexes (component, user, terminal) need no
+ * migration.
+ */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  ms        INTEGER NOT NULL,
+  seq       INTEGER NOT NULL,
+  session   TEXT    NOT NULL,
+  key       TEXT    NOT NULL,
+  value     TEXT    NOT NULL,
+  vjson     INTEGER NOT NULL,
+  ts        INTEGER,
+  component TEXT,
+  user      TEXT,
+  terminal  TEXT,
+  step      TEXT,
+  level     TEXT,
+  attrs     TEXT,
+  producer  TEXT,
+  pseq      INTEGER
+);
+CREATE INDEX IF NOT EXISTS events_session_id ON events (session, ms, seq);
+-- Idempotency marks: the highest seq committed per producer (see writer-worker.ts).
+CREATE TABLE IF NOT EXISTS producers (
+  producer  TEXT    PRIMARY KEY,
+  seq       INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
+/**
+ * WAL lets readers in other threads run beside the writer. synchronous=NORMAL in WAL mode makes a
+ * commit durable against a crash of this process (kill -9): the WAL frames are written to the OS
+ * before COMMIT returns; only an OS crash or power loss can lose the last transactions. Set
+ * `sqliteSynchronous: "full"` to fsync every commit instead.
+ */
+export function applyPragmas(db: Database.Database, synchronous: 'normal' | 'full'): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -16000');
+}
+
+export const SELECT_COLUMNS = 'ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq';

@@ -1,0 +1,109 @@
+/**
+ * The embedded store: SQLite, one file per UTC day, driven from worker threads — one writer, a
+ * small pool of readers — so the thread that reads sockets never makes a synchronous SQLite call.
+ */
+import { mkdirSync } from 'node:fs';
+import type { EventId, NormalizedEvent } from '@logsrv/protocol';
+import type { RenderedPage, TextFormat } from '../row-text.js';
+import type {
+  AppendResult,
+  EventPage,
+  EventsQuery,
+  Registration,
+  RegistrationResult,
+  RegistryMappings,
+  SessionEnd,
+  SessionPage,
+  SessionQuery,
+  SessionSummary,
+  SessionsQuery,
+  Store,
+} from '../store.js';
+import { toColumns } from './columns.js';
+import { INDEX_CHUNK_ROWS } from './day-index.js';
+import { WorkerClient } from './worker-rpc.js';
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  /** Reader threads; reads are spread over them, least busy first. */
+  readerThreads: number;
+  synchronous: 'normal' | 'full';
+  /** Whether new day files get a full-text index (default true; see day-index.ts). */
+  searchIndex?: boolean;
+  /** Rows per full-text index table (default INDEX_CHUNK_ROWS; see day-index.ts). */
+  searchChunkRows?: number;
+}
+
+export class SqliteStore implements Store {
+  private readonly writer: WorkerClient;
+  private readonly readers: WorkerClient[];
+
+  constructor(opts: SqliteStoreOptions) {
+    mkdirSync(opts.dataDir, { recursive: true });
+    this.writer = new WorkerClient(new URL('./writer-worker.js', import.meta.url), {
+      dataDir: opts.dataDir,
+      synchronous: opts.synchronous,
+      searchIndex: opts.searchIndex ?? true,
+      searchChunkRows: opts.searchChunkRows ?? INDEX_CHUNK_ROWS,
+    });
+    this.readers = [];
+    for (let i = 0; i < Math.max(1, opts.readerThreads); i++) {
+      this.readers.push(new WorkerClient(new URL('./reader-worker.js', import.meta.url), { dataDir: opts.dataDir }));
+    }
+  }
+
+  append(events: NormalizedEvent[], nowMs: number): Promise<AppendResult> {
+    return this.writer.call<AppendResult>({ op: 'append', events: toColumns(events), nowMs });
+  }
+
+  lastId(): Promise<EventId | null> {
+    return this.writer.call<EventId | null>({ op: 'lastId' });
+  }
+
+  readSession(q: SessionQuery): Promise<EventPage> {
+    return this.reader().call<EventPage>({ op: 'readSession', q });
+  }
+
+  readEvents(q: EventsQuery): Promise<EventPage> {
+    return this.reader().call<EventPage>({ op: 'readEvents', q });
+  }
+
+  renderSession(q: SessionQuery, format: TextFormat): Promise<RenderedPage> {
+    return this.reader().call<RenderedPage>({ op: 'renderSession', q, format });
+  }
+
+  renderEvents(q: EventsQuery, format: TextFormat): Promise<RenderedPage> {
+    return this.reader().call<RenderedPage>({ op: 'renderEvents', q, format });
+  }
+
+  sessionEnd(session: string, after: EventId | null, until: EventId | null): Promise<SessionEnd> {
+    return this.reader().call<SessionEnd>({ op: 'sessionEnd', session, after, until });
+  }
+
+  listSessions(q: SessionsQuery): Promise<SessionPage> {
+    return this.reader().call<SessionPage>({ op: 'listSessions', q });
+  }
+
+  sessionSummary(session: string): Promise<SessionSummary | null> {
+    return this.reader().call<SessionSummary | null>({ op: 'sessionSummary', session });
+  }
+
+  register(session: string, registration: Registration, nowMs: number): Promise<RegistrationResult> {
+    return this.writer.call<RegistrationResult>({ op: 'register', session, registration, nowMs });
+  }
+
+  registryMappings(): Promise<RegistryMappings> {
+    return this.writer.call<RegistryMappings>({ op: 'registryMappings' });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.writer, ...this.readers].map((w) => w.call({ op: 'close' })));
+    await Promise.all([this.writer, ...this.readers].map((w) => w.terminate()));
+  }
+
+  private reader(): WorkerClient {
+    let best = this.readers[0] as WorkerClient;
+    for (const r of this.readers) if (r.inFlight < best.inFlight) best = r;
+    return best;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * A minimal request/response protocol over a worker's message port: each request carries an id,
+ * each response answers it. The calling side keeps a map of pending promises; the worker side
+ * runs a synchronous handler per message (SQLite is synchronous anyway).
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+
+export interface WorkerRequest {
+  op: string;
+  [arg: string]: unknown;
+}
+
+interface Envelope {
+  rid: number;
+  req: WorkerRequest;
+}
+
+interface Reply {
+  rid: number;
+  ok: boolean;
+  value?: unknown;
+  error?: string;
+}
+
+export function serveRequests(handler: (req: WorkerRequest) => unknown, port: MessagePort | null): void {
+  if (!port) throw new Error('must run in a worker thread');
+  port.on('message', (msg: Envelope) => {
+    let reply: Reply;
+    try {
+      reply = { rid: msg.rid, ok: true, value: handler(msg.req) };
+    } catch (err) {
+      reply = { rid: msg.rid, ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    port.postMessage(reply);
+  });
+}
+
+/** The calling side of one worker. If the worker dies, every pending and later call rejects. */
+export class WorkerClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextRid = 1;
+  private dead: Error | null = null;
+
+  constructor(file: URL, workerData: unknown) {
+    this.worker = new Worker(file, { workerData });
+    this.worker.on('message', (r: Reply) => {
+      const p = this.pending.get(r.rid);
+      if (!p) return;
+      this.pending.delete(r.rid);
+      if (r.ok) p.resolve(r.value);
+      else p.reject(new Error(r.error));
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`storage worker exited with code ${code}`)));
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  call<T>(req: WorkerRequest): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    const rid = this.nextRid++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(rid, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ rid, req } satisfies Envelope);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.dead ??= new Error('storage worker closed');
+    await this.worker.terminate();
+  }
+
+  private fail(err: Error): void {
+    this.dead ??= err;
+    for (const p of this.pending.values()) p.reject(this.dead);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The SQLite writer thread. It owns every write connection; the receiving thread never touches
+ * SQLite. Messages are handled one at a time, so batches commit in the order they were sent.
+ */
+import { mkdirSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { dayOf } from '@logsrv/protocol';
+import Database from 'better-sqlite3';
+import type { Registration } from '../store.js';
+import type { EventColumns } from './columns.js';
+import type { DayIndex } from './day-index.js';
+import { ensureDayTables, prepareDayIndex } from './day-index.js';
+import { RegistryDb } from './registry-db.js';
+import { applyPragmas, dayFile, listDays, SCHEMA } from './schema.js';
+import type { WorkerRequest } from './worker-rpc.js';
+import { serveRequests } from './worker-rpc.js';
+
+interface WriterData {
+  dataDir: string;
+  synchronous: 'normal' | 'full';
+  /** Whether new day files get a full-text index (day-index.ts). */
+  searchIndex: boolean;
+  /** Rows per full-text index table (day-index.ts). */
+  searchChunkRows: number;
+}
+
+const { dataDir, synchronous, searchIndex, searchChunkRows } = workerData as WriterData;
+mkdirSync(dataDir, { recursive: true });
+const registry = new RegistryDb(dataDir, synchronous);
+
+interface Open {
+  day: string;
+  db: Database.Database;
+  /** Inserts the events not listed in `skip` (ascending indices) and records the new marks, in one transaction. */
+  insertMany: (c: EventColumns, ms: number, seq0: number, skip: number[] | undefined, marks: Map<string, number> | undefined) => void;
+  markOf: Database.Statement;
+  index: DayIndex;
+}
+
+let current: Open | null = null;
+let lastMs = 0;
+let lastSeq = -1;
+
+/**
+ * Idempotency (SPEC §1: "a retried `(producer, seq)` is stored once").
+ *
+ * Rule: each producer has a mark, the highest `seq` committed for it. An event carrying both
+ * `producer` and `seq` is stored only when its seq is above the mark; otherwise it is a duplicate:
+ * not stored, reported back as accepted-duplicate (not an error). Events without `producer` or
+ * `seq` are always stored.
+ *
+ * This is exact for a producer that numbers its events in increasing order and sends seq n+1
+ * only after n is committed, retrying a failed batch whole — what the client's HttpSender and
+ * `logsrv run` do: a batch retried after a lost response, whole or partly committed before, is
+ * stored once, and a spool replayed from an older position skips what got through. A producer
+ * sending out of order would see its late lower seqs dropped as duplicates; gaps are fine (an
+ * invalid event that was rejected leaves one).
+ *
+ * Checking here, in the one writer thread, at commit time, covers copies of a batch that are in
+ * the queue at the same time (a client gave up waiting and resent): whichever commits second is
+ * the duplicate. Marks live in memory (the MAX_MARKS most recently used producers) and in a
+ * `producers` table of each day file, written in the same transaction as the events, so they
+ * survive kill -9; at start they are read back from the day files, newest first. A producer not
+ * in memory is looked up in the current day's table; one silent since an earlier day and pushed
+ * out of memory by MAX_MARKS newer producers starts from no mark.
+ */
+const MAX_MARKS = 100_000;
+const marks = new Map<string, number>();
+
+function rememberMark(producer: string, seq: number): void {
+  marks.delete(producer); // re-inserting keeps the Map in least-recently-used order
+  marks.set(producer, seq);
+  if (marks.size > MAX_MARKS) marks.delete(marks.keys().next().value as string);
+}
+
+/** Indices of the duplicates in `c` and the marks the others raise; undefined when there are none. */
+function findDuplicates(o: Open, c: EventColumns): { skip: number[] | undefined; raised: Map<string, number> | undefined } {
+  let skip: number[] | undefined;
+  let raised: Map<string, number> | undefined;
+  for (let i = 0; i < c.n; i++) {
+    const producer = c.producer[i];
+    const seq = c.pseq[i];
+    if (producer == null || seq == null) continue;
+    let mark = raised?.get(producer) ?? marks.get(producer);
+    if (mark === undefined) {
+      const row = o.markOf.get(producer) as { seq: number } | undefined;
+      mark = row?.seq ?? -1;
+    }
+    if (seq <= mark) {
+      skip ??= [];
+      skip.push(i);
+    } else {
+      raised ??= new Map();
+      raised.set(producer, seq);
+    }
+  }
+  return { skip, raised };
+}
+
+function open(day: string): Open {
+  const db = new Database(dayFile(dataDir, day));
+  applyPragmas(db, synchronous);
+  db.exec(SCHEMA);
+  ensureDayTables(db, searchIndex, searchChunkRows);
+  const index = prepareDayIndex(db, searchChunkRows);
+  const insert = db.prepare(
+    `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const raiseMark = db.prepare('INSERT INTO producers (producer, seq) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET seq = max(seq, excluded.seq)');
+  const markOf = db.prepare('SELECT seq FROM producers WHERE producer = ?');
+  // One transaction per batch: this is the group commit — a batch holds many requests' events.
+  // Stored events get consecutive seqs; skipped duplicates take none.
+  const insertMany = db.transaction((c: EventColumns, ms: number, seq0: number, skip: number[] | undefined, raised: Map<string, number> | undefined) => {
+    let next = 0; // index into skip
+    let seq = seq0;
+    let firstRowid = -1;
+    for (let i = 0; i < c.n; i++) {
+      if (skip !== undefined && skip[next] === i) {
+        next++;
+        continue;
+      }
+      const info = insert.run(
+        ms,
+        seq++,
+        c.session[i],
+        c.key[i],
+        c.value[i],
+        c.vjson[i],
+        c.ts[i],
+        c.component[i],
+        c.user[i],
+        c.terminal[i],
+        c.step[i],
+        c.level[i],
+        c.attrs[i],
+        c.producer[i],
+        c.pseq[i],
+      );
+      if (firstRowid < 0) firstRowid = Number(info.lastInsertRowid);
+    }
+    // Summaries and the full-text index, in the same transaction as the events.
+    index.apply(c, skip, firstRowid, ms, seq0);
+    if (raised) for (const [producer, mark] of raised) raiseMark.run(producer, mark);
+  });
+  return { day, db, insertMany, markOf, index };
+}
+
+function dbFor(day: string): Open {
+  if (current?.day === day) return current;
+  // Days only move forward (ids are monotonic), so the previous day's file is done with.
+  current?.db.close();
+  current = open(day);
+  return current;
+}
+
+// Day files written before summaries existed get them (and an index) now, before any read.
+for (const day of listDays(dataDir)) {
+  const db = new Database(dayFile(dataDir, day));
+  try {
+    applyPragmas(db, synchronous);
+    db.exec(SCHEMA);
+    ensureDayTables(db, searchIndex, searchChunkRows);
+  } finally {
+    db.close();
+  }
+}
+
+// Recover the last id so ids keep increasing across restarts, even if the clock went back.
+{
+  const days = listDays(dataDir);
+  for (let i = days.length - 1; i >= 0 && lastSeq < 0; i--) {
+    const db = new Database(dayFile(dataDir, days[i] as string));
+    try {
+      const row = db.prepare('SELECT ms, seq FROM events ORDER BY rowid DESC LIMIT 1').get() as { ms: number; seq: number } | undefined;
+      if (row) {
+        lastMs = row.ms;
+        lastSeq = row.seq;
+      }
+    } catch {
+      // A file without the table yet (crash right after creation) holds nothing.
+    } finally {
+      db.close();
+    }
+  }
+  // Producer marks, newest day first, up to MAX_MARKS; inserted oldest first so the newest are
+  // the last to be pushed out.
+  const found = new Map<string, number>();
+  for (let i = days.length - 1; i >= 0 && found.size < MAX_MARKS; i--) {
+    const db = new Database(dayFile(dataDir, days[i] as string), { readonly: true });
+    try {
+      for (const row of db.prepare('SELECT producer, seq FROM producers').iterate() as Iterable<{ producer: string; seq: number }>) {
+        const had = found.get(row.producer);
+        if (had === undefined) {
+          if (found.size >= MAX_MARKS) continue;
+          found.set(row.producer, row.seq);
+        } else if (row.seq > had) found.set(row.producer, row.seq);
+      }
+    } catch {
+      // A day file from before the producers table, or without any table yet.
+    } finally {
+      db.close();
+    }
+  }
+  for (const [producer, seq] of [...found].reverse()) rememberMark(producer, seq);
+}
+
+serveRequests((req: WorkerRequest) => {
+  switch (req.op) {
+    case 'append': {
+      const events = req.events as EventColumns;
+      const now = req.nowMs as number;
+      const ms = Math.max(now, lastMs);
+      const seq0 = ms === lastMs ? lastSeq + 1 : 0;
+      if (events.n === 0) return { ms, seq0 };
+      const o = dbFor(dayOf(ms));
+      const { skip, raised } = findDuplicates(o, events);
+      const stored = events.n - (skip?.length ?? 0);
+      if (stored > 0) o.insertMany(events, ms, seq0, skip, raised);
+      // Only after the commit: a failed transaction leaves the marks as they were.
+      if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
+      if (stored > 0) {
+        lastMs = ms;
+        lastSeq = seq0 + stored - 1;
+      }
+      return skip ? { ms, seq0, skipped: skip } : { ms, seq0 };
+    }
+    case 'lastId':
+      return lastSeq < 0 ? null : { ms: lastMs, seq: lastSeq };
+    case 'register':
+      return registry.register(req.session as string, req.registration as Registration, req.nowMs as number);
+    case 'registryMappings':
+      return registry.mappings();
+    case 'close':
+      registry.close();
+      if (current) {
+        current.db.pragma('wal_checkpoint(TRUNCATE)');
+        current.db.close();
+        current = null;
+      }
+      return null;
+    default:
+      throw new Error(`unknown op ${req.op}`);
+  }
+}, parentPort);

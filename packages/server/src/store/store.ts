@@ -1,0 +1,183 @@
+/**
+ * The Store seam. The embedded SQLite store (a file per day) and, later, PostgreSQL (a partition
+ * per day) implement it; nothing outside `main.ts` knows which one runs.
+ *
+ * Concurrency contract: `append` calls are issued by one writer at a time and must commit in call
+ * order; reads may run concurrently with each other and with `append`. Every method is async:
+ * an implementation never does synchronous storage I/O on the caller's thread.
+ */
+import type { EventId, NormalizedEvent, StoredEvent } from '@logsrv/protocol';
+import type { RenderedPage, TextFormat } from './row-text.js';
+
+/**
+ * Ids given to one appended batch: the i-th *stored* event got `${ms}-${seq0 + i}`. Without
+ * `skipped` every event was stored, so event i of the batch got `${ms}-${seq0 + i}`.
+ */
+export interface AppendResult {
+  ms: number;
+  seq0: number;
+  /**
+   * Indices (ascending) of the batch's events not stored because their `(producer, seq)` was
+   * already committed (SPEC §1 idempotency; the rule is in sqlite/writer-worker.ts). They take
+   * no id; the stored events' ids stay consecutive.
+   */
+  skipped?: number[];
+}
+
+export interface SessionQuery {
+  session: string;
+  /** Exclusive lower bound; null reads from the session's first event. */
+  after: EventId | null;
+  limit: number;
+  key?: string | undefined;
+  step?: string | undefined;
+  /** Full-text filter on values (search/text-query.ts syntax). */
+  q?: string | undefined;
+}
+
+/**
+ * Events of any session matching the filters, in id order, inside the id range `(after, until]`.
+ * Live tails read history with `until` set to the hub's watermark, so history and live events
+ * meet exactly at one id.
+ */
+export interface EventsQuery {
+  /** Exclusive lower bound; null reads from the first stored event. */
+  after: EventId | null;
+  /** Inclusive upper bound; null means no bound. */
+  until: EventId | null;
+  limit: number;
+  session?: string | undefined;
+  key?: string | undefined;
+  step?: string | undefined;
+  component?: string | undefined;
+  user?: string | undefined;
+  terminal?: string | undefined;
+  level?: string | undefined;
+  /** Full-text filter on values (search/text-query.ts syntax). */
+  q?: string | undefined;
+}
+
+/** Where a session ends, as far as the ids `≤ until` tell (see `isSessionEnd` in the protocol). */
+export interface SessionEnd {
+  /** Id of the first end event of the session in `(after, until]`, or null. */
+  first: string | null;
+  /** Id of the session's newest event `≤ until` when that event is an end event, else null. */
+  endedAt: string | null;
+}
+
+export interface EventPage {
+  events: StoredEvent[];
+  /** Id of the last event returned when more events follow it; null when the page is the end. */
+  next: string | null;
+}
+
+/** What `PUT /v1/sessions/:session` sets (SPEC §5). */
+export interface Registration {
+  user?: string | undefined;
+  terminal?: string | undefined;
+  attrs?: Record<string, unknown> | undefined;
+}
+
+export interface RegisteredSession {
+  session: string;
+  user: string | null;
+  terminal: string | null;
+  attrs: Record<string, unknown> | null;
+  /** RFC 3339 time of the registration. */
+  updated: string;
+}
+
+/** Current session of each user and terminal: `[user, session]` pairs. */
+export interface RegistryMappings {
+  users: [string, string][];
+  terminals: [string, string][];
+}
+
+export interface RegistrationResult {
+  created: boolean;
+  registration: RegisteredSession;
+  /** For each user/terminal the registration touched, the session now current for it (null: none). */
+  mappings: { users: [string, string | null][]; terminals: [string, string | null][] };
+}
+
+/** `GET /v1/sessions`: sessions with events, newest activity first. Filters combine with AND. */
+export interface SessionsQuery {
+  /** Sessions with an event naming this user, or registered to it. */
+  user?: string | undefined;
+  terminal?: string | undefined;
+  /** Sessions with an event from this component. */
+  component?: string | undefined;
+  /** Active in [from, to] (epoch ms of receipt, inclusive): last event ≥ from, first ≤ to. */
+  from?: number | undefined;
+  to?: number | undefined;
+  /** Sessions with an event matching this full-text query. */
+  q?: string | undefined;
+  limit: number;
+  /** Cursor from a previous page's `next`. */
+  after?: string | undefined;
+}
+
+export interface LatestValue {
+  id: string;
+  ts: string;
+  value: string | number | boolean | Record<string, unknown>;
+}
+
+/** A session as `GET /v1/sessions` lists it: merged over every day it has events in. */
+export interface SessionSummary {
+  session: string;
+  /** Receipt time and id of its first and last stored event; null while it has none. */
+  first: string | null;
+  last: string | null;
+  firstId: string | null;
+  lastId: string | null;
+  count: number;
+  /** Events per `level`. */
+  levels: Record<string, number>;
+  /** Distinct values its events carried. */
+  users: string[];
+  terminals: string[];
+  components: string[];
+  /** The latest event of each key: a later event with the same key is an update. */
+  latest: Record<string, LatestValue>;
+  /** Its registry entry, when it has one. */
+  registered?: Omit<RegisteredSession, 'session'>;
+}
+
+export interface SessionPage {
+  sessions: SessionSummary[];
+  /** Cursor for the next page (`after=`), or null. */
+  next: string | null;
+}
+
+export interface Store {
+  /**
+   * Durably commits `events` (they survive `kill -9` once this resolves) and assigns their ids:
+   * `ms = max(nowMs, last ms)`, seqs continuing the last id when the ms did not move. Events
+   * whose `(producer, seq)` is already committed are skipped (`AppendResult.skipped`).
+   */
+  append(events: NormalizedEvent[], nowMs: number): Promise<AppendResult>;
+  /** One session's events in id order after a cursor, across day partitions. */
+  readSession(q: SessionQuery): Promise<EventPage>;
+  /** Events of all sessions matching the filters, in id order, across day partitions. */
+  readEvents(q: EventsQuery): Promise<EventPage>;
+  /**
+   * {@link readSession} and {@link readEvents} rendered as a response body (row-text.ts): the same
+   * bytes as rendering their pages, produced where the rows are read.
+   */
+  renderSession(q: SessionQuery, format: TextFormat): Promise<RenderedPage>;
+  renderEvents(q: EventsQuery, format: TextFormat): Promise<RenderedPage>;
+  /** Where `session` ends in `(after, until]`; tails use it to send `event: end`. */
+  sessionEnd(session: string, after: EventId | null, until: EventId | null): Promise<SessionEnd>;
+  /** Sessions with stored events matching the filters, latest activity first (SPEC §3). */
+  listSessions(q: SessionsQuery): Promise<SessionPage>;
+  /** One session's summary, or null when it has neither events nor a registration. */
+  sessionSummary(session: string): Promise<SessionSummary | null>;
+  /** Creates or replaces a registration (SPEC §5); durable once this resolves. */
+  register(session: string, reg: Registration, nowMs: number): Promise<RegistrationResult>;
+  /** Every user's and terminal's current session, to fill the enrichment cache at start. */
+  registryMappings(): Promise<RegistryMappings>;
+  /** The newest id committed, or null for an empty store. */
+  lastId(): Promise<EventId | null>;
+  close(): Promise<void>;
+}

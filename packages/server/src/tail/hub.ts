@@ -1,0 +1,298 @@
+/**
+ * The live hub (SPEC §6): fed by the writer's commits on the receiving thread, it fans committed
+ * events out to SSE tails.
+ *
+ * - One subscription per distinct filter, shared by all its viewers: an event is matched and
+ *   serialized once per subscription, never per client, and its frames reach each socket as one
+ *   write per flush.
+ * - The watermark is the newest id handed to subscribers. Everything up to it is committed (a
+ *   reader sees it); everything after it reaches every current subscriber through the hub. A
+ *   tail reads history up to the watermark it attached at and takes the rest live: no gap, no
+ *   duplicate (see tail-route.ts).
+ * - Ingest never waits for a client: `onCommit` only queues; flushes write without waiting, and
+ *   a client whose unsent bytes pass its limit is told `lagged` and dropped.
+ */
+import type { ServerResponse } from 'node:http';
+import type { EventId, NormalizedEvent } from '@logsrv/protocol';
+import { isSessionEnd, LogsrvError } from '@logsrv/protocol';
+import type { Registry } from 'prom-client';
+import { committedToEvent } from '../store/rows.js';
+import type { AppendResult } from '../store/store.js';
+import type { TailFilter } from './filter.js';
+import { compileFilter, filterKey } from './filter.js';
+import { eventFrame } from './sse.js';
+import type { Chunk, ClientOwner } from './tail-client.js';
+import { TailClient } from './tail-client.js';
+import type { TailMetrics } from './tail-metrics.js';
+import { createTailMetrics } from './tail-metrics.js';
+
+export interface TailHubOptions {
+  /** Open tails allowed in total (--max-tail-clients). */
+  maxClients: number;
+  /** Unsent bytes one client may have before it is `lagged` (--tail-client-buffer-bytes). */
+  clientBufferBytes: number;
+  /** Interval of the keep-alive comment (--tail-heartbeat-ms). */
+  heartbeatMs: number;
+  /** The newest id in the store at start: the first watermark. */
+  lastId: EventId | null;
+  registry?: Registry;
+}
+
+/**
+ * Flush pacing. A flush costs roughly one socket write per client; with thousands of clients
+ * and a commit per request, flushing every commit would spend the thread on writes. After a
+ * flush that took C ms the next one waits C × FANOUT_GAP_FACTOR ms, coalescing the commits in
+ * between into one write per client — fan-out takes at most ~1/(1+factor) of the thread, and a
+ * hub with few clients (C ≈ µs) still flushes on the next turn of the event loop. The wait is not
+ * capped: a cap lets a slow flush (a starved CPU makes each write dear) take the whole thread,
+ * and then ingest itself — what every tail is waiting for — stalls.
+ */
+const FANOUT_GAP_FACTOR = 2;
+
+interface Commit {
+  events: NormalizedEvent[];
+  ms: number;
+  seq0: number;
+  at: number;
+}
+
+class Subscription {
+  readonly clients = new Set<TailClient>();
+  frames: string[] = [];
+  ids: EventId[] = [];
+  lastId: string | null = null;
+  /** Set once the session ended: the subscription takes nothing more and is retired at flush. */
+  end: string | null = null;
+  touched = false;
+  /** The filter, compiled once (its `q` parsed) for every event it is checked against. */
+  readonly matches: (e: NormalizedEvent) => boolean;
+  constructor(
+    readonly key: string,
+    readonly filter: TailFilter,
+  ) {
+    this.matches = compileFilter(filter);
+  }
+}
+
+export class TailHub implements ClientOwner {
+  private committed: EventId | null;
+  private watermark: EventId | null;
+  private pending: Commit[] = [];
+  private readonly subs = new Map<string, Subscription>();
+  /** Subscriptions with a session filter, by session: an event only visits its session's. */
+  private readonly bySession = new Map<string, Set<Subscription>>();
+  /** Subscriptions without a session filter: every event visits them. */
+  private readonly global = new Set<Subscription>();
+  private readonly clients = new Set<TailClient>();
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushImmediate: NodeJS.Immediate | null = null;
+  private lastFlushEnd = 0;
+  private lastFlushCost = 0;
+  private readonly heartbeatTimer: NodeJS.Timeout;
+  private closed = false;
+  private readonly metrics: TailMetrics;
+
+  constructor(private readonly opts: TailHubOptions) {
+    this.committed = opts.lastId;
+    this.watermark = opts.lastId;
+    this.metrics = createTailMetrics(
+      opts.registry,
+      () => this.clients.size,
+      () => this.subs.size,
+    );
+    this.heartbeatTimer = setInterval(() => {
+      for (const c of this.clients) c.heartbeat();
+    }, opts.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** The newest id committed as far as this thread has been told. */
+  get lastCommitted(): EventId | null {
+    return this.committed;
+  }
+
+  /** The writer's commit callback: runs on this thread in commit order, returns at once. */
+  readonly onCommit = (events: NormalizedEvent[], ids: AppendResult): void => {
+    if (events.length === 0 || this.closed) return;
+    const last = { ms: ids.ms, seq: ids.seq0 + events.length - 1 };
+    this.committed = last;
+    if (this.subs.size === 0 && this.pending.length === 0) {
+      this.watermark = last; // nobody is following: nothing to hand over
+      return;
+    }
+    this.pending.push({ events, ms: ids.ms, seq0: ids.seq0, at: performance.now() });
+    this.schedule();
+  };
+
+  /** Throws the 503 a new tail gets when it cannot be admitted. */
+  admit(): void {
+    if (this.closed) throw new LogsrvError('LOGSRV_ERR_SHUTTING_DOWN', 'server is shutting down; reconnect with the last id once it is back');
+    if (this.clients.size >= this.opts.maxClients) {
+      throw new LogsrvError(
+        'LOGSRV_ERR_TOO_MANY_TAILS',
+        `too many live tails: ${this.clients.size} open, limit ${this.opts.maxClients} (--max-tail-clients); retry shortly`,
+      );
+    }
+  }
+
+  /**
+   * Subscribes a new client and returns it with the id range its history must cover:
+   * `(cursor, until]`. Events after `until` reach it through the hub from now on. `'now'` as the
+   * cursor skips history. Call {@link admit} first.
+   */
+  attach(filter: TailFilter, res: ServerResponse, cursor: EventId | null | 'now'): { client: TailClient; cursor: EventId | null; until: EventId | null } {
+    const from = cursor === 'now' ? this.watermark : cursor;
+    const client = new TailClient(res, this, this.opts.clientBufferBytes, from ? `${from.ms}-${from.seq}` : null);
+    const key = filterKey(filter);
+    let sub = this.subs.get(key);
+    if (!sub) {
+      sub = new Subscription(key, filter);
+      this.subs.set(key, sub);
+      if (filter.session !== undefined) {
+        let set = this.bySession.get(filter.session);
+        if (!set) {
+          set = new Set();
+          this.bySession.set(filter.session, set);
+        }
+        set.add(sub);
+      } else this.global.add(sub);
+    }
+    sub.clients.add(client);
+    client.sub = sub;
+    this.clients.add(client);
+    return { client, cursor: from, until: this.watermark };
+  }
+
+  release(client: TailClient): void {
+    this.clients.delete(client);
+  }
+
+  unsubscribe(client: TailClient): void {
+    const sub = client.sub as Subscription | null;
+    if (!sub) return;
+    client.sub = null;
+    sub.clients.delete(client);
+    if (sub.clients.size === 0) this.retire(sub);
+  }
+
+  lagged(): void {
+    this.metrics.lagged.inc();
+  }
+
+  /** Stops admitting, hands over what is pending, closes every tail; resolves when all are closed. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    clearInterval(this.heartbeatTimer);
+    const all = [...this.clients];
+    for (const c of all) c.shutdown();
+    await Promise.all(all.map((c) => c.done));
+  }
+
+  private schedule(): void {
+    if (this.flushTimer !== null || this.flushImmediate !== null) return;
+    const wait = this.lastFlushEnd + this.lastFlushCost * FANOUT_GAP_FACTOR - performance.now();
+    // setImmediate rather than flushing inside onCommit: the writer sends its next batch to the
+    // store first, and commits landing in the same turn share one flush.
+    if (wait <= 0) this.flushImmediate = setImmediate(this.flush);
+    else this.flushTimer = setTimeout(this.flush, wait);
+  }
+
+  private readonly flush = (): void => {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.flushImmediate) clearImmediate(this.flushImmediate);
+    this.flushTimer = null;
+    this.flushImmediate = null;
+    if (this.pending.length === 0) return;
+    const t0 = performance.now();
+    const commits = this.pending;
+    this.pending = [];
+    const touched: Subscription[] = [];
+    const global = this.global;
+    let last = this.watermark as EventId;
+    for (const c of commits) {
+      const { events, ms, seq0 } = c;
+      for (let i = 0; i < events.length; i++) {
+        const e = events[i] as NormalizedEvent;
+        const own = this.bySession.get(e.session);
+        if (own === undefined && global.size === 0) continue;
+        const seq = seq0 + i;
+        // Serialized at most once, whatever the number of subscriptions and clients.
+        let frame: string | null = null;
+        const ended = own !== undefined && isSessionEnd(e.key, e.value, e.vjson);
+        if (own !== undefined) {
+          for (const sub of own) {
+            if (sub.end !== null) continue;
+            if (sub.matches(e)) {
+              frame ??= eventFrame(`${ms}-${seq}`, JSON.stringify(committedToEvent(e, ms, seq)));
+              this.add(sub, frame, { ms, seq }, touched);
+            }
+            if (ended) {
+              sub.end = `${ms}-${seq}`;
+              if (!sub.touched) {
+                sub.touched = true;
+                touched.push(sub);
+              }
+            }
+          }
+        }
+        for (const sub of global) {
+          if (sub.matches(e)) {
+            frame ??= eventFrame(`${ms}-${seq}`, JSON.stringify(committedToEvent(e, ms, seq)));
+            this.add(sub, frame, { ms, seq }, touched);
+          }
+        }
+      }
+      last = { ms, seq: seq0 + events.length - 1 };
+    }
+    this.watermark = last;
+    for (const sub of touched) this.flushSubscription(sub, last);
+    const t1 = performance.now();
+    for (const c of commits) this.metrics.commitToTail.observe((t1 - c.at) / 1000);
+    this.lastFlushEnd = t1;
+    this.lastFlushCost = t1 - t0;
+  };
+
+  private add(sub: Subscription, frame: string, id: EventId, touched: Subscription[]): void {
+    sub.frames.push(frame);
+    sub.ids.push(id);
+    sub.lastId = `${id.ms}-${id.seq}`;
+    if (!sub.touched) {
+      sub.touched = true;
+      touched.push(sub);
+    }
+  }
+
+  private flushSubscription(sub: Subscription, upTo: EventId): void {
+    const chunk: Chunk = {
+      buf: sub.frames.length > 0 ? Buffer.from(sub.frames.join('')) : Buffer.alloc(0),
+      ids: sub.ids,
+      frames: sub.frames,
+      lastId: sub.lastId,
+      end: sub.end,
+    };
+    sub.frames = [];
+    sub.ids = [];
+    sub.lastId = null;
+    sub.touched = false;
+    // An ended subscription is retired before delivery, so a tail opened afterwards starts a
+    // fresh one and learns of the end from the store.
+    if (sub.end !== null) this.retire(sub);
+    for (const c of sub.clients) c.deliver(chunk, upTo);
+  }
+
+  private retire(sub: Subscription): void {
+    if (this.subs.get(sub.key) !== sub) return;
+    this.subs.delete(sub.key);
+    if (sub.filter.session !== undefined) {
+      const set = this.bySession.get(sub.filter.session);
+      set?.delete(sub);
+      if (set?.size === 0) this.bySession.delete(sub.filter.session);
+    } else this.global.delete(sub);
+  }
+}

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { describe, test } from 'node:test';
+import type { TestServer } from './helpers.ts';
+import { readAll, startTestServer } from './helpers.ts';
+
+/**
+ * Sends in groups of `perTick` with a pause between. The server runs in this same process, so the
+ * pause is what lets its socket be read (libuv reads a bounded number of datagrams per turn);
+ * this keeps the offered rate moderate (~20k/s at the default).
+ */
+async function sendAll(port: number, datagrams: (string | Buffer)[], perTick = 50): Promise<void> {
+  const s = createSocket('udp4');
+  try {
+    for (let i = 0; i < datagrams.length; i += perTick) {
+      await Promise.all(
+        datagrams.slice(i, i + perTick).map((d) => new Promise<void>((res, rej) => s.send(d, port, '127.0.0.1', (err) => (err ? rej(err) : res())))),
+      );
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  } finally {
+    s.close();
+  }
+}
+
+async function counters(srv: TestServer): Promise<Record<string, number>> {
+  const text = await (await fetch(`${srv.url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(logsrv_(?:received|accepted|dropped)_total)\{transport="udp"(?:,reason="([a-z0-9_]+)")?\} (\d+)/gm)) {
+    out[m[2] ? `${m[1]}:${m[2]}` : (m[1] as string)] = Number(m[3]);
+  }
+  return out;
+}
+
+/** Waits until `check` passes or the deadline runs out (UDP has no acknowledgement to wait for). */
+async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const ev = (session: string, value: unknown) => JSON.stringify({ session, key: 'k', value });
+
+describe('UDP ingest', () => {
+  test('valid, invalid, oversized and multi-line datagrams: valid events stored, the rest counted by reason', async () => {
+    const srv = await startTestServer({ maxDatagramBytes: 1024 });
+    try {
+      assert.equal(typeof srv.udpPort, 'number');
+      await sendAll(srv.udpPort as number, [
+        ev('udp1', 1),
+        `${ev('udp1', 2)}\n${ev('udp1', 3)}\n\n${ev('udp1', 4)}\n`,
+        `${ev('udp1', 5)}\n{broken\n${JSON.stringify({ session: 'udp1', key: 'k' })}`,
+        JSON.stringify({ session: 'udp1', key: 'k', value: 'x'.repeat(2000) }),
+        Buffer.from([0x7b, 0xff, 0x7d]),
+        JSON.stringify({ key: 'k', value: 1 }),
+      ]);
+      await eventually(async () => (await readAll(srv.url, 'udp1')).length === 5);
+      assert.deepEqual(
+        (await readAll(srv.url, 'udp1')).map((e) => e.value),
+        [1, 2, 3, 4, 5],
+      );
+      await eventually(async () => (await counters(srv))['logsrv_dropped_total:unresolved_session'] === 1);
+      const c = await counters(srv);
+      assert.equal(c.logsrv_accepted_total, 5);
+      assert.equal(c['logsrv_dropped_total:invalid_json'], 1);
+      assert.equal(c['logsrv_dropped_total:missing_field'], 1);
+      assert.equal(c['logsrv_dropped_total:datagram_too_large'], 1);
+      assert.equal(c['logsrv_dropped_total:invalid_utf8'], 1);
+      assert.equal(c['logsrv_dropped_total:unresolved_session'], 1);
+    } finally {
+      await srv.dispose();
+    }
+  });
+
+  test('loss accounting at a moderate rate: sent = stored + counted drops', async () => {
+    const srv = await startTestServer();
+    try {
+      const n = 20_000;
+      const datagrams = Array.from({ length: n }, (_, i) => (i % 100 === 99 ? 'garbage' : ev(`acct${i % 7}`, i)));
+      await sendAll(srv.udpPort as number, datagrams);
+      const valid = n - n / 100;
+      let stored = 0;
+      let last = '';
+      await eventually(async () => {
+        const c = await counters(srv);
+        const dropped = Object.entries(c)
+          .filter(([k]) => k.startsWith('logsrv_dropped_total'))
+          .reduce((a, [, v]) => a + v, 0);
+        stored = c.logsrv_accepted_total ?? 0;
+        last = `stored ${stored} + dropped ${dropped} of ${n}: ${JSON.stringify(c)}`;
+        return stored + dropped === n;
+      }, 10_000).catch((err) => {
+        throw new Error(`${err.message}: ${last}`);
+      });
+      const c = await counters(srv);
+      assert.equal(c['logsrv_dropped_total:invalid_json'], n / 100);
+      // Nothing lost to the socket at this rate on loopback: every valid datagram was stored.
+      assert.equal(stored, valid);
+      let read = 0;
+      for (let s = 0; s < 7; s++) read += (await readAll(srv.url, `acct${s}`)).length;
+      assert.equal(read, valid);
+    } finally {
+      await srv.dispose();
+    }
+  });
+
+  test('a burst beyond the socket buffer is counted as socket_overflow: sent = stored + dropped still holds', async () => {
+    const srv = await startTestServer({ udpRecvBufferBytes: 8192 });
+    try {
+      const n = 5000;
+      // No pauses: the in-process receiver cannot keep up, so the kernel discards datagrams.
+      await sendAll(
+        srv.udpPort as number,
+        Array.from({ length: n }, (_, i) => ev('burst', i)),
+        1000,
+      );
+      let last = '';
+      await eventually(async () => {
+        const c = await counters(srv);
+        last = JSON.stringify(c);
+        return (c.logsrv_accepted_total ?? 0) + (c['logsrv_dropped_total:socket_overflow'] ?? 0) === n;
+      }, 10_000).catch((err) => {
+        throw new Error(`${err.message}: ${last}`);
+      });
+      const c = await counters(srv);
+      assert.ok((c['logsrv_dropped_total:socket_overflow'] ?? 0) > 0, last);
+      assert.equal((await readAll(srv.url, 'burst')).length, c.logsrv_accepted_total);
+    } finally {
+      await srv.dispose();
+    }
+  });
+
+  test('a full queue is a counted drop, never a stall', async () => {
+    const srv = await startTestServer({ maxQueueEvents: 1, requestBatchEvents: 1 });
+    try {
+      const n = 3000;
+      await sendAll(
+        srv.udpPort as number,
+        Array.from({ length: n }, (_, i) => ev('qf', i)),
+      );
+      await eventually(async () => {
+        const c = await counters(srv);
+        return (c.logsrv_accepted_total ?? 0) + (c['logsrv_dropped_total:queue_full'] ?? 0) === n;
+      }, 10_000);
+      const c = await counters(srv);
+      assert.ok((c['logsrv_dropped_total:queue_full'] ?? 0) > 0, JSON.stringify(c));
+      assert.equal((await readAll(srv.url, 'qf')).length, c.logsrv_accepted_total);
+    } finally {
+      await srv.dispose();
+    }
+  });
+});
+
+describe('rate limits', () => {
+  test('HTTP over the limit gets 429 with Retry-After; UDP over it is a counted drop; both are in the blocked report', async () => {
+    const srv = await startTestServer({ rateLimit: 5, rateLimitBurst: 5 });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const r = await fetch(`${srv.url}/v1/events`, { method: 'POST', body: ev('rl', i), headers: { 'content-type': 'application/x-ndjson' } });
+        codes.push(r.status);
+        if (r.status === 429) {
+          assert.ok(Number(r.headers.get('retry-after')) >= 1);
+          const body = (await r.json()) as any;
+          assert.equal(body.error.code, 'LOGSRV_ERR_RATE_LIMITED');
+          assert.match(body.error.message, /limit 5\/s \(--rate-limit\)/);
+        } else await r.arrayBuffer();
+      }
+      const ok = codes.filter((c) => c === 200).length;
+      assert.ok(ok >= 5 && ok <= 11, `allowed ${ok} of 20: ${codes.join(',')}`);
+      assert.equal(codes.filter((c) => c === 429).length, 20 - ok);
+      // Health and metrics stay reachable for monitoring while the source is limited.
+      assert.equal((await fetch(`${srv.url}/healthz`)).status, 200);
+
+      await sendAll(
+        srv.udpPort as number,
+        Array.from({ length: 50 }, (_, i) => ev('rlu', i)),
+      );
+      await eventually(async () => {
+        const c = await counters(srv);
+        return (c.logsrv_accepted_total ?? 0) + (c['logsrv_dropped_total:rate_limited'] ?? 0) === 50;
+      });
+      const c = await counters(srv);
+      assert.ok((c['logsrv_dropped_total:rate_limited'] ?? 0) >= 30, JSON.stringify(c));
+
+      await new Promise((r) => setTimeout(r, 1100));
+      const rep = await fetch(`${srv.url}/v1/reports/blocked?window=15m`);
+      assert.equal(rep.status, 200);
+      const report = (await rep.json()) as any;
+      const http = report.sources.find((s: any) => s.transport === 'http');
+      const udp = report.sources.find((s: any) => s.transport === 'udp');
+      assert.equal(http.source, '127.0.0.1');
+      assert.ok(http.count >= 20 - ok);
+      assert.equal(udp.count, c['logsrv_dropped_total:rate_limited']);
+      assert.ok(Date.parse(http.firstSeen) <= Date.parse(http.lastSeen));
+      const bad = await fetch(`${srv.url}/v1/reports/blocked?window=2y`);
+      assert.equal(bad.status, 400);
+    } finally {
+      await srv.dispose();
+    }
+  });
+});
