@@ -1,0 +1,13 @@
+export type { LeftoverDelivery, LeftoverOptions, LeftoverReport, LeftoverResult } from './deliver-leftovers.js';
+export { deliverLeftovers } from './deliver-leftovers.js';
+export type { ClientOptions, LogsrvClient } from './event-client.js';
+export { createClient, MAX_UDP_PAYLOAD_BYTES } from './event-client.js';
+export type { ClientEvent, EventDefaults } from './event-encode.js';
+export type { ClientDropReason, ClientError, ClientStats } from './event-stats.js';
+export type { CloseReport, HttpSenderOptions, OutgoingEvent, SenderNotice, SenderNoticeKind } from './http-sender.js';
+export { HttpSender, normalizeServer } from './http-sender.js';
+export type { PostOutcome, PostTarget, RejectedEvent } from './post-events.js';
+export { parseRetryAfter, postNdjson } from './post-events.js';
+export type { SpoolBatch, SpoolMeta } from './spool.js';
+export { defaultSpoolDir, Spool } from './spool.js';
+export * from './tail.js';
