@@ -1,0 +1,154 @@
+/**
+ * The command's output as read, waiting to be turned into events: chunks of raw bytes with the
+ * stream they came from and the time they were read, in read order — and markers for "a quiet
+ * period passed here" (see output-capture.ts). First in memory, up to `maxMemoryBytes`; past that,
+ * in a file, so memory stays bounded however fast the command prints.
+ *
+ * Why: splitting and JSON-encoding a line costs ~1 µs; a command printing 100 MB in 1M lines at
+ * full speed would wait for that. Kept raw, a 64 KiB read costs one write, and lines are made at
+ * the pace the server takes them.
+ *
+ * Order: entries are consumed memory first, then file; once the file is in use, new entries go to
+ * it until it has been read to the end (then it is deleted). The file is private to this process
+ * (0600) and removed by {@link close}; it is not a spool: if the agent is killed, what is here
+ * is lost, like the pipe's contents would be ({@link sweepBacklogs} removes such leftovers).
+ *
+ * File record: stream (u8), read time (f64 epoch ms), length (u32; 0xffffffff = marker), bytes.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BacklogEntry {
+  stream: number;
+  ts: number;
+  /** Null for a quiet-period marker. */
+  data: Buffer | null;
+}
+
+const HEADER = 13;
+const MARKER = 0xffffffff;
+
+export class OutputBacklog {
+  private mem: BacklogEntry[] = [];
+  private memHead = 0;
+  private memBytes = 0;
+  private fd = -1;
+  private file = '';
+  private writeAt = 0;
+  private readAt = 0;
+  private readonly header = Buffer.alloc(HEADER);
+
+  constructor(
+    private readonly dir: string,
+    private readonly maxMemoryBytes: number,
+  ) {}
+
+  get empty(): boolean {
+    return this.memHead >= this.mem.length && this.readAt >= this.writeAt;
+  }
+
+  /** Bytes waiting (memory and file). */
+  get bytes(): number {
+    return this.memBytes + (this.writeAt - this.readAt);
+  }
+
+  push(stream: number, ts: number, data: Buffer | null): void {
+    const size = data?.length ?? 0;
+    if (this.fd < 0 && this.memBytes + size <= this.maxMemoryBytes) {
+      this.mem.push({ stream, ts, data });
+      this.memBytes += size;
+      return;
+    }
+    if (this.fd < 0) this.openFile();
+    this.header.writeUInt8(stream, 0);
+    this.header.writeDoubleLE(ts, 1);
+    this.header.writeUInt32LE(data ? data.length : MARKER, 9);
+    writeSync(this.fd, this.header, 0, HEADER, this.writeAt);
+    this.writeAt += HEADER;
+    if (data && data.length > 0) {
+      writeSync(this.fd, data, 0, data.length, this.writeAt);
+      this.writeAt += data.length;
+    }
+  }
+
+  /** The oldest entry, removed; null when empty. */
+  shift(): BacklogEntry | null {
+    if (this.memHead < this.mem.length) {
+      const e = this.mem[this.memHead] as BacklogEntry;
+      this.mem[this.memHead++] = undefined as unknown as BacklogEntry;
+      this.memBytes -= e.data?.length ?? 0;
+      if (this.memHead === this.mem.length) {
+        this.mem = [];
+        this.memHead = 0;
+      }
+      return e;
+    }
+    if (this.readAt >= this.writeAt) return null;
+    readSync(this.fd, this.header, 0, HEADER, this.readAt);
+    const stream = this.header.readUInt8(0);
+    const ts = this.header.readDoubleLE(1);
+    const len = this.header.readUInt32LE(9);
+    this.readAt += HEADER;
+    let data: Buffer | null = null;
+    if (len !== MARKER) {
+      data = Buffer.allocUnsafe(len);
+      readSync(this.fd, data, 0, len, this.readAt);
+      this.readAt += len;
+    }
+    if (this.readAt >= this.writeAt) this.close(); // read to the end: back to memory
+    return { stream, ts, data };
+  }
+
+  /** Deletes the file, if any. */
+  close(): void {
+    if (this.fd < 0) return;
+    closeSync(this.fd);
+    this.fd = -1;
+    try {
+      unlinkSync(this.file);
+    } catch {
+      // already gone
+    }
+    this.writeAt = 0;
+    this.readAt = 0;
+  }
+
+  private openFile(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.file = join(this.dir, `backlog-${process.pid}-${Date.now()}.bin`);
+    this.fd = openSync(this.file, 'w+', 0o600);
+    this.writeAt = 0;
+    this.readAt = 0;
+  }
+}
+
+/** Removes backlog files that agents killed before their exit left in `dir` (their pid is gone). */
+export function sweepBacklogs(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^backlog-(\d+)-\d+\.bin$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (err) {
+        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    }
+    if (!alive) {
+      try {
+        unlinkSync(join(dir, name));
+      } catch {
+        // another agent swept it first
+      }
+    }
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Captures a command's output streams: each chunk is written unchanged to its terminal stream
+ * (pausing the source while that is full, as a terminal would), then turned into line events
+ * (output-lines.ts) — at once while the sender keeps up, or later, at the sender's pace, when it
+ * does not (output-backlog.ts). Chunks of all streams go through one backlog, so events keep the
+ * order in which the chunks were read.
+ *
+ * Quiet periods: an unfinished line is sent after PARTIAL_FLUSH_MS without output on its stream.
+ * The timer runs in real time; while chunks wait in the backlog, it leaves a marker there instead,
+ * so the flush happens at the same point of the stream as it would have live.
+ *
+ * Ownership: `add` registers a stream and returns when it ends; `finish` (after every stream ended)
+ * turns whatever waits into events and ends the splitters. The caller then sends step.exit and
+ * closes the sender.
+ */
+import type { HttpSender, OutgoingEvent } from '@logsrv/client/agent';
+import { OutputBacklog, sweepBacklogs } from './output-backlog.js';
+import type { PieceEnd } from './output-lines.js';
+import { OutputLines } from './output-lines.js';
+
+/** How long an unfinished line (a prompt, a progress line) waits before it is sent as it is. */
+export const PARTIAL_FLUSH_MS = 200;
+/** Chunks are made into events at once while the sender holds less than this. */
+const SENDER_ROOM_BYTES = 1024 * 1024;
+/** Raw output made into events per turn of the event loop while the command runs. */
+const DRAIN_SLICE_BYTES = 64 * 1024;
+/** Raw output kept in memory before the backlog file is used. */
+const BACKLOG_MEMORY_BYTES = 4 * 1024 * 1024;
+
+/** A fixed part of every event of this run: session, step. */
+export type EventBase = Pick<OutgoingEvent, 'session' | 'step'>;
+
+const CR_ATTRS = ',"attrs":{"cr":true}}';
+const PARTIAL_ATTRS = ',"attrs":{"partial":true}}';
+
+interface Stream {
+  lines: OutputLines;
+  /** Read time of the chunk being split: the `ts` of its events. */
+  ts: number;
+  quiet: NodeJS.Timeout | null;
+}
+
+export class OutputCapture {
+  private readonly streams: Stream[] = [];
+  private readonly backlog: OutputBacklog;
+  private drainScheduled = false;
+  /** Wakes a waiting {@link finish}. */
+  private progress: (() => void) | null = null;
+
+  constructor(
+    private readonly sender: HttpSender,
+    private readonly base: EventBase,
+    private readonly maxLineBytes: number,
+    backlogDir: string,
+  ) {
+    sweepBacklogs(backlogDir);
+    this.backlog = new OutputBacklog(backlogDir, BACKLOG_MEMORY_BYTES);
+  }
+
+  /** Call from the sender's onAck: room was made, make more events. */
+  readonly onSenderProgress = (): void => {
+    this.progress?.();
+    this.scheduleDrain();
+  };
+
+  /**
+   * Makes events from the backlog a slice at a time, each slice on its own turn of the event
+   * loop, so reading the command's pipes (which it blocks on when they are full) is never held
+   * up for more than one slice.
+   */
+  private scheduleDrain(): void {
+    if (this.drainScheduled || this.backlog.empty || this.sender.queuedBytes >= SENDER_ROOM_BYTES) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain(false, DRAIN_SLICE_BYTES);
+      this.scheduleDrain();
+    });
+  }
+
+  /** Captures one stream; events get `key`. Resolves when the stream ends (or is abandoned). */
+  add(source: NodeJS.ReadableStream & { destroy?: () => void }, tee: NodeJS.WritableStream | null, key: string): { done: Promise<void>; abandon(): void } {
+    const index = this.streams.length;
+    // Events are built as text from a fixed prefix: an object per line plus JSON.stringify of it
+    // was the agent's largest cost (~5 µs a line here).
+    const prefix = `${JSON.stringify({ ...this.base, key }).slice(0, -1)},"value":`;
+    const stream: Stream = {
+      ts: 0,
+      quiet: null,
+      lines: new OutputLines(this.maxLineBytes, (value: string, end: PieceEnd) => {
+        this.sender.sendEncoded(`${prefix}${JSON.stringify(value)},"ts":${stream.ts}${end === 'line' ? '}' : end === 'cr' ? CR_ATTRS : PARTIAL_ATTRS}`);
+      }),
+    };
+    this.streams.push(stream);
+    let teeBroken = tee === null;
+    let paused = false;
+    const resume = () => {
+      if (!paused) return;
+      paused = false;
+      source.resume();
+    };
+    // The terminal side may go away (`logsrv run cmd | head`): keep capturing, stop teeing. A
+    // write that was refused just before (waiting for 'drain') gets its error instead, never a
+    // 'drain': resume here, or the command would block on its full pipe forever.
+    tee?.on('error', () => {
+      teeBroken = true;
+      resume();
+    });
+    const onQuiet = () => {
+      if (this.backlog.empty) stream.lines.flushPartial();
+      else this.backlog.push(index, Date.now(), null);
+    };
+    let finished = false;
+    let finish: () => void = () => {};
+    const done = new Promise<void>((resolve) => {
+      finish = () => {
+        if (finished) return;
+        finished = true;
+        if (stream.quiet) clearTimeout(stream.quiet);
+        resolve();
+      };
+    });
+    source.on('data', (chunk: Buffer) => {
+      if (!teeBroken && tee && !tee.write(chunk) && !paused) {
+        paused = true;
+        source.pause();
+        tee.once('drain', resume);
+      }
+      const ts = Date.now();
+      if (this.backlog.empty && this.sender.queuedBytes < SENDER_ROOM_BYTES) {
+        stream.ts = ts;
+        stream.lines.push(chunk);
+        if (!stream.lines.hasPending) return;
+      } else this.backlog.push(index, ts, chunk);
+      if (stream.quiet) stream.quiet.refresh();
+      else stream.quiet = setTimeout(onQuiet, PARTIAL_FLUSH_MS);
+    });
+    source.on('end', finish);
+    source.on('close', finish);
+    source.on('error', finish);
+    return {
+      done,
+      abandon() {
+        source.destroy?.();
+        finish();
+      },
+    };
+  }
+
+  /**
+   * Every stream has ended: turns what waits into events — at the sender's pace while it
+   * delivers, all at once (into the sender's spool) when `giveUp()` says it cannot — and ends
+   * each stream's last line.
+   */
+  async finish(giveUp: () => boolean): Promise<void> {
+    for (;;) {
+      this.drain(false);
+      if (this.backlog.empty) break;
+      if (giveUp()) {
+        this.drain(true);
+        break;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.progress = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.progress = null;
+    }
+    this.backlog.close();
+    for (const s of this.streams) s.lines.end();
+  }
+
+  private drain(all: boolean, maxBytes = Number.POSITIVE_INFINITY): void {
+    let bytes = 0;
+    while (all || (this.sender.queuedBytes < SENDER_ROOM_BYTES && bytes < maxBytes)) {
+      const e = this.backlog.shift();
+      if (!e) return;
+      bytes += e.data?.length ?? 0;
+      const s = this.streams[e.stream] as Stream;
+      if (e.data === null) s.lines.flushPartial();
+      else {
+        s.ts = e.ts;
+        s.lines.push(e.data);
+      }
+    }
+  }
+}

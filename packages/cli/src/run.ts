@@ -1,0 +1,180 @@
+/**
+ * `logsrv run [--session S] [--step NAME] -- COMMAND [ARGS...]` (SPEC §4, contract): the agent.
+ *
+ * Runs the command with stdin inherited and stdout/stderr through pipes; every chunk is written
+ * unchanged to our stdout/stderr and split into line events (`stdout`/`stderr`, see
+ * output-lines.ts) in the order the chunks were read. Around them: `step.start`
+ * `{command, cwd}` and `step.exit` `{code, signal, durationMs, final}`; `final` is true unless
+ * `--keep-open`, so tails of the session end with the run.
+ *
+ * Signals: SIGTERM is forwarded to the command. SIGINT, SIGQUIT and SIGHUP are forwarded too,
+ * except when stdin is a terminal: there the terminal already sent them to the command (same
+ * process group), and a second copy could make it quit harder than the user asked. The agent
+ * itself keeps running until the command exits, then flushes; a signal during that flush stops
+ * waiting for the server (the rest stays in the spool).
+ *
+ * Exit code: the command's, 128+n when a signal ended it, 127 when it could not be found, 126
+ * when it could not be executed.
+ *
+ * After the command exits, its output pipes are read until closed, at most OUTPUT_GRACE_MS more:
+ * a background process it started may hold them open forever.
+ */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { isatty } from 'node:tty';
+import { HttpSender } from '@logsrv/client/agent';
+import type { Command } from 'commander';
+import {
+  addAgentOptions,
+  agentSettings,
+  checkName,
+  DEFAULT_MAX_LINE_BYTES,
+  finishLeftovers,
+  generateSession,
+  intOption,
+  noticePrinter,
+  say,
+  spoolReport,
+  startLeftovers,
+} from './agent-common.js';
+import { type EventBase, OutputCapture } from './output-capture.js';
+
+const OUTPUT_GRACE_MS = 2000;
+
+interface RunFlags {
+  session?: string;
+  step?: string;
+  keepOpen?: boolean;
+  maxLineBytes: number;
+  server?: string;
+  token?: string;
+  spool?: string;
+  flushTimeoutMs: number;
+}
+
+export function registerRun(program: Command): void {
+  // passThroughOptions (so `logsrv run ls -la` hands -la to ls) requires positional options on
+  // the parent: program-level options must then come before the subcommand, which is the only
+  // way they are used.
+  program.enablePositionalOptions();
+  const cmd = program
+    .command('run')
+    .description('run a command, show its output as usual, and stream its stdout/stderr to the server line by line')
+    .usage('[options] -- COMMAND [ARGS...]')
+    .argument('<command...>', 'the command to run and its arguments')
+    .option('--session <id>', 'session to log into (default: a new one, printed to stderr)')
+    .option('--step <name>', 'step name recorded on every event of this run')
+    .option('--keep-open', 'more steps follow in this session: step.exit says final: false, so tails do not end')
+    .option('--max-line-bytes <n>', 'longer lines are sent as several consecutive events (attrs.partial)', intOption(64), DEFAULT_MAX_LINE_BYTES)
+    .passThroughOptions();
+  addAgentOptions(cmd, true);
+  cmd.action(async (command: string[], flags: RunFlags) => {
+    const code = await runCommand(command, flags);
+    process.exit(code);
+  });
+}
+
+function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  if (signal !== null) return 128 + (constants.signals[signal] ?? 0);
+  return 1;
+}
+
+async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
+  const name = 'run';
+  const settings = agentSettings(name, flags);
+  checkName(name, '--session', flags.session);
+  checkName(name, '--step', flags.step);
+  const [file, ...args] = argv;
+  if (!file) return 2;
+  const session = flags.session ?? generateSession();
+  if (flags.session === undefined) say(name, `session ${session} (follow it: logsrv tail ${session})`);
+
+  let capture: OutputCapture | undefined;
+  const sender = new HttpSender({
+    server: settings.server,
+    token: settings.token,
+    spoolDir: settings.spoolDir,
+    session,
+    onNotice: noticePrinter(name),
+    onAck: () => capture?.onSenderProgress(),
+  });
+  const leftovers = startLeftovers(name, settings);
+  const base: EventBase = flags.step === undefined ? { session } : { session, step: flags.step };
+  const started = Date.now();
+  const t0 = performance.now();
+  sender.send({ ...base, key: 'step.start', value: { command: argv, cwd: process.cwd() }, ts: started });
+
+  capture = new OutputCapture(sender, base, flags.maxLineBytes, settings.spoolDir);
+  const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'pipe'] });
+  const out = capture.add(child.stdout, process.stdout, 'stdout');
+  const err = capture.add(child.stderr, process.stderr, 'stderr');
+
+  const interactive = isatty(0);
+  let flushing = false;
+  let hurry = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (child.exitCode !== null || child.signalCode !== null) hurry = true;
+    if (flushing) {
+      // The user wants out: stop waiting for the server, keep the rest in the spool.
+      sender.interrupt();
+      leftovers.stop();
+      return;
+    }
+    if (sig !== 'SIGTERM' && interactive) return;
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) child.kill(sig);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+  for (const s of signals) process.on(s, onSignal);
+
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }));
+  });
+  const durationMs = Math.round(performance.now() - t0);
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    Promise.all([out.done, err.done]).then(() => true),
+    new Promise<false>((r) => (timer = setTimeout(() => r(false), OUTPUT_GRACE_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!drained) {
+    say(name, `the command exited but its output is still open after ${OUTPUT_GRACE_MS} ms (a background process?); not waiting for it`);
+    out.abandon();
+    err.abandon();
+  }
+
+  // Output still waiting to become events goes at the server's pace; into the spool at once when
+  // the server is unreachable, when a signal asks us to hurry, or when it stalls.
+  let lastAck = sender.acknowledged;
+  let stalledSince = performance.now();
+  await capture.finish(() => {
+    if (sender.acknowledged !== lastAck) {
+      lastAck = sender.acknowledged;
+      stalledSince = performance.now();
+    }
+    return hurry || sender.unreachable || performance.now() - stalledSince > settings.flushTimeoutMs;
+  });
+
+  let code: number;
+  const exitValue: Record<string, unknown> = {};
+  if (exit.error) {
+    code = exit.error.code === 'ENOENT' ? 127 : exit.error.code === 'EACCES' ? 126 : 1;
+    const why = exit.error.code === 'ENOENT' ? 'command not found' : exit.error.message;
+    say(name, `cannot run ${JSON.stringify(file)}: ${why}`);
+    Object.assign(exitValue, { code, signal: null, error: why });
+  } else {
+    code = exitCodeOf(exit.code, exit.signal);
+    Object.assign(exitValue, { code: exit.code, signal: exit.signal });
+  }
+  Object.assign(exitValue, { durationMs, final: !flags.keepOpen });
+  sender.send({ ...base, key: 'step.exit', value: exitValue, ts: Date.now() });
+
+  flushing = true;
+  const report = await sender.close(settings.flushTimeoutMs);
+  await finishLeftovers(name, leftovers, report.delivered ? settings.flushTimeoutMs : 0);
+  const message = spoolReport(name, settings, report);
+  if (message) process.stderr.write(`${message}\n`);
+  for (const s of signals) process.off(s, onSignal);
+  return code;
+}

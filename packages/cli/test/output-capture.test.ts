@@ -1,0 +1,142 @@
+/**
+ * The raw backlog keeps read order across memory and its overflow file, and the capture turns
+ * chunks into the same events whether they were split at once or later at the sender's pace.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, describe, test } from 'node:test';
+import type { HttpSender } from '@logsrv/client';
+import { OutputBacklog, sweepBacklogs } from '../src/output-backlog.ts';
+import { OutputCapture } from '../src/output-capture.ts';
+
+const dirs: string[] = [];
+function dir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'logsrv-backlog-'));
+  dirs.push(d);
+  return d;
+}
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A sender stand-in: records encoded events; `queuedBytes` is what the test says. */
+function fakeSender() {
+  const sent: Record<string, unknown>[] = [];
+  const s = {
+    queued: 0,
+    sent,
+    get queuedBytes() {
+      return s.queued;
+    },
+    sendEncoded(json: string) {
+      sent.push(JSON.parse(json));
+    },
+  };
+  return s;
+}
+
+describe('OutputBacklog', () => {
+  test('entries come back in push order across memory and the overflow file, which is deleted once read', () => {
+    const d = dir();
+    const b = new OutputBacklog(d, 10);
+    const pushed: [number, number, string | null][] = [];
+    for (let i = 0; i < 20; i++) {
+      const data = i % 5 === 4 ? null : `chunk ${i}`;
+      b.push(i % 2, 1000 + i, data === null ? null : Buffer.from(data));
+      pushed.push([i % 2, 1000 + i, data]);
+    }
+    assert.equal(readdirSync(d).length, 1, 'overflow file in use');
+    const got: [number, number, string | null][] = [];
+    for (let e = b.shift(); e; e = b.shift()) got.push([e.stream, e.ts, e.data?.toString() ?? null]);
+    assert.deepEqual(got, pushed);
+    assert.equal(b.empty, true);
+    assert.deepEqual(readdirSync(d), []);
+    b.push(0, 1, Buffer.from('again'));
+    assert.equal(b.shift()?.data?.toString(), 'again');
+  });
+});
+
+test('sweepBacklogs removes the backlog files of processes that are gone, and only those', () => {
+  const d = dir();
+  writeFileSync(join(d, `backlog-${process.pid}-1.bin`), 'mine');
+  writeFileSync(join(d, 'backlog-999999999-1.bin'), 'dead');
+  writeFileSync(join(d, 'other.json'), '{}');
+  sweepBacklogs(d);
+  assert.deepEqual(readdirSync(d).sort(), [`backlog-${process.pid}-1.bin`, 'other.json']);
+});
+
+describe('OutputCapture', () => {
+  test('while the sender is full, chunks of both streams wait raw and become the same events later, in read order', async () => {
+    const sender = fakeSender();
+    const capture = new OutputCapture(sender as unknown as HttpSender, { session: 's' }, 1 << 20, dir());
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const a = capture.add(out, null, 'stdout');
+    const b = capture.add(err, null, 'stderr');
+    out.write('o1\no');
+    await new Promise((r) => setImmediate(r));
+    sender.queued = 10 << 20; // the sender is backed up: later chunks wait
+    out.write('2\n');
+    await new Promise((r) => setImmediate(r));
+    err.write('e1\n');
+    await new Promise((r) => setImmediate(r));
+    out.write('o3\n');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      sender.sent.map((e) => e.value),
+      ['o1'],
+    );
+    sender.queued = 0;
+    capture.onSenderProgress();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(
+      sender.sent.map((e) => `${e.key}:${e.value}`),
+      ['stdout:o1', 'stdout:o2', 'stderr:e1', 'stdout:o3'],
+    );
+    out.end('tail');
+    err.end();
+    await Promise.all([a.done, b.done]);
+    await capture.finish(() => false);
+    assert.deepEqual(sender.sent.at(-1), { session: 's', key: 'stdout', value: 'tail', ts: sender.sent.at(-1)?.ts });
+  });
+
+  test('finish gives everything to the sender at once when it has to give up', async () => {
+    const sender = fakeSender();
+    const capture = new OutputCapture(sender as unknown as HttpSender, { session: 's' }, 1 << 20, dir());
+    const out = new PassThrough();
+    const a = capture.add(out, null, 'stdout');
+    sender.queued = 10 << 20;
+    for (let i = 0; i < 100; i++) out.write(`line ${i}\n`);
+    out.end();
+    await a.done;
+    assert.equal(sender.sent.length, 0);
+    await capture.finish(() => true);
+    assert.equal(sender.sent.length, 100);
+    assert.equal(sender.sent[99]?.value, 'line 99');
+  });
+
+  test('a quiet period while chunks wait is kept as a marker: the unfinished line is sent at the same point', async () => {
+    const sender = fakeSender();
+    const capture = new OutputCapture(sender as unknown as HttpSender, { session: 's' }, 1 << 20, dir());
+    const out = new PassThrough();
+    const a = capture.add(out, null, 'stdout');
+    sender.queued = 10 << 20;
+    out.write('Password: ');
+    await new Promise((r) => setTimeout(r, 300)); // longer than PARTIAL_FLUSH_MS
+    out.write('ok\n');
+    out.end();
+    await a.done;
+    sender.queued = 0;
+    await capture.finish(() => false);
+    assert.deepEqual(
+      sender.sent.map((e) => [e.value, e.attrs ?? null]),
+      [
+        ['Password: ', { partial: true }],
+        ['ok', null],
+      ],
+    );
+  });
+});
