@@ -1,0 +1,141 @@
+/**
+ * SPEC §2: "A streamed NDJSON body is processed as it arrives (memory bounded by batch, not by
+ * body size)". One 100 MB request is generated on the fly (the test never holds it) and sent
+ * chunked, while the server's RSS is sampled from /proc; the peak must stay under a bound that
+ * has nothing to do with the body size. A gzip-compressed stream must work the same way.
+ */
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import { createGzip } from 'node:zlib';
+import type { ServerProcess } from './helpers.js';
+import { json, MiB, readAll, readPage, request, rssBytes, startServer } from './helpers.js';
+
+/** Every MARK_EVERY-th line is keyed `mark`, so a sample across the whole body reads back cheaply. */
+const MARK_EVERY = 10_000;
+
+function lineOf(session: string, i: number): string {
+  const key = i % MARK_EVERY === 0 ? 'mark' : 'stdout';
+  // ~120 bytes a line, like command output; the hash keeps gzip from squeezing it to nothing.
+  const hash = (Math.imul(i, 2654435761) >>> 0).toString(16).padStart(8, '0');
+  return `${JSON.stringify({ session, key, value: `line ${String(i).padStart(8, '0')} ${hash} ${'abcdefghij'.repeat(5)}`, step: 'build' })}\n`;
+}
+
+/**
+ * NDJSON generated on demand, about 64 KiB per read, until `totalBytes` is reached. `lines`
+ * counts what was produced, so the test knows the exact line count without keeping the body.
+ */
+class NdjsonSource extends Readable {
+  lines = 0;
+  bytes = 0;
+  constructor(
+    private readonly session: string,
+    private readonly totalBytes: number,
+  ) {
+    super();
+  }
+  override _read(): void {
+    if (this.bytes >= this.totalBytes) {
+      this.push(null);
+      return;
+    }
+    let chunk = '';
+    while (chunk.length < 64 * 1024 && this.bytes + chunk.length < this.totalBytes) chunk += lineOf(this.session, this.lines++);
+    this.bytes += chunk.length;
+    this.push(chunk);
+  }
+}
+
+/** Samples VmRSS every 100 ms until stopped; returns the peak. */
+function sampleRss(pid: number): { stop(): { peak: number; samples: number } } {
+  let peak = 0;
+  let samples = 0;
+  const take = () => {
+    try {
+      peak = Math.max(peak, rssBytes(pid));
+      samples++;
+    } catch {
+      // the process is gone; the request's failure reports why
+    }
+  };
+  take();
+  const timer = setInterval(take, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return { peak, samples };
+    },
+  };
+}
+
+/** The stored events of a generated session are exactly the generated lines: checks a sample. */
+async function checkSample(server: ServerProcess, session: string, lines: number): Promise<void> {
+  const head = await readPage(server.url, session, { limit: 3 });
+  assert.deepEqual(
+    head.events.map((e) => e.value),
+    [0, 1, 2].map((i) => JSON.parse(lineOf(session, i)).value),
+  );
+  const marks = await readAll(server.url, session, { key: 'mark' });
+  const expected: string[] = [];
+  for (let i = 0; i < lines; i += MARK_EVERY) expected.push(JSON.parse(lineOf(session, i)).value);
+  assert.deepEqual(
+    marks.map((e) => e.value),
+    expected,
+    'every mark line stored, in order',
+  );
+  // The tail of the body: everything after the last mark.
+  const tail = await readAll(server.url, session, { after: (marks.at(-1) as { id: string }).id });
+  assert.equal(tail.length, lines - 1 - (expected.length - 1) * MARK_EVERY);
+  assert.equal(tail.at(-1)?.value ?? marks.at(-1)?.value, JSON.parse(lineOf(session, lines - 1)).value);
+}
+
+test('a 100 MB NDJSON body streamed in one request is stored whole with server memory independent of body size', { timeout: 120_000 }, async (t) => {
+  const server = await startServer(t);
+  const baseline = rssBytes(server.pid);
+  const session = 'big-stream';
+  const source = new NdjsonSource(session, 100 * MiB);
+  const rss = sampleRss(server.pid);
+  const t0 = Date.now();
+  const res = await request(`${server.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson' },
+    body: source,
+    timeoutMs: 110_000,
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  const { peak, samples } = rss.stop();
+  const report =
+    `100 MB upload: ${source.lines} lines in ${seconds.toFixed(1)} s (${(source.bytes / MiB / seconds).toFixed(1)} MiB/s); ` +
+    `server RSS baseline ${(baseline / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)} MiB (+${((peak - baseline) / MiB).toFixed(1)} MiB) over ${samples} samples`;
+  t.diagnostic(report);
+
+  assert.equal(res.status, 200, res.text.slice(0, 500));
+  const body = json(res);
+  assert.deepEqual(body.rejected, []);
+  assert.equal(body.accepted, source.lines);
+  assert.ok(peak < 250 * MiB, `server RSS peaked at ${(peak / MiB).toFixed(1)} MiB during a 100 MB upload; bound 250 MiB`);
+  await checkSample(server, session, source.lines);
+});
+
+test('a gzip-compressed NDJSON body streamed in one request is decompressed and stored whole', { timeout: 60_000 }, async (t) => {
+  const server = await startServer(t);
+  const session = 'gzip-stream';
+  const source = new NdjsonSource(session, 16 * MiB);
+  const gzip = createGzip();
+  let compressed = 0;
+  gzip.on('data', (b: Buffer) => {
+    compressed += b.length;
+  });
+  source.pipe(gzip);
+  const res = await request(`${server.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+    body: gzip,
+    timeoutMs: 50_000,
+  });
+  t.diagnostic(`gzip upload: ${source.lines} lines, ${(source.bytes / MiB).toFixed(1)} MiB as ${(compressed / MiB).toFixed(2)} MiB gzip`);
+  assert.equal(res.status, 200, res.text.slice(0, 500));
+  assert.equal(json(res).accepted, source.lines);
+  await checkSample(server, session, source.lines);
+});
