@@ -1,0 +1,218 @@
+/**
+ * `live-e2e`: how long a line takes from the command's write to a live viewer. A command prints
+ * numbered, clock-stamped lines at a fixed rate (bench/workers/line-writer.mjs) under
+ * `logsrv run`; an SSE client on the session (`GET /v1/sessions/:s/tail`) reads them back. Each
+ * line's latency is the monotonic clock at receipt minus the one stamped at its write, so it
+ * covers the pipe, the agent, HTTP, the queue, the SQLite commit and the tail hub: a line is only
+ * shown once it is stored.
+ *
+ * Baseline, same run: frontail (installed into a temp dir at bench time) following a file the
+ * same writer appends to, read by a socket.io client over websocket. frontail stores nothing.
+ * Target (issue 4): our p99 ≤ 1.0× frontail's.
+ *
+ * Knobs (env): BENCH_SECONDS (per repetition, default 5), BENCH_REPS (≥ 3),
+ * BENCH_FRONTAIL_DIR (install dir to reuse; default a temp dir, removed afterwards).
+ * Lines of the first 500 ms of each repetition are left out (connection set-up, JIT).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { installFrontail, startFrontail } from './lib/frontail.ts';
+import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
+import { fmt, measurement, quantile } from './lib/stats.ts';
+import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
+
+const RATES = [100, 10_000];
+const WARMUP_NS = 500_000_000n;
+
+interface Sample {
+  /** Latencies in ms of the lines after the warm-up. */
+  latencies: number[];
+  /** Lines the reader got, all of them. */
+  received: number;
+  expected: number;
+}
+
+/** Parses `<i> <hrtime ns> ...`; returns the latency in ms, or null during the warm-up. */
+function latencyOf(line: string, now: bigint, start: { t: bigint | null }): number | null {
+  const a = line.indexOf(' ');
+  const b = line.indexOf(' ', a + 1);
+  const stamp = BigInt(line.slice(a + 1, b));
+  start.t ??= stamp;
+  if (stamp - start.t < WARMUP_NS) return null;
+  return Number(now - stamp) / 1e6;
+}
+
+function writerArgs(repoRoot: string, rate: number, seconds: number, file?: string): string[] {
+  return [join(repoRoot, 'bench', 'workers', 'line-writer.mjs'), String(rate), String(seconds), ...(file ? [file] : [])];
+}
+
+/** One repetition through logsrv: tail first, then `logsrv run -- node line-writer.mjs`. */
+async function logsrvRep(ctx: BenchContext, server: LogsrvProcess, spool: string, rate: number, session: string): Promise<Sample> {
+  const expected = Math.round(rate * ctx.seconds);
+  const latencies: number[] = [];
+  const start = { t: null as bigint | null };
+  let received = 0;
+  let req: http.ClientRequest | undefined;
+  const ended = new Promise<void>((resolve, reject) => {
+    req = http.get(`${server.url}/v1/sessions/${session}/tail`, { headers: { accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`tail answered ${res.statusCode}`));
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (s: string) => {
+        const now = process.hrtime.bigint();
+        buf += s;
+        let cut = buf.indexOf('\n\n');
+        while (cut !== -1) {
+          const frame = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          cut = buf.indexOf('\n\n');
+          if (frame.startsWith('event: end') || frame.includes('\nevent: end')) {
+            resolve();
+            res.destroy();
+            return;
+          }
+          const at = frame.indexOf('data: ');
+          if (at === -1) continue;
+          const e = JSON.parse(frame.slice(at + 6)) as { key: string; value: unknown };
+          if (e.key !== 'stdout') continue;
+          received++;
+          const ms = latencyOf(e.value as string, now, start);
+          if (ms !== null) latencies.push(ms);
+        }
+      });
+      res.on('close', () => resolve());
+    });
+    req.on('error', reject);
+  });
+  const agent = spawn(
+    process.execPath,
+    [join(ctx.repoRoot, 'bin', 'logsrv'), 'run', '--session', session, '--', process.execPath, ...writerArgs(ctx.repoRoot, rate, ctx.seconds)],
+    {
+      cwd: ctx.repoRoot,
+      env: { ...process.env, LOGSRV_SERVER: server.url, LOGSRV_SPOOL: spool },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let err = '';
+  agent.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const code = await new Promise<number | null>((r) => agent.once('exit', r));
+  if (code !== 0) throw new Error(`logsrv run exited ${code}: ${err}`);
+  const timer = setTimeout(() => req?.destroy(), 10_000);
+  await ended.catch(() => {});
+  clearTimeout(timer);
+  if (received !== expected) throw new Error(`logsrv tail got ${received} of ${expected} lines`);
+  return { latencies, received, expected };
+}
+
+/** One repetition through frontail: socket.io client first, then the writer appends to the file. */
+async function frontailRep(ctx: BenchContext, installDir: string, dir: string, rate: number, rep: number): Promise<Sample> {
+  const file = join(dir, `frontail-${rate}-${rep}.log`);
+  writeFileSync(file, '');
+  const ft = await startFrontail(installDir, file);
+  const expected = Math.round(rate * ctx.seconds);
+  const latencies: number[] = [];
+  const start = { t: null as bigint | null };
+  let received = 0;
+  let allIn: () => void = () => {};
+  const all = new Promise<void>((r) => {
+    allIn = r;
+  });
+  try {
+    const socket = await ft.connect((line) => {
+      const now = process.hrtime.bigint();
+      if (!/^\d+ \d+ /.test(line)) return; // frontail's buffered start lines of an empty file
+      received++;
+      const ms = latencyOf(line, now, start);
+      if (ms !== null) latencies.push(ms);
+      if (received === expected) allIn();
+    });
+    const writer = spawn(process.execPath, writerArgs(ctx.repoRoot, rate, ctx.seconds, file), { stdio: 'ignore' });
+    await new Promise((r) => writer.once('exit', r));
+    const timer = setTimeout(allIn, 10_000);
+    await all;
+    clearTimeout(timer);
+    socket.close();
+  } finally {
+    await ft.stop();
+  }
+  if (received !== expected) throw new Error(`frontail client got ${received} of ${expected} lines`);
+  return { latencies, received, expected };
+}
+
+export const liveE2e: Benchmark = {
+  name: 'live-e2e',
+  description: 'line written by a command under `logsrv run` → received by an SSE tail of its session, p50/p99 at 100 and 10k lines/s; baseline frontail',
+  async run(ctx: BenchContext): Promise<BenchReport> {
+    const work = mkdtempSync(join(tmpdir(), 'logsrv-bench-live-'));
+    const installDir = process.env.BENCH_FRONTAIL_DIR || join(work, 'frontail');
+    const figures: Figure[] = [];
+    const notes: string[] = [];
+    let server: LogsrvProcess | undefined;
+    try {
+      installFrontail(installDir, ctx.log);
+      server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir: join(work, 'data'), args: ['--log-level', 'warn'] });
+      for (const rate of RATES) {
+        const ours: { p50: number[]; p99: number[]; max: number[] } = { p50: [], p99: [], max: [] };
+        const theirs: { p50: number[]; p99: number[]; max: number[] } = { p50: [], p99: [], max: [] };
+        for (let rep = 0; rep < ctx.reps; rep++) {
+          // Alternate which goes first, so neither always runs on a warmer machine.
+          const runOurs = async () => {
+            const s = await logsrvRep(ctx, server as LogsrvProcess, join(work, 'spool'), rate, `live-${rate}-${rep}`);
+            ours.p50.push(quantile(s.latencies, 0.5));
+            ours.p99.push(quantile(s.latencies, 0.99));
+            ours.max.push(Math.max(...s.latencies));
+          };
+          const runTheirs = async () => {
+            const s = await frontailRep(ctx, installDir, work, rate, rep);
+            theirs.p50.push(quantile(s.latencies, 0.5));
+            theirs.p99.push(quantile(s.latencies, 0.99));
+            theirs.max.push(Math.max(...s.latencies));
+          };
+          if (rep % 2 === 0) {
+            await runOurs();
+            await runTheirs();
+          } else {
+            await runTheirs();
+            await runOurs();
+          }
+          ctx.log(
+            `  ${rate} lines/s rep ${rep + 1}: logsrv p50 ${fmt(ours.p50.at(-1) as number)} p99 ${fmt(ours.p99.at(-1) as number)} ms; frontail p50 ${fmt(theirs.p50.at(-1) as number)} p99 ${fmt(theirs.p99.at(-1) as number)} ms`,
+          );
+        }
+        const caseName = `${fmt(rate)} lines/s`;
+        for (const q of ['p50', 'p99'] as const) {
+          const f = measurement(`write → SSE receipt ${q}`, 'ms', ours[q]);
+          const b = measurement(`frontail ${q} (file → socket.io)`, 'ms', theirs[q]);
+          const ratio = f.median / b.median;
+          figures.push({ ...f, case: caseName, baseline: b, ratio, targets: q === 'p99' ? [{ text: '≤1.0× frontail', met: ratio <= 1 }] : [] });
+        }
+        notes.push(
+          `${caseName}: worst line per repetition — logsrv ${ours.max.map((x) => fmt(x)).join(' / ')} ms, frontail ${theirs.max.map((x) => fmt(x)).join(' / ')} ms.`,
+        );
+      }
+      notes.push(
+        'Every line under logsrv is committed to SQLite before the tail sends it, and the run ends with all lines stored (the tail ends on step.exit); frontail keeps nothing.',
+        'Both readers run in the benchmark process; writer, agent, server and frontail are separate processes on the same 2 cores.',
+      );
+    } finally {
+      await server?.stop().catch((e: unknown) => ctx.log(`server stop: ${String(e)}`));
+      rmSync(work, { recursive: true, force: true });
+    }
+    return {
+      figures,
+      notes,
+      params: {
+        rates: RATES,
+        secondsPerRep: ctx.seconds,
+        lineBytes: '~100',
+        warmupMs: 500,
+        frontail: '4.x, --disable-usage-stats, socket.io websocket client',
+      },
+    };
+  },
+};

@@ -1,0 +1,457 @@
+/**
+ * `query`: reading and searching a large store through the real server (`node bin/logsrv serve`),
+ * and what full-text indexing and a large store cost ingest.
+ *
+ * 1. Queries, over the cached data set of bench/lib/query-dataset.ts (10M events over 3 days by
+ *    default), p50/p99 latency of HTTP requests made one at a time from this process:
+ *    - one session's 10,000 events (`GET /v1/sessions/:s/events?limit=10000`);
+ *    - `GET /v1/sessions?user=` for one user (10 sessions, summaries merged over the day files);
+ *    - a rare word (`GET /v1/events?q=zr…`, ~3 matches in the store);
+ *    - a common word limited to 100 (`q=timeout&limit=100`, in ~40 % of events, from a random time).
+ *    Baselines: bare better-sqlite3 in this process running the equivalent SQL on the same files
+ *    (no HTTP, no worker hop, no JSON).
+ * 2. Ingest, NDJSON over HTTP as in `ingest-http` (1000 events/request, 8 connections), on three
+ *    servers measured in turn within each repetition so they share the machine's background load:
+ *    empty store with the full-text index, empty store with `--search-index off`, and the data set's
+ *    last day (N/3 events in the file being written, N in the store) with the index — its clock set
+ *    to that day. Figures: index on ÷ off, and at N ÷ empty.
+ * 3. Tokenizers: CPU per row and bytes per row to index the data set's rows with FTS5 unicode61
+ *    (the choice) and trigram, against no index, in a scratch file.
+ *
+ * Knobs (env): BENCH_QUERY_EVENTS (data set size, default 10,000,000; cached per size and schema),
+ * BENCH_SECONDS / BENCH_REPS (per measurement), BENCH_QUERY_MAX_REQUESTS (per query kind and
+ * repetition, default 400), BENCH_WARMUP_SECONDS (ingest warm-up, default 5).
+ */
+import { copyFileSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { ClientProcess } from './lib/client-process.ts';
+import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
+import { COMMON_WORD, FIRST_DAY_MS, type QueryDataset, queryDataset, RARE_WORDS, rareWord, rngAt } from './lib/query-dataset.ts';
+import { fmt, fmtRatio, measurement, median, quantile } from './lib/stats.ts';
+import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
+
+const TARGET_SESSION_P99_MS = 20;
+const TARGET_RARE_P99_MS = 100;
+const TARGET_INDEX_RATIO = 0.5;
+const TARGET_SIZE_RATIO = 0.9;
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name}=${raw}: must be a number ≥ ${min}`);
+  return n;
+}
+
+interface QueryKind {
+  name: string;
+  /** The request path of the i-th query. */
+  path(rand: () => number): string;
+  /** Checks a parsed answer (once per repetition). */
+  check(body: any): void;
+  /** The same work in bare SQLite, or null. */
+  bare: ((rand: () => number) => void) | null;
+  targetP99Ms?: number;
+}
+
+interface Latencies {
+  p50: number[];
+  p99: number[];
+  requests: number[];
+}
+
+async function timeRequests(base: string, kind: QueryKind, seconds: number, maxRequests: number, rand: () => number): Promise<number[]> {
+  const ms: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  let checked = false;
+  while (ms.length < maxRequests && performance.now() < deadline) {
+    const url = base + kind.path(rand);
+    const t0 = performance.now();
+    const res = await fetch(url);
+    const body = await res.arrayBuffer();
+    ms.push(performance.now() - t0);
+    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${Buffer.from(body).toString('utf8').slice(0, 300)}`);
+    if (!checked) {
+      kind.check(JSON.parse(Buffer.from(body).toString('utf8')));
+      checked = true;
+    }
+  }
+  return ms;
+}
+
+function timeBare(kind: QueryKind, seconds: number, maxRequests: number, rand: () => number): number[] {
+  const ms: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  while (ms.length < maxRequests && performance.now() < deadline) {
+    const t0 = performance.now();
+    kind.bare?.(rand);
+    ms.push(performance.now() - t0);
+  }
+  return ms;
+}
+
+/** Read-only connections to the data set's day files, oldest first, for the baselines. */
+function openDays(dir: string): Database.Database[] {
+  return readdirSync(dir)
+    .filter((f) => /^events-\d{8}\.db$/.test(f))
+    .sort()
+    .map((f) => new Database(join(dir, f), { readonly: true, fileMustExist: true }));
+}
+
+function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
+  const cols = 'ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq';
+  const fcols = cols
+    .split(', ')
+    .map((c) => `e.${c}`)
+    .join(', ');
+  const sessionSql = days.map((db) => db.prepare(`SELECT ${cols} FROM events WHERE session = ? ORDER BY ms, seq LIMIT 10001`));
+  // The index of a day is in chunks named by their first rowid (day-index.ts): the bare queries
+  // go to the chunk holding their start, as the server does, and on through the next ones.
+  const chunks = days.map((db) =>
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'").pluck().all() as string[])
+      .map((n) => /^events_fts_(\d+)$/.exec(n)?.[1])
+      .filter((n) => n !== undefined)
+      .map(Number)
+      .sort((x, y) => x - y)
+      .map((start) => ({
+        start,
+        st: db.prepare(
+          `SELECT ${fcols} FROM events_fts_${start} JOIN events e ON e.rowid = events_fts_${start}.rowid WHERE events_fts_${start} MATCH ? AND events_fts_${start}.rowid >= ? ORDER BY events_fts_${start}.rowid LIMIT ?`,
+        ),
+      })),
+  );
+  const match = (d: number, expr: string, from: number, limit: number): number => {
+    const list = chunks[d] ?? [];
+    let n = 0;
+    for (let i = 0; i < list.length && n < limit; i++) {
+      const c = list[i] as { start: number; st: Database.Statement };
+      const next = list[i + 1];
+      if (next !== undefined && next.start <= from) continue;
+      n += c.st.all(expr, from, limit - n).length;
+    }
+    return n;
+  };
+  const maxRowid = days.map((db) => (db.prepare('SELECT max(rowid) AS m FROM events').get() as { m: number }).m);
+  const firstMs = FIRST_DAY_MS;
+  const span = ds.lastMs - firstMs;
+  const pick = <T>(xs: readonly T[], rand: () => number) => xs[Math.floor(rand() * xs.length)] as T;
+  return [
+    {
+      name: "one session's 10k events",
+      path: (rand) => `/v1/sessions/${pick(ds.sessions, rand)}/events?limit=10000`,
+      check: (b) => {
+        if (b.events.length !== 10_000 || b.next !== null) throw new Error(`expected 10,000 events and no next, got ${b.events.length}, next ${b.next}`);
+      },
+      bare: (rand) => {
+        const s = pick(ds.sessions, rand);
+        let n = 0;
+        for (const st of sessionSql) n += st.all(s).length;
+        if (n !== 10_000) throw new Error(`bare: ${n} rows for ${s}`);
+      },
+      targetP99Ms: TARGET_SESSION_P99_MS,
+    },
+    {
+      name: 'sessions of one user',
+      path: (rand) => `/v1/sessions?user=${pick(ds.users, rand)}`,
+      check: (b) => {
+        if (b.sessions.length === 0) throw new Error('no sessions for the user');
+      },
+      bare: null,
+    },
+    {
+      name: 'rare word',
+      path: (rand) => `/v1/events?q=${rareWord(Math.floor(rand() * RARE_WORDS))}`,
+      check: (b) => {
+        if (!Array.isArray(b.events)) throw new Error('no events array');
+      },
+      bare: (rand) => {
+        const w = `"${rareWord(Math.floor(rand() * RARE_WORDS))}"`;
+        for (let d = 0; d < days.length; d++) match(d, w, 0, 1001);
+      },
+      targetP99Ms: TARGET_RARE_P99_MS,
+    },
+    {
+      name: 'common word, limit 100',
+      path: (rand) => `/v1/events?q=${COMMON_WORD}&limit=100&from=${firstMs + Math.floor(rand() * span)}`,
+      check: (b) => {
+        if (b.events.length !== 100) throw new Error(`expected 100 events, got ${b.events.length}`);
+      },
+      bare: (rand) => {
+        const d = Math.floor(rand() * days.length);
+        const n = match(d, `"${COMMON_WORD}"`, Math.floor(rand() * (maxRowid[d] as number)), 101);
+        if (n < 50) throw new Error(`bare: only ${n} rows`);
+      },
+    },
+  ];
+}
+
+async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string[]): Promise<Figure[]> {
+  const maxRequests = envNumber('BENCH_QUERY_MAX_REQUESTS', 400, 10);
+  const days = openDays(ds.dir);
+  const kinds = queryKinds(ds, days);
+  const server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir: ds.dir, args: ['--log-level', 'warn'] });
+  const server_: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
+  const bare: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
+  try {
+    // Warm-up: page cache and statement caches, a few requests of each kind.
+    for (const k of kinds) await timeRequests(server.url, k, 30, 5, rngAt(7));
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      for (const [i, k] of kinds.entries()) {
+        const ms = await timeRequests(server.url, k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
+        const s = server_[i] as Latencies;
+        s.p50.push(quantile(ms, 0.5));
+        s.p99.push(quantile(ms, 0.99));
+        s.requests.push(ms.length);
+        let line = `  rep ${rep + 1}, ${k.name}: ${ms.length} requests, p50 ${fmt(quantile(ms, 0.5))} ms, p99 ${fmt(quantile(ms, 0.99))} ms`;
+        if (k.bare) {
+          const b = timeBare(k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
+          const bl = bare[i] as Latencies;
+          bl.p50.push(quantile(b, 0.5));
+          bl.p99.push(quantile(b, 0.99));
+          bl.requests.push(b.length);
+          line += ` | bare SQLite p50 ${fmt(quantile(b, 0.5))} ms, p99 ${fmt(quantile(b, 0.99))} ms`;
+        }
+        ctx.log(line);
+      }
+    }
+  } finally {
+    for (const db of days) db.close();
+    await server.stop();
+  }
+  const figures: Figure[] = [];
+  for (const [i, k] of kinds.entries()) {
+    const s = server_[i] as Latencies;
+    const b = bare[i] as Latencies;
+    for (const q of ['p50', 'p99'] as const) {
+      const m = measurement(`server ${q}`, 'ms', s[q]);
+      const fig: Figure = { ...m, case: k.name };
+      if (k.bare) {
+        fig.baseline = measurement(`bare SQLite ${q}, same files`, 'ms', b[q]);
+        fig.ratio = m.median / fig.baseline.median;
+      }
+      if (q === 'p99' && k.targetP99Ms !== undefined) fig.targets = [{ text: `p99 ≤ ${k.targetP99Ms} ms`, met: m.median <= k.targetP99Ms }];
+      figures.push(fig);
+    }
+    notes.push(`${k.name}: ${s.requests.join(' / ')} requests per repetition, one at a time.`);
+  }
+  return figures;
+}
+
+/** A copy of the data set to write into: older days hard-linked (never written), the last day and the registry copied. */
+function workCopy(ds: QueryDataset): string {
+  const dir = mkdtempSync(join(tmpdir(), 'logsrv-bench-query-ingest-'));
+  const dbs = readdirSync(ds.dir)
+    .filter((f) => /^events-\d{8}\.db$/.test(f))
+    .sort();
+  for (const f of readdirSync(ds.dir)) {
+    if (!f.endsWith('.db')) continue;
+    if (f === dbs[dbs.length - 1] || f === 'registry.db') copyFileSync(join(ds.dir, f), join(dir, f));
+    else linkSync(join(ds.dir, f), join(dir, f));
+  }
+  return dir;
+}
+
+interface IngestTarget {
+  label: string;
+  server: LogsrvProcess;
+  client: ClientProcess;
+  dataDir: string;
+  rates: number[];
+}
+
+async function measureIngest(ctx: BenchContext, ds: QueryDataset, notes: string[]): Promise<Figure[]> {
+  const warmupMs = envNumber('BENCH_WARMUP_SECONDS', 5, 0) * 1000;
+  const targets: IngestTarget[] = [];
+  const cleanup: string[] = [];
+  try {
+    const start = async (label: string, dataDir: string, args: string[], nodeArgs: string[], tag: string) => {
+      const server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir, args: ['--log-level', 'warn', ...args], nodeArgs });
+      const { client } = await ClientProcess.start(ctx.repoRoot, {
+        url: server.url,
+        eventsPerRequest: 1000,
+        connections: 8,
+        ringBytes: 32 * 1024 * 1024,
+        tag,
+        seed: 1000,
+      });
+      targets.push({ label, server, client, dataDir, rates: [] });
+    };
+    const empty = (p: string) => {
+      const d = mkdtempSync(join(tmpdir(), p));
+      cleanup.push(d);
+      return d;
+    };
+    ctx.log('  ingest: copying the data set’s last day to write into');
+    const atN = workCopy(ds);
+    cleanup.push(atN);
+    // The server's clock starts just after the data set's last event, so it appends to that day's
+    // file (20:00 at the latest; the day has hours left) — a preloaded module shifts Date.now.
+    const offset = ds.lastMs + 1000 - Date.now();
+    const shift = `data:text/javascript,const now=Date.now;Date.now=()=>now()+(${offset});`;
+    await start('index on, empty store', empty('logsrv-bench-query-on-'), [], [], 'qon0');
+    await start('index off, empty store', empty('logsrv-bench-query-off-'), ['--search-index', 'off'], [], 'qoff');
+    await start(`index on, ${fmt(ds.events)} stored`, atN, [], ['--import', shift], 'qatn');
+    for (const t of targets) {
+      if (warmupMs > 0) await t.client.run(warmupMs);
+    }
+    for (let rep = 1; rep <= ctx.reps; rep++) {
+      const line: string[] = [];
+      for (const t of targets) {
+        const r = await t.client.run(ctx.seconds * 1000);
+        if (r.errors.length > 0 || r.rejected > 0)
+          throw new Error(`${t.label}: ${r.errors.length} errors, ${r.rejected} rejected — ${r.errors.slice(0, 3).join(' | ')}`);
+        t.rates.push(r.accepted / r.seconds);
+        line.push(`${t.label} ${fmt(r.accepted / r.seconds)} events/s`);
+      }
+      ctx.log(`  rep ${rep}: ${line.join(', ')}`);
+    }
+    // Where the at-N server wrote: the data set's last day file must have grown.
+    const last = readdirSync(atN)
+      .filter((f) => /^events-\d{8}\.db$/.test(f))
+      .sort();
+    notes.push(
+      `At-N server wrote into ${last[last.length - 1]} (${fmt(statSync(join(atN, last[last.length - 1] as string)).size / 1e6)} MB after the run); its store held ${fmt(ds.events)} events in ${last.length} day files.`,
+    );
+  } finally {
+    for (const t of targets) {
+      await t.client.close().catch(() => {});
+      await t.server.stop().catch((err: Error) => ctx.log(`  (server stop: ${err.message.split('\n')[0]})`));
+    }
+    for (const d of cleanup) rmSync(d, { recursive: true, force: true });
+  }
+  const [on, off, atN] = targets as [IngestTarget, IngestTarget, IngestTarget];
+  const onM = measurement('server events/s, index on', 'events/s', on.rates);
+  const offM = measurement('server events/s, --search-index off', 'events/s', off.rates);
+  const atNM = measurement(`server events/s, index on, ${fmt(ds.events)} stored`, 'events/s', atN.rates);
+  notes.push(
+    `Ingest paired ratios per repetition — index on ÷ off: ${on.rates.map((r, i) => fmtRatio(r / (off.rates[i] as number))).join(' / ')}; at N ÷ empty: ${atN.rates.map((r, i) => fmtRatio(r / (on.rates[i] as number))).join(' / ')}.`,
+  );
+  return [
+    {
+      ...onM,
+      case: 'ingest, full-text index',
+      baseline: offM,
+      ratio: onM.median / offM.median,
+      targets: [{ text: `≥${TARGET_INDEX_RATIO}× index off`, met: onM.median / offM.median >= TARGET_INDEX_RATIO }],
+    },
+    {
+      ...atNM,
+      case: 'ingest, store size',
+      baseline: onM,
+      ratio: atNM.median / onM.median,
+      targets: [{ text: `≥${TARGET_SIZE_RATIO}× empty store`, met: atNM.median / onM.median >= TARGET_SIZE_RATIO }],
+    },
+  ];
+}
+
+/** CPU time of this thread while `fn` runs, in µs. */
+function cpuMicros(fn: () => void): number {
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return c.user + c.system;
+}
+
+async function measureTokenizers(ctx: BenchContext, ds: QueryDataset, notes: string[]): Promise<Figure[]> {
+  const rows = 100_000;
+  const src = openDays(ds.dir);
+  const sample = (src[0] as Database.Database).prepare(`SELECT value FROM events ORDER BY rowid LIMIT ${rows}`).pluck().all() as string[];
+  for (const db of src) db.close();
+  const { SCHEMA, applyPragmas } = (await import(pathToFileURL(join(ctx.repoRoot, 'packages/server/dist/store/sqlite/schema.js')).href)) as {
+    SCHEMA: string;
+    applyPragmas: (db: Database.Database, s: 'normal') => void;
+  };
+  const variants: [string, string | null][] = [
+    ['no index', null],
+    ['unicode61 remove_diacritics 2 (chosen)', 'unicode61 remove_diacritics 2'],
+    ['trigram', 'trigram'],
+  ];
+  const cpu: number[][] = variants.map(() => []);
+  const bytes: number[] = [];
+  for (let rep = 0; rep < ctx.reps; rep++) {
+    for (const [v, [label, tokenizer]] of variants.entries()) {
+      const dir = mkdtempSync(join(tmpdir(), 'logsrv-bench-tok-'));
+      try {
+        const db = new Database(join(dir, 'day.db'));
+        applyPragmas(db, 'normal');
+        db.exec(SCHEMA);
+        if (tokenizer) db.exec(`CREATE VIRTUAL TABLE events_fts USING fts5 (value, content = 'events', content_rowid = 'rowid', tokenize = '${tokenizer}')`);
+        const insert = db.prepare("INSERT INTO events (ms, seq, session, key, value, vjson) VALUES (?, ?, 'q-000001', 'stdout', ?, 0)");
+        const index = tokenizer ? db.prepare('INSERT INTO events_fts (rowid, value) SELECT rowid, value FROM events WHERE rowid >= ?') : null;
+        // Batches of 10,000 rows, each in its transaction — as the writer commits.
+        const batch = db.transaction((from: number) => {
+          let first = -1;
+          for (let i = from; i < Math.min(rows, from + 10_000); i++) {
+            const r = insert.run(1, i, sample[i]);
+            if (first < 0) first = Number(r.lastInsertRowid);
+          }
+          index?.run(first);
+        });
+        const us = cpuMicros(() => {
+          for (let i = 0; i < rows; i += 10_000) batch(i);
+        });
+        db.pragma('wal_checkpoint(TRUNCATE)');
+        db.close();
+        (cpu[v] as number[]).push(us / rows);
+        if (rep === 0) bytes.push(statSync(join(dir, 'day.db')).size / rows);
+        ctx.log(`  rep ${rep + 1}, ${label}: ${fmt(us / rows)} µs CPU per row${rep === 0 ? `, ${fmt(bytes[v] as number)} bytes per row` : ''}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+  const base = measurement('no index', 'µs CPU/row', cpu[0] as number[]);
+  const figures: Figure[] = [];
+  for (let v = 1; v < variants.length; v++) {
+    const m = measurement(`insert + index, ${(variants[v] as [string, string | null])[0]}`, 'µs CPU/row', cpu[v] as number[]);
+    figures.push({ ...m, case: 'tokenizer', baseline: base, ratio: m.median / base.median });
+  }
+  notes.push(
+    `Tokenizers on ${fmt(rows)} rows of the data set, single thread, 10,000 rows per transaction: bytes per row ${variants.map(([l], v) => `${l} ${fmt(bytes[v] as number)}`).join(', ')}.`,
+  );
+  return figures;
+}
+
+export const query: Benchmark = {
+  name: 'query',
+  description:
+    'Reads and searches over a stored data set (default 10M events, 3 days) through the real server, p50/p99 one request at a time, beside bare SQLite on the same files; ingest with the full-text index vs without, and into a day of the large store vs an empty one; FTS5 tokenizer costs.',
+  async run(ctx: BenchContext): Promise<BenchReport> {
+    const events = envNumber('BENCH_QUERY_EVENTS', 10_000_000, 30_000);
+    const ds = await queryDataset(ctx.repoRoot, events, ctx.log);
+    const notes: string[] = [];
+    if (ds.generatedSeconds !== null)
+      notes.push(`Data set generated in this run: ${fmt(ds.events)} events in ${fmt(ds.generatedSeconds)} s through the store (no HTTP).`);
+    const sizes = Object.entries(ds.files)
+      .map(([f, b]) => `${f} ${fmt(b / 1e6)} MB`)
+      .join(', ');
+    notes.push(`Data set: ${fmt(ds.events)} events, ${ds.sessions.length} sessions of 10,000 events, ${ds.users.length} users; files ${sizes}.`);
+    ctx.log('query: reads and searches, one request at a time');
+    const figures = await measureQueries(ctx, ds, notes);
+    ctx.log('query: ingest — index on vs off, and at N stored vs empty, in turn');
+    figures.push(...(await measureIngest(ctx, ds, notes)));
+    ctx.log('query: tokenizer costs');
+    figures.push(...(await measureTokenizers(ctx, ds, notes)));
+    const p99 = (name: string) => median(figures.filter((f) => f.case === name && f.label === 'server p99').map((f) => f.median));
+    ctx.log(`  session read p99 ${fmt(p99("one session's 10k events"))} ms, rare word p99 ${fmt(p99('rare word'))} ms`);
+    return {
+      figures,
+      notes,
+      params: {
+        events: ds.events,
+        days: 3,
+        sessions: ds.sessions.length,
+        eventsPerSession: 10_000,
+        users: ds.users.length,
+        rareWords: `${RARE_WORDS} words, ~3 events each`,
+        commonWord: `${COMMON_WORD} (~40% of events)`,
+        maxRequestsPerKind: envNumber('BENCH_QUERY_MAX_REQUESTS', 400, 10),
+        ingest: '1000 events/request, 8 connections, the ingest-http workload',
+        server: 'node bin/logsrv serve, default options, --log-level warn',
+      },
+    };
+  },
+};

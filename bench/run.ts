@@ -1,0 +1,108 @@
+/**
+ * `npm run bench [name ...]` — runs every benchmark, or the named ones, one after another (never in
+ * parallel: they would measure each other). Each prints its figures beside a baseline measured in
+ * the same run and the ratio; the runner stores `bench/results/<name>.json` and regenerates
+ * `bench/RESULTS.md` from all result files. Exits non-zero if a benchmark fails (for example when
+ * the rows stored differ from the events acknowledged).
+ *
+ * Env: BENCH_SECONDS (one timed repetition, default 5), BENCH_REPS (repetitions, ≥ 3, default 3);
+ * each benchmark documents its own knobs.
+ */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { agentOverhead } from './agent-overhead.ts';
+import { ingestHttp } from './ingest-http.ts';
+import { commit, machine, readResults, renderResultsDoc, writeResult } from './lib/results.ts';
+import { fmt, fmtRatio } from './lib/stats.ts';
+import type { BenchContext, Benchmark, ResultFile } from './lib/types.ts';
+import { liveE2e } from './live-e2e.ts';
+import { query } from './query.ts';
+import { tailFanout } from './tail-fanout.ts';
+import { tailLatency } from './tail-latency.ts';
+import { udpIngest } from './udp-ingest.ts';
+
+const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, query];
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = dirname(benchDir);
+
+function usage(): string {
+  return `usage: npm run bench [name ...]\nbenchmarks:\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(14)} ${b.description}`).join('\n')}\n`;
+}
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${raw}: must be a positive number`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const unknown = args.filter((a) => !BENCHMARKS.some((b) => b.name === a));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown benchmark: ${unknown.join(', ')}\n${usage()}`);
+    return 2;
+  }
+  const selected = args.length > 0 ? BENCHMARKS.filter((b) => args.includes(b.name)) : BENCHMARKS;
+  const seconds = positiveNumber('BENCH_SECONDS', 5);
+  // The machine is shared and noisy: a median needs at least three samples.
+  const reps = Math.max(3, Math.round(positiveNumber('BENCH_REPS', 3)));
+  const ctx: BenchContext = { seconds, reps, repoRoot, log: (m) => process.stdout.write(`${m}\n`) };
+  const resultsDir = join(benchDir, 'results');
+  let failed = 0;
+
+  for (const b of selected) {
+    const started = new Date();
+    const loadAtStart = loadavg();
+    let result: ResultFile;
+    try {
+      const report = await b.run(ctx);
+      result = {
+        name: b.name,
+        description: b.description,
+        date: started.toISOString(),
+        node: process.version,
+        machine: machine(),
+        commit: commit(repoRoot),
+        seconds,
+        reps,
+        loadAverage: loadAtStart.map((l) => Math.round(l * 100) / 100),
+        ...report,
+      };
+    } catch (err) {
+      failed++;
+      process.stderr.write(`\n${b.name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      continue;
+    }
+    process.stdout.write(`\n${b.name} — medians of ${reps} × ${seconds} s (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s total)\n`);
+    for (const f of result.figures) {
+      const base = f.baseline ? `   baseline ${fmt(f.baseline.median)} ${f.baseline.unit} (${f.baseline.label})   ratio ${fmtRatio(f.ratio)}` : '';
+      const target = (f.targets ?? []).map((t) => `   target ${t.text}: ${t.met ? 'met' : 'NOT MET'}`).join('');
+      process.stdout.write(`  ${f.case.padEnd(20)} ${f.label.padEnd(30)} ${`${fmt(f.median)} ${f.unit}`.padStart(18)}${base}${target}\n`);
+    }
+    process.stdout.write(`  → ${writeResult(resultsDir, result)}\n`);
+  }
+
+  const doc = join(benchDir, 'RESULTS.md');
+  writeFileSync(doc, renderResultsDoc(readResults(resultsDir)));
+  process.stdout.write(`  → ${doc}\n`);
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,286 @@
+/**
+ * `tail-fanout`: 10,000 SSE clients follow one session that gets 100 events/s.
+ *
+ * Per repetition, on one server:
+ *  1. bulk ingest (the `ingest-http` load client, 1000 events/request, 4 connections) into other
+ *     sessions with the 100 events/s ticker running and no tail open → the baseline rate;
+ *  2. 10,000 clients (two child processes, bench/workers/sse-clients.mjs) attach to the ticker's
+ *     session; the ticker alone for BENCH_SECONDS → delivery latency (ticker send → receipt,
+ *     monotonic clock shared by the processes) over a sample of 1 in 20 clients;
+ *  3. the same bulk ingest with the clients attached → the rate with fan-out, as a ratio to 1.;
+ *  4. session.end: every client must have got every ticker event and `end`.
+ * Server RSS is sampled from /proc during 2 and 3. Targets (issue 3): delivery p99 ≤ 250 ms,
+ * ingest ratio ≥ 0.8.
+ *
+ * Knobs (env): BENCH_SECONDS, BENCH_REPS, BENCH_FANOUT_CLIENTS (default 10000).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ClientProcess } from './lib/client-process.ts';
+import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
+import { fmt, measurement, quantile } from './lib/stats.ts';
+import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
+
+const TICK_MS = 10; // 100 events/s
+const CLIENT_PROCESSES = 2;
+const SAMPLE_EVERY = 20;
+
+interface WorkerResult {
+  type: 'result';
+  clients: number;
+  ended: number;
+  errors: number;
+  minEvents: number;
+  maxEvents: number;
+  /** By phase: `q` ticker only, `l` with the bulk ingest. */
+  latencies: Record<string, number[]>;
+}
+
+const HIST = 'logsrv_tail_commit_to_send_seconds';
+
+/** The server's commit → written-to-every-socket histogram: cumulative count by bucket bound. */
+function commitToSend(samples: Map<string, number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [k, v] of samples) {
+    const m = new RegExp(`^${HIST}_bucket\\{le="([^"]+)"\\}$`).exec(k);
+    if (m) out.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), v);
+  }
+  return out;
+}
+
+/** Upper bound of the bucket holding quantile q of the observations between two scrapes. */
+function histogramQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
+  for (const b of bounds) if ((after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) return b;
+  return Number.NaN;
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/**
+ * Sends one event every TICK_MS to `session` until stopped; returns how many it sent. Values are
+ * `<phase><tick> <send ns>`; `phase` can be switched while it runs.
+ */
+function startTicker(url: string, session: string): { phase: string; rtt: Record<string, number[]>; stop(): Promise<number> } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+  let running = true;
+  let sent = 0;
+  const inflight = new Set<Promise<void>>();
+  const ticker = {
+    phase: 'q',
+    /** Round trip of each ticker request (sent → 200, after its commit), by phase. */
+    rtt: {} as Record<string, number[]>,
+    async stop() {
+      running = false;
+      await loop;
+      await Promise.all(inflight);
+      agent.destroy();
+      return sent;
+    },
+  };
+  const loop = (async () => {
+    const start = process.hrtime.bigint();
+    for (let tick = 0; running; tick++) {
+      const wait = Number(start + BigInt(tick * TICK_MS) * 1_000_000n - process.hrtime.bigint()) / 1e6;
+      if (wait > 0) await sleep(wait);
+      if (!running) break;
+      const phase = ticker.phase;
+      const t = process.hrtime.bigint();
+      const body = `{"session":"${session}","key":"stdout","value":"${phase}${tick} ${t}"}\n`;
+      sent++;
+      const p = new Promise<void>((resolve, reject) => {
+        const r = http.request(`${url}/v1/events`, { method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson' } }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            ticker.rtt[phase] ??= [];
+            ticker.rtt[phase].push(Number(process.hrtime.bigint() - t) / 1e6);
+            return res.statusCode === 200 ? resolve() : reject(new Error(`ticker: ingest answered ${res.statusCode}`));
+          });
+        });
+        r.on('error', reject);
+        r.end(body);
+      });
+      inflight.add(p);
+      p.finally(() => inflight.delete(p)).catch(() => {});
+    }
+  })();
+  return ticker;
+}
+
+function startClients(ctx: BenchContext, url: string, total: number): { procs: ChildProcess[]; ready: Promise<void>; results: Promise<WorkerResult[]> } {
+  const procs: ChildProcess[] = [];
+  const readies: Promise<void>[] = [];
+  const results: Promise<WorkerResult>[] = [];
+  for (let p = 0; p < CLIENT_PROCESSES; p++) {
+    const clients = Math.floor(total / CLIENT_PROCESSES) + (p < total % CLIENT_PROCESSES ? 1 : 0);
+    const child = fork(join(ctx.repoRoot, 'bench/workers/sse-clients.mjs'), [JSON.stringify({ url, clients, sampleEvery: SAMPLE_EVERY })], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    procs.push(child);
+    readies.push(
+      new Promise((resolve, reject) => {
+        child.on('message', (m: { type: string }) => {
+          if (m.type === 'ready') resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`sse client process exited (code ${code}) before all connected`)));
+      }),
+    );
+    results.push(
+      new Promise((resolve, reject) => {
+        child.on('message', (m: WorkerResult) => {
+          if (m.type === 'result') resolve(m);
+        });
+        child.once('exit', (code) => reject(new Error(`sse client process exited (code ${code}) without a result`)));
+      }),
+    );
+  }
+  return { procs, ready: Promise.all(readies).then(() => {}), results: Promise.all(results) };
+}
+
+export const tailFanout: Benchmark = {
+  name: 'tail-fanout',
+  description: '10,000 SSE clients on one session at 100 events/s: delivery p50/p99, server RSS, bulk ingest rate with them attached vs without',
+  async run(ctx: BenchContext): Promise<BenchReport> {
+    const total = Number(process.env.BENCH_FANOUT_CLIENTS || 10_000);
+    const work = mkdtempSync(join(tmpdir(), 'logsrv-bench-fanout-'));
+    const figures: Figure[] = [];
+    const notes: string[] = [];
+    let server: LogsrvProcess | undefined;
+    let load: ClientProcess | undefined;
+    const children: ChildProcess[] = [];
+    try {
+      // All clients come from 127.0.0.1: lift any per-address connection cap for this server.
+      process.env.LOGSRV_MAX_CONNECTIONS_PER_IP ??= String(total + 1000);
+      server = await startLogsrv({
+        repoRoot: ctx.repoRoot,
+        dataDir: join(work, 'data'),
+        args: ['--log-level', 'warn', '--max-tail-clients', String(total + 100)],
+      });
+      const started = await ClientProcess.start(ctx.repoRoot, {
+        url: server.url,
+        eventsPerRequest: 1000,
+        connections: 4,
+        ringBytes: 16 * 1024 * 1024,
+        tag: 'fanx',
+        seed: 7,
+      });
+      load = started.client;
+      await load.run(1000); // warm-up, not counted
+      const m = {
+        rtt50: [] as number[],
+        hubP99: [] as number[],
+        rtt99: [] as number[],
+        p50: [] as number[],
+        p99: [] as number[],
+        rssIdle: [] as number[],
+        rssPeak: [] as number[],
+        rateWith: [] as number[],
+        rateWithout: [] as number[],
+      };
+      const loadedP99: number[] = [];
+      for (let rep = 0; rep < ctx.reps; rep++) {
+        const ms = ctx.seconds * 1000;
+        // 1. Baseline: bulk ingest with the ticker, no tails.
+        let ticker = startTicker(server.url, `fan-base-${rep}`);
+        const without = await load.run(ms);
+        await ticker.stop();
+        m.rateWithout.push(without.accepted / without.seconds);
+
+        // 2. Attach the clients, then the ticker alone.
+        const session = `fan-${rep}`;
+        const rssBefore = rssBytes(server.pid);
+        const c = startClients(ctx, `${server.url}/v1/sessions/${session}/tail`, total);
+        children.push(...c.procs);
+        ctx.log(`  rep ${rep + 1}: baseline ${fmt(m.rateWithout.at(-1) as number)} events/s; connecting ${fmt(total)} clients`);
+        await c.ready;
+        ctx.log(`  rep ${rep + 1}: clients connected; ticker only for ${ctx.seconds} s`);
+        const rssIdle = rssBytes(server.pid);
+        let peak = rssIdle;
+        const sampler = setInterval(() => {
+          peak = Math.max(peak, rssBytes(server?.pid as number));
+        }, 200);
+        const h0 = commitToSend(await server.metrics());
+        ticker = startTicker(server.url, session);
+        await sleep(ms);
+        const h1 = commitToSend(await server.metrics());
+        m.hubP99.push(histogramQuantile(h0, h1, 0.99) * 1000);
+        // 3. Bulk ingest with the clients attached (ticker still running).
+        ticker.phase = 'l';
+        ctx.log(`  rep ${rep + 1}: bulk ingest with the clients attached`);
+        const withTails = await load.run(ms);
+        m.rateWith.push(withTails.accepted / withTails.seconds);
+        const sent = await ticker.stop();
+        // 4. End the session: every client gets `end` and reports.
+        await new Promise<void>((resolve, reject) => {
+          const r = http.request(`${server?.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' } }, (res) => {
+            res.resume();
+            res.on('end', resolve);
+          });
+          r.on('error', reject);
+          r.end(`{"session":"${session}","key":"session.end","value":0}\n`);
+        });
+        ctx.log(`  rep ${rep + 1}: session ended; collecting`);
+        const timer = setTimeout(() => {
+          for (const p of c.procs) p.send({ type: 'report' });
+        }, 30_000);
+        const results = await c.results;
+        clearTimeout(timer);
+        clearInterval(sampler);
+        const ended = results.reduce((a, r) => a + r.ended, 0);
+        const minEvents = Math.min(...results.map((r) => r.minEvents));
+        const maxEvents = Math.max(...results.map((r) => r.maxEvents));
+        // Every ticker event, and the session.end event itself.
+        if (ended !== total || minEvents !== sent + 1 || maxEvents !== sent + 1) {
+          throw new Error(`delivery incomplete: ${ended}/${total} clients got end; events per client ${minEvents}..${maxEvents}, sent ${sent}`);
+        }
+        const quiet = results.flatMap((r) => r.latencies.q ?? []);
+        const loaded = results.flatMap((r) => r.latencies.l ?? []);
+        m.rtt50.push(quantile(ticker.rtt.q ?? [], 0.5));
+        m.rtt99.push(quantile(ticker.rtt.q ?? [], 0.99));
+        m.p50.push(quantile(quiet, 0.5));
+        m.p99.push(quantile(quiet, 0.99));
+        loadedP99.push(quantile(loaded, 0.99));
+        m.rssIdle.push(rssIdle / 2 ** 20);
+        m.rssPeak.push(peak / 2 ** 20);
+        ctx.log(
+          `  rep ${rep + 1}: ${fmt(total)} clients, ${sent} events each (${fmt(sent * total)} frames); delivery p50 ${fmt(m.p50.at(-1) as number)} p99 ${fmt(m.p99.at(-1) as number)} ms, ticker round trip p50 ${fmt(m.rtt50.at(-1) as number)} p99 ${fmt(m.rtt99.at(-1) as number)} ms, server commit → sent p99 ≤ ${fmt(m.hubP99.at(-1) as number)} ms (p99 ${fmt(loadedP99.at(-1) as number)} ms under bulk ingest); RSS ${fmt(rssBefore / 2 ** 20)} → ${fmt(rssIdle / 2 ** 20)} → peak ${fmt(peak / 2 ** 20)} MiB; ingest ${fmt(m.rateWith.at(-1) as number)} vs ${fmt(m.rateWithout.at(-1) as number)} events/s`,
+        );
+        await Promise.all(c.procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+      }
+      const caseName = `${fmt(total)} clients, 100 events/s`;
+      const p50 = measurement('delivery p50 (send → receipt)', 'ms', m.p50);
+      const p99 = measurement('delivery p99 (send → receipt)', 'ms', m.p99);
+      const r50 = measurement('ticker request round trip p50', 'ms', m.rtt50);
+      const r99 = measurement('ticker request round trip p99', 'ms', m.rtt99);
+      figures.push({ ...p50, case: caseName, baseline: r50, ratio: p50.median / r50.median });
+      figures.push({ ...p99, case: caseName, baseline: r99, ratio: p99.median / r99.median, targets: [{ text: '≤250 ms', met: p99.median <= 250 }] });
+      figures.push({ ...measurement('server: commit → written to all sockets, p99 (bucket bound)', 'ms', m.hubP99), case: caseName });
+      figures.push({ ...measurement('server RSS, clients attached', 'MiB', m.rssIdle), case: caseName });
+      figures.push({ ...measurement('server RSS, peak', 'MiB', m.rssPeak), case: caseName });
+      const withF = measurement('bulk ingest with clients attached', 'events/s', m.rateWith);
+      const base = measurement('bulk ingest, no tails', 'events/s', m.rateWithout);
+      const ratio = withF.median / base.median;
+      figures.push({ ...withF, case: caseName, baseline: base, ratio, targets: [{ text: '≥0.8× no tails', met: ratio >= 0.8 }] });
+      notes.push(
+        'An event is sent to the tails only once committed: the ticker request round trip (answered after the commit) is the floor of delivery latency, measured in the same run.',
+        `Delivery p99 while the bulk ingest also runs: ${loadedP99.map((x) => fmt(x)).join(' / ')} ms (the ticker's own commits wait behind 1000-event batches then).`,
+        `Latency is sampled on 1 in ${SAMPLE_EVERY} clients; every client is checked to get every event and the end.`,
+        `Clients run in ${CLIENT_PROCESSES} child processes on the same 2 cores as the server and the load client, so the "with clients" rate also pays for the clients reading their sockets.`,
+      );
+      return { figures, notes, params: { clients: total, eventsPerSecond: 1000 / TICK_MS, clientProcesses: CLIENT_PROCESSES, sampleEvery: SAMPLE_EVERY } };
+    } finally {
+      for (const p of children) if (p.exitCode === null) p.kill('SIGKILL');
+      await load?.close();
+      await server?.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  },
+};

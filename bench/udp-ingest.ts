@@ -1,0 +1,416 @@
+/**
+ * `udp-ingest`: UDP datagrams of ~200-byte distinct events (one per datagram) offered at 25k, 50k,
+ * 100k and 200k datagrams/s by sender processes separate from the server, into the real `logsrv
+ * serve` (stored = its `logsrv_accepted_total{transport="udp"}`, drops by reason from /metrics,
+ * checked against the rows in SQLite after stop) and, in the same run, into a private rsyslogd
+ * (imudp → omfile; stored = lines in its file). Loss = (sent − stored) / sent, where sent is what
+ * the senders' OS accepted. The ratio is our stored rate ÷ rsyslog's.
+ *
+ * Each repetition runs logsrv, then rsyslog, at the same rate, so both see the same background
+ * load on this shared machine. A fresh logsrv (and rsyslogd) per rate.
+ *
+ * Knobs (env): BENCH_SECONDS (per repetition; this benchmark defaults to 10 when unset),
+ * BENCH_REPS (≥ 3), BENCH_UDP_RATES (comma-separated datagrams/s, default 25000,50000,100000,200000),
+ * BENCH_UDP_SENDERS (sender processes, default 2), BENCH_UDP_SENDER_NICE (their nice value, default 0; a positive value
+ * lets the receiver under test get the CPU first, as with senders on other machines, but also puts
+ * the senders behind every other process of a shared machine), BENCH_WARMUP_SECONDS (per rate and system, 2),
+ * BENCH_UDP_RECV_BUFFER_BYTES (both receivers' SO_RCVBUF, default 4 MiB = logsrv's default).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
+import { type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { ensureRsyslogd, type RsyslogInstance, startRsyslog, udpSocketDrops } from './lib/rsyslog.ts';
+import { fmt, fmtRatio, measurement, median } from './lib/stats.ts';
+import { summarizeStore } from './lib/stored-rows.ts';
+import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
+import { type OfferedLoad, UdpSenders } from './lib/udp-senders.ts';
+
+const TARGET_STORED_PER_SEC = 150_000;
+const TARGET_LOSS = 0.001;
+const TARGET_RATIO = 0.5;
+const HOST = '127.0.0.1';
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name}=${raw}: must be a number ≥ ${min}`);
+  return n;
+}
+
+function rates(): number[] {
+  const raw = process.env.BENCH_UDP_RATES;
+  if (!raw) return [25_000, 50_000, 100_000, 200_000];
+  const list = raw.split(',').map((s) => Number(s.trim()));
+  if (list.some((n) => !Number.isFinite(n) || n < 100)) throw new Error(`BENCH_UDP_RATES=${raw}: comma-separated datagrams/s, each ≥ 100`);
+  return list;
+}
+
+/** One system's repetition at one rate. */
+interface Sample {
+  offered: OfferedLoad;
+  stored: number;
+  /** Drops the receiver counted (logsrv: by reason from /metrics; rsyslog: kernel socket drops). */
+  dropped: Record<string, number>;
+  /** Datagrams the receiver itself read: stored + its own drops (not the kernel's). */
+  handled: number;
+  /** sent − stored − counted drops, after waiting for the receiver to settle. */
+  unaccounted: number;
+  /** Receiver CPU during the offered window, % of one core: its main thread, and the whole process. */
+  mainCpuPct: number;
+  processCpuPct: number;
+  /** Busy CPU of everything else on the machine meanwhile, % of one core. */
+  foreignPct: number;
+}
+
+const storedRate = (s: Sample) => s.stored / s.offered.seconds;
+const loss = (s: Sample) => (s.offered.sent === 0 ? 0 : (s.offered.sent - s.stored) / s.offered.sent);
+/** CPU µs per datagram the receiver read: of its main (busiest) thread, and of the whole process. */
+const usPerDatagram = (s: Sample, cpuPct: number) => (s.handled === 0 ? Number.NaN : (cpuPct * 10 * s.offered.seconds * 1000) / s.handled);
+const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
+
+/**
+ * Polls `accounted()` (events stored or counted as dropped since the start) until it reaches
+ * `sent`, or stops changing for 3 s (what is still missing is then unaccounted), within 60 s.
+ */
+async function settle(sent: number, accounted: () => Promise<number> | number): Promise<void> {
+  let last = -1;
+  let stableSince = Date.now();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const now = await accounted();
+    if (now >= sent || Date.now() > deadline) return;
+    if (now !== last) {
+      last = now;
+      stableSince = Date.now();
+    } else if (Date.now() - stableSince > 3000) return;
+    await sleep(200);
+  }
+}
+
+function udpCounters(m: Map<string, number>): { accepted: number; dropped: Record<string, number> } {
+  const dropped: Record<string, number> = {};
+  for (const [k, v] of m) {
+    const r = /^logsrv_dropped_total\{transport="udp",reason="([a-z0-9_]+)"\}$/.exec(k);
+    if (r) dropped[r[1] as string] = v;
+  }
+  return { accepted: m.get('logsrv_accepted_total{transport="udp"}') ?? 0, dropped };
+}
+
+function sum(r: Record<string, number>): number {
+  return Object.values(r).reduce((a, b) => a + b, 0);
+}
+
+function diff(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const d = (b[k] ?? 0) - (a[k] ?? 0);
+    if (d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+/** Offers the load to logsrv and measures what it stored and counted. */
+async function runLogsrv(server: LogsrvProcess, port: number, senders: UdpSenders, rate: number, ms: number): Promise<Sample> {
+  const c0 = udpCounters(await server.metrics());
+  const threads0 = threadCpuMs(server.pid);
+  const proc0 = processCpuMs(server.pid);
+  const host0 = hostBusyMs();
+  const offered = await senders.offer(HOST, port, rate, ms);
+  const host = hostBusyMs() - host0;
+  const threads1 = threadCpuMs(server.pid);
+  const proc = processCpuMs(server.pid) - proc0;
+  let c1 = c0;
+  await settle(offered.sent, async () => {
+    c1 = udpCounters(await server.metrics());
+    return c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped));
+  });
+  const stored = c1.accepted - c0.accepted;
+  const dropped = diff(c0.dropped, c1.dropped);
+  const main = (threads1.get(server.pid) ?? 0) - (threads0.get(server.pid) ?? 0);
+  return {
+    offered,
+    stored,
+    dropped,
+    handled: stored + sum(dropped) - (dropped.socket_overflow ?? 0),
+    unaccounted: offered.sent - stored - sum(dropped),
+    mainCpuPct: main / 10 / offered.seconds,
+    processCpuPct: proc / 10 / offered.seconds,
+    foreignPct: Math.max(0, (host - proc) / 10 / offered.seconds - offered.cpuPct),
+  };
+}
+
+async function runRsyslog(rs: RsyslogInstance, senders: UdpSenders, rate: number, ms: number): Promise<Sample> {
+  const lines0 = rs.lines();
+  const drops0 = udpSocketDrops(rs.port) ?? 0;
+  const threads0 = threadCpuMs(rs.pid);
+  const proc0 = processCpuMs(rs.pid);
+  const host0 = hostBusyMs();
+  const offered = await senders.offer(HOST, rs.port, rate, ms);
+  const host = hostBusyMs() - host0;
+  const threads1 = threadCpuMs(rs.pid);
+  const proc = processCpuMs(rs.pid) - proc0;
+  await settle(offered.sent, () => rs.lines() - lines0 + (udpSocketDrops(rs.port) ?? 0) - drops0);
+  const stored = rs.lines() - lines0;
+  const drops = (udpSocketDrops(rs.port) ?? 0) - drops0;
+  // rsyslog's busiest thread (the imudp reader) is its counterpart of our main thread.
+  let busiest = 0;
+  for (const [tid, ms1] of threads1) busiest = Math.max(busiest, ms1 - (threads0.get(tid) ?? 0));
+  return {
+    offered,
+    stored,
+    dropped: drops > 0 ? { socket_overflow: drops } : {},
+    handled: stored,
+    unaccounted: offered.sent - stored - drops,
+    mainCpuPct: busiest / 10 / offered.seconds,
+    processCpuPct: proc / 10 / offered.seconds,
+    foreignPct: Math.max(0, (host - proc) / 10 / offered.seconds - offered.cpuPct),
+  };
+}
+
+function autogroupScheduling(): boolean {
+  try {
+    return readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+function describeSample(s: Sample): string {
+  const drops = Object.entries(s.dropped)
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ');
+  return (
+    `offered ${fmt(s.offered.rate)}/s (${fmt(s.offered.sent)} sent${s.offered.errors ? `, ${fmt(s.offered.errors)} send errors: ${s.offered.firstError}` : ''}) → ` +
+    `stored ${fmt(storedRate(s))}/s, loss ${pct(loss(s))}${drops ? ` [${drops}]` : ''}${s.unaccounted ? `, unaccounted ${fmt(s.unaccounted)}` : ''}; ` +
+    `receiver main/busiest thread ${s.mainCpuPct.toFixed(0)}%, process ${s.processCpuPct.toFixed(0)}%, senders ${s.offered.cpuPct.toFixed(0)}%, other ${s.foreignPct.toFixed(0)}%`
+  );
+}
+
+interface RateResult {
+  rate: number;
+  ours: Sample[];
+  theirs: Sample[];
+  notes: string[];
+}
+
+async function runRate(ctx: BenchContext, senders: UdpSenders, rsyslogd: string | null, rate: number, seconds: number): Promise<RateResult> {
+  const warmupMs = envNumber('BENCH_WARMUP_SECONDS', 2, 0) * 1000;
+  const recvBuffer = envNumber('BENCH_UDP_RECV_BUFFER_BYTES', 4 * 1024 * 1024, 4096);
+  const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-bench-udp-'));
+  const rsDir = mkdtempSync(join(tmpdir(), 'logsrv-bench-rsyslog-'));
+  let server: LogsrvProcess | null = null;
+  let rs: RsyslogInstance | null = null;
+  const out: RateResult = { rate, ours: [], theirs: [], notes: [] };
+  try {
+    server = await startLogsrv({
+      repoRoot: ctx.repoRoot,
+      dataDir,
+      args: ['--log-level', 'warn', '--udp-recv-buffer-bytes', String(recvBuffer)],
+    });
+    const srv = server;
+    let port = 0;
+    for (let i = 0; i < 100 && !port; i++) {
+      port = Number(/UDP 127\.0\.0\.1:(\d+)/.exec(srv.output())?.[1] ?? 0);
+      if (!port) await sleep(50);
+    }
+    if (!port) throw new Error(`could not read the UDP port from logsrv serve's output:\n${srv.output()}`);
+    if (rsyslogd) rs = await startRsyslog(rsyslogd, rsDir, recvBuffer);
+    ctx.log(`  ${fmt(rate)} datagrams/s: logsrv pid ${srv.pid} UDP ${HOST}:${port}${rs ? `, rsyslogd pid ${rs.pid} UDP ${HOST}:${rs.port}` : ''}`);
+
+    let acceptedTotal = 0;
+    if (warmupMs > 0) {
+      const w = await runLogsrv(srv, port, senders, rate, warmupMs);
+      acceptedTotal += w.stored;
+      if (rs) await runRsyslog(rs, senders, rate, warmupMs);
+    }
+    for (let rep = 1; rep <= ctx.reps; rep++) {
+      const ours = await runLogsrv(srv, port, senders, rate, seconds * 1000);
+      acceptedTotal += ours.stored;
+      out.ours.push(ours);
+      ctx.log(`    rep ${rep} logsrv:  ${describeSample(ours)}`);
+      if (rs) {
+        const theirs = await runRsyslog(rs, senders, rate, seconds * 1000);
+        out.theirs.push(theirs);
+        ctx.log(`    rep ${rep} rsyslog: ${describeSample(theirs)}`);
+      }
+    }
+    const metricAccepted = udpCounters(await srv.metrics()).accepted;
+    await srv.stop();
+    server = null;
+    const stored = summarizeStore(dataDir);
+    if (stored.rows !== metricAccepted) {
+      throw new Error(`ROW COUNT MISMATCH: ${stored.rows} rows stored in ${stored.files.join(', ')}, but /metrics says ${metricAccepted} accepted`);
+    }
+    if (metricAccepted !== acceptedTotal) {
+      // A receiver starved of CPU can still be reading its socket buffer after a repetition settled.
+      out.notes.push(`${fmt(metricAccepted - acceptedTotal)} events were accepted after their repetition had settled (counted there as unaccounted)`);
+    }
+    if (stored.sampleDistinctValues !== stored.sampleRows) {
+      throw new Error(`workload repeats itself: ${stored.sampleDistinctValues} distinct values in a sample of ${stored.sampleRows} rows`);
+    }
+    out.notes.push(
+      `verified after stop: ${fmt(stored.rows)} rows in SQLite = accepted in /metrics; ${fmt(stored.sampleRowBytes)} text bytes per row, all distinct`,
+    );
+  } finally {
+    await rs?.stop().catch(() => {});
+    await server?.stop().catch((err: Error) => ctx.log(`  (server stop after failure: ${err.message.split('\n')[0]})`));
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(rsDir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+function dropsSummary(samples: Sample[]): string {
+  const total: Record<string, number> = {};
+  for (const s of samples) for (const [k, v] of Object.entries(s.dropped)) total[k] = (total[k] ?? 0) + v;
+  const entries = Object.entries(total);
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
+}
+
+export const udpIngest: Benchmark = {
+  name: 'udp-ingest',
+  description:
+    'UDP datagrams of ~200-byte distinct events offered at 25k-200k/s by separate sender processes to the real server (stored per /metrics, ' +
+    'checked against SQLite; drops by reason); baseline: a private rsyslogd (imudp → omfile) at the same rate in the same run.',
+  async run(ctx: BenchContext): Promise<BenchReport> {
+    const seconds = process.env.BENCH_SECONDS ? ctx.seconds : 10;
+    const senderCount = Math.round(envNumber('BENCH_UDP_SENDERS', 2, 1));
+    const nice = Math.min(19, Math.round(envNumber('BENCH_UDP_SENDER_NICE', 0, 0)));
+    const rs = ensureRsyslogd(ctx.log);
+    const rsyslogd = 'path' in rs ? rs.path : null;
+    const notes: string[] = [];
+    if (!rsyslogd) {
+      notes.push(`rsyslog baseline missing: ${(rs as { missing: string }).missing}`);
+      ctx.log(`  ${notes[0]}`);
+    }
+    ctx.log(`udp-ingest: ${senderCount} sender processes at nice ${nice}, ${ctx.reps} × ${seconds} s per rate and system, ${availableParallelism()} cores`);
+    notes.push(
+      `Each repetition lasts ${seconds} s${process.env.BENCH_SECONDS ? ' (BENCH_SECONDS)' : " (this benchmark's default; the runner's header shows its own default)"}; ` +
+        `${senderCount} sender processes at nice ${nice} share the machine's ${availableParallelism()} cores with the receiver.`,
+    );
+    if (autogroupScheduling()) {
+      notes.push(
+        "Linux autogroup scheduling is on: CPU is shared fairly between sessions, so the receivers' session (the runner's) competes with every other busy " +
+          "session on the machine ('other' below) and each sender runs in a session of its own; a receiver needing more CPU per datagram falls behind first.",
+      );
+    }
+    const senders = await UdpSenders.start(ctx.repoRoot, senderCount, 'udp1', nice);
+    const results: RateResult[] = [];
+    try {
+      for (const rate of rates()) results.push(await runRate(ctx, senders, rsyslogd, rate, seconds));
+    } finally {
+      await senders.close();
+    }
+
+    const figures: Figure[] = [];
+    for (const r of results) {
+      const label = `${fmt(r.rate)} datagrams/s offered`;
+      const ours = measurement('logsrv stored events/s', 'events/s', r.ours.map(storedRate));
+      const oursLoss = measurement(
+        'logsrv loss',
+        '%',
+        r.ours.map((s) => loss(s) * 100),
+      );
+      const base =
+        r.theirs.length > 0
+          ? measurement(`rsyslog ${'version' in rs ? rs.version : ''} imudp → omfile, lines/s`, 'lines/s', r.theirs.map(storedRate))
+          : undefined;
+      const ratio = base ? ours.median / base.median : undefined;
+      figures.push({
+        ...ours,
+        case: label,
+        ...(base ? { baseline: base, ratio } : {}),
+        targets: [
+          ...(r.rate >= 200_000 ? [{ text: `≥${fmt(TARGET_STORED_PER_SEC)} events/s stored`, met: ours.median >= TARGET_STORED_PER_SEC }] : []),
+          ...(ratio !== undefined ? [{ text: `≥${TARGET_RATIO}× rsyslog`, met: ratio >= TARGET_RATIO }] : []),
+        ],
+      });
+      figures.push({
+        ...oursLoss,
+        case: label,
+        ...(r.theirs.length > 0
+          ? {
+              baseline: measurement(
+                'rsyslog loss',
+                '%',
+                r.theirs.map((s) => loss(s) * 100),
+              ),
+            }
+          : {}),
+        targets: [{ text: `≤${TARGET_LOSS * 100}% loss`, met: oursLoss.median <= TARGET_LOSS * 100 }],
+      });
+      figures.push({
+        ...measurement(
+          'offered (achieved) to logsrv',
+          'datagrams/s',
+          r.ours.map((s) => s.offered.rate),
+        ),
+        case: label,
+        ...(r.theirs.length > 0
+          ? {
+              baseline: measurement(
+                'offered (achieved) to rsyslog',
+                'datagrams/s',
+                r.theirs.map((s) => s.offered.rate),
+              ),
+            }
+          : {}),
+      });
+      figures.push({
+        ...measurement(
+          'logsrv main thread CPU',
+          '% of a core',
+          r.ours.map((s) => s.mainCpuPct),
+        ),
+        case: label,
+        ...(r.theirs.length > 0
+          ? {
+              baseline: measurement(
+                'rsyslog busiest thread CPU',
+                '% of a core',
+                r.theirs.map((s) => s.mainCpuPct),
+              ),
+            }
+          : {}),
+      });
+      notes.push(
+        `${label}: logsrv drops by reason over ${r.ours.length} repetitions: ${dropsSummary(r.ours)}; unaccounted ${fmt(r.ours.reduce((a, s) => a + s.unaccounted, 0))}. ` +
+          `rsyslog kernel socket drops: ${dropsSummary(r.theirs)}, unaccounted ${fmt(r.theirs.reduce((a, s) => a + s.unaccounted, 0))}.`,
+        `${label}: CPU (% of one core, medians) — logsrv main thread ${fmt(median(r.ours.map((s) => s.mainCpuPct)))}, process ${fmt(median(r.ours.map((s) => s.processCpuPct)))}; ` +
+          (r.theirs.length > 0
+            ? `rsyslog busiest thread ${fmt(median(r.theirs.map((s) => s.mainCpuPct)))}, process ${fmt(median(r.theirs.map((s) => s.processCpuPct)))}; `
+            : '') +
+          `senders ${fmt(median(r.ours.map((s) => s.offered.cpuPct)))}; other processes ${r.ours.map((s) => s.foreignPct.toFixed(0)).join(' / ')} (${availableParallelism()} cores in all).`,
+        `${label}: CPU per datagram read (medians) — logsrv main thread ${fmt(median(r.ours.map((s) => usPerDatagram(s, s.mainCpuPct))))} µs ` +
+          `(a whole core would read ≤ ${fmt(1e6 / median(r.ours.map((s) => usPerDatagram(s, s.mainCpuPct))))}/s), process ${fmt(median(r.ours.map((s) => usPerDatagram(s, s.processCpuPct))))} µs` +
+          (r.theirs.length > 0
+            ? `; rsyslog busiest thread ${fmt(median(r.theirs.map((s) => usPerDatagram(s, s.mainCpuPct))))} µs, process ${fmt(median(r.theirs.map((s) => usPerDatagram(s, s.processCpuPct))))} µs.`
+            : '.'),
+        ...r.notes.map((n) => `${label}: ${n}`),
+      );
+      if (ratio !== undefined)
+        notes.push(
+          `${label}: stored-rate ratio logsrv/rsyslog per repetition ${r.ours.map((s, i) => fmtRatio(storedRate(s) / storedRate(r.theirs[i] as Sample))).join(' / ')}.`,
+        );
+    }
+    return {
+      figures,
+      notes,
+      params: {
+        rates: rates(),
+        secondsPerRep: seconds,
+        warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
+        senderProcesses: senderCount,
+        senderNice: nice,
+        recvBufferBytes: envNumber('BENCH_UDP_RECV_BUFFER_BYTES', 4 * 1024 * 1024, 4096),
+        eventBytes: '170-230 (mean ~200), one event per datagram, every event distinct',
+        server: 'node bin/logsrv serve, default options, --log-level warn, fresh per rate',
+        baseline: 'rsyslogd -n -f CONF: imudp (1 thread, 127.0.0.1 only) → omfile %rawmsg%, async writing; fresh per rate',
+      },
+    };
+  },
+};
