@@ -99,14 +99,33 @@ describe('tokens and scopes', () => {
     assert.equal(await status('scoped', 'GET', '/v1/reports/blocked'), 403);
     assert.equal(await status('scoped', 'GET', '/v1/events?q=secret'), 403);
     assert.equal(await status('scoped', 'GET', '/v1/events?session=other&q=secret'), 403);
-    assert.equal(await status('scoped', 'GET', '/v1/sessions'), 403);
-    assert.equal(await status('scoped', 'GET', '/v1/sessions?user=u1'), 403);
+    assert.equal(await status('scoped', 'GET', '/v1/sessions?prefix=oth'), 403);
     assert.equal(await status('scoped', 'PUT', '/v1/sessions/ws-1%2Fz', JSON.stringify({ user: 'x' })), 403);
     const own = (await (await call('scoped', 'GET', '/v1/sessions/ws-1%2Fa/events')).json()) as any;
     assert.deepEqual(
       own.events.map((x: any) => x.value),
       ['mine'],
     );
+  });
+
+  test('a session-restricted token lists only its own sessions; prefix= narrows any list', async () => {
+    const names = async (who: Who, path: string) => {
+      const res = await call(who, 'GET', path);
+      assert.equal(res.status, 200, path);
+      return ((await res.json()) as any).sessions.map((s: any) => s.session).sort();
+    };
+    // Other tests in this file add sessions too: the expectations follow what an admin sees.
+    const all: string[] = await names('admin', '/v1/sessions');
+    assert.ok(all.includes('other') && all.includes('ws-1/a'), all.join());
+    assert.deepEqual(await names('admin', '/v1/sessions?prefix=oth'), ['other']);
+    const own = all.filter((s) => s.startsWith('ws-1/'));
+    assert.deepEqual(await names('scoped', '/v1/sessions'), own);
+    assert.deepEqual(await names('scoped', '/v1/sessions?prefix=ws'), own, 'a broader prefix is narrowed to the token');
+    assert.deepEqual(await names('scoped', '/v1/sessions?prefix=ws-1%2Fzz'), []);
+    assert.deepEqual(await names('scoped', '/v1/sessions?q=secret'), [], 'text search does not leak other sessions');
+    const refused = await call('scoped', 'GET', '/v1/sessions?prefix=other');
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as any).error.message, /reaches only sessions starting with 'ws-1\/'/);
   });
 
   test('a session-restricted token ingests its own sessions and gets the others rejected per event', async () => {

@@ -7,7 +7,8 @@
  * `/healthz` and the UI shell are open. `admin` carries every scope.
  *
  * A token restricted to a session prefix reaches `/v1/sessions/:session/...` only for matching
- * sessions, cross-session reads only with a matching `session=` parameter, and ingests only
+ * sessions, cross-session reads only with a matching `session=` parameter, the session list
+ * narrowed to its prefix (by the route, see `query/sessions.ts`), and ingests only
  * events of matching sessions (others are rejected per event with reason `forbidden`).
  *
  * Auth is on as soon as the data dir's token file holds a token (revoked ones count, so revoking
@@ -126,6 +127,7 @@ export class HttpAuth {
 }
 
 function checkSessionReach(prefix: string, path: string, query: Record<string, unknown>): void {
+  if (path === '/v1/sessions' || path === '/v1/sessions/') return; // the list route narrows itself
   const m = /^\/v1\/sessions\/([^/]+)(\/|$)/.exec(path);
   let session: string | undefined;
   if (m) {

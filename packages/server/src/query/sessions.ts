@@ -5,6 +5,7 @@
  */
 import { LogsrvError, MAX_FIELD_CHARS } from '@logsrv/protocol';
 import type { FastifyInstance } from 'fastify';
+import { tokenOf } from '../auth/http-auth.js';
 import { parseTextQuery } from '../search/index.js';
 import { decodeSessionCursor } from '../store/session-cursor.js';
 import type { SessionsQuery, Store } from '../store/store.js';
@@ -14,7 +15,19 @@ import { int, onlyKnown, str, time } from './params.js';
 export const DEFAULT_SESSIONS_PAGE = 100;
 export const MAX_SESSIONS_PAGE = 1000;
 const FIELDS = ['user', 'terminal', 'component'] as const;
-const KNOWN = [...FIELDS, 'from', 'to', 'q', 'after', 'limit'];
+const KNOWN = [...FIELDS, 'prefix', 'from', 'to', 'q', 'after', 'limit'];
+
+/**
+ * The prefix a listing is narrowed to: the one asked for (`prefix=`), within what the caller's token
+ * reaches. A token restricted to `ci-` listing `prefix=ci-web` gets `ci-web`; listing without a
+ * prefix, or with `prefix=c`, gets `ci-`; asking for `prefix=prod-` is refused.
+ */
+function listPrefix(asked: string | undefined, reach: string | null): string | undefined {
+  if (reach === null) return asked;
+  if (asked === undefined || reach.startsWith(asked)) return reach;
+  if (asked.startsWith(reach)) return asked;
+  throw new LogsrvError('LOGSRV_ERR_FORBIDDEN', `this token reaches only sessions starting with '${reach}': prefix '${asked}' is outside it`);
+}
 
 export function registerSessionList(app: FastifyInstance, store: Store): void {
   app.get('/v1/sessions', async (req, reply) => {
@@ -26,6 +39,7 @@ export function registerSessionList(app: FastifyInstance, store: Store): void {
       if (v === '') throw new LogsrvError('LOGSRV_ERR_BAD_PARAM', `parameter '${f}' is empty: give a value or leave it out`);
       if (v !== undefined) query[f] = v;
     }
+    query.prefix = listPrefix(str(q, 'prefix', MAX_FIELD_CHARS) || undefined, tokenOf(req)?.sessionPrefix ?? null);
     query.from = time(q, 'from');
     query.to = time(q, 'to');
     if (query.from !== undefined && query.to !== undefined && query.from > query.to) {

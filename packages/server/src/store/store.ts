@@ -112,6 +112,8 @@ export interface SessionsQuery {
   to?: number | undefined;
   /** Sessions with an event matching this full-text query. */
   q?: string | undefined;
+  /** Only sessions whose name starts with this. */
+  prefix?: string | undefined;
   limit: number;
   /** Cursor from a previous page's `next`. */
   after?: string | undefined;

@@ -220,6 +220,7 @@ function walk(ctx: ReadContext, days: Day[], members: Set<string> | null, p: Pla
     for (const r of rows) {
       if (q.from !== undefined && r.last_ms < q.from) return out; // the rest, and older days, are older
       if (members && !members.has(r.session)) continue;
+      if (q.prefix !== undefined && !r.session.startsWith(q.prefix)) continue;
       // Its last activity is in a newer day: listed (or skipped) there.
       if (days.slice(0, di).some((newer) => dayRow(ctx, newer, r.session) !== undefined)) continue;
       if (q.to !== undefined && r.first_ms > q.to) {
@@ -319,6 +320,8 @@ export function listSessions(ctx: SessionsContext, q: SessionsQuery): SessionPag
     candidates = indexCandidates(ctx, days, tq);
     plan.textChecked = candidates !== null;
   }
+  const prefix = q.prefix;
+  if (candidates !== null && prefix !== undefined) candidates = new Set([...candidates].filter((s) => s.startsWith(prefix)));
   const listed = candidates !== null && candidates.size <= MAX_RANKED ? rank(ctx, days, candidates, plan) : walk(ctx, days, candidates, plan);
   const more = listed.length > q.limit;
   if (more) listed.length = q.limit;
