@@ -129,7 +129,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           batchEvents: config.requestBatchEvents,
           queue,
           metrics,
-          limiter,
+          rateLimit: config.rateLimit > 0 ? { perSecond: config.rateLimit, burst: config.rateLimitBurst || 2 * config.rateLimit } : undefined,
           blocked,
           resolveSession: registry.resolve,
           warn: (msg) => app?.log.warn(msg),

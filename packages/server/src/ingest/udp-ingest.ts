@@ -1,22 +1,21 @@
 /**
  * UDP ingest (SPEC §2, contract): each datagram holds one JSON event or several NDJSON lines; no
- * reply. The receive path never waits on storage: valid events are gathered into a batch that is
- * published on the next turn of the event loop (or when it is full) without awaiting the commit;
- * a publish the queue refuses is a counted drop. Every event that is not stored is counted in
+ * reply. The socket is read, and datagrams parsed and validated, on a thread of their own
+ * (`udp-worker.ts`), so nothing on the main thread can delay reading it. Batches of valid events
+ * come back here and are published to the queue without awaiting the commit; a publish the queue
+ * refuses is a counted drop. Every event that is not stored is counted in
  * `logsrv_dropped_total{transport="udp",reason}`, so sent = stored + dropped.
  */
-import { isUtf8 } from 'node:buffer';
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { LogsrvError } from '@logsrv/protocol';
-import type { SourceLimiter } from '../limits/rate-limit.js';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
 import type { BlockedSources } from '../reports/blocked-sources.js';
+import { fromColumns } from '../store/sqlite/columns.js';
 import type { SessionResolver } from './accept.js';
-import { acceptLine, isRejection } from './accept.js';
+import type { FromUdpWorker, ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
 
 export interface UdpIngestOptions {
   host: string;
@@ -27,52 +26,83 @@ export interface UdpIngestOptions {
   maxLineBytes: number;
   /** Events per published batch. */
   batchEvents: number;
+  /** Events the receive thread may hand over before the main thread takes them; default 16 batches. */
+  maxUnackedEvents?: number;
   queue: Queue;
   metrics: Metrics;
-  limiter?: SourceLimiter | undefined;
+  /** Datagrams per second per source address, with burst; UDP's own allowance (SPEC §7). */
+  rateLimit?: { perSecond: number; burst: number } | undefined;
   blocked?: BlockedSources | undefined;
   resolveSession?: SessionResolver | undefined;
   warn: (msg: string) => void;
 }
 
 export class UdpIngest {
-  private socket: Socket | null = null;
-  private batch: NormalizedEvent[] = [];
-  private batchBytes = 0;
-  private flushScheduled = false;
-  // Counted here and added to the prom-client counters once per turn of the event loop: a
-  // labelled inc() per datagram showed up in the receive path's profile.
-  private receivedCount = 0;
-  private readonly dropCounts = new Map<string, number>();
+  private worker: Worker | null = null;
+  private port: number | null = null;
+  private closed: Promise<void> | null = null;
+  private signalClosed: (() => void) | null = null;
   /** Publishes not yet settled; close() waits for them so their drops are counted. */
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly o: UdpIngestOptions) {}
 
-  /** Binds and starts receiving; resolves with the bound port. */
+  /** Starts the receive thread and binds; resolves with the bound port. */
   start(): Promise<number> {
     const o = this.o;
-    const socket = createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: o.recvBufferBytes });
-    this.socket = socket;
-    socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    const data: UdpWorkerData = {
+      host: o.host,
+      port: o.port,
+      recvBufferBytes: o.recvBufferBytes,
+      maxDatagramBytes: o.maxDatagramBytes,
+      maxLineBytes: o.maxLineBytes,
+      batchEvents: o.batchEvents,
+      maxUnackedEvents: o.maxUnackedEvents ?? 16 * o.batchEvents,
+      rateLimit: o.rateLimit ?? null,
+    };
+    const worker = new Worker(new URL('./udp-worker.js', import.meta.url), { workerData: data });
+    this.worker = worker;
     return new Promise((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(o.port, o.host, () => {
-        socket.off('error', reject);
-        socket.on('error', (err) => o.warn(`udp socket error: ${err.message}`));
-        // Linux reports twice the size it grants (the kernel's bookkeeping share).
-        const granted = socket.getRecvBufferSize() / 2;
-        if (granted < o.recvBufferBytes) {
-          o.warn(
-            `UDP receive buffer is ${granted} bytes, asked for ${o.recvBufferBytes} (--udp-recv-buffer-bytes): the OS caps it; ` +
-              `raise net.core.rmem_max (sysctl -w net.core.rmem_max=${o.recvBufferBytes}) or expect loss under bursts`,
-          );
+      worker.on('message', (m: FromUdpWorker) => {
+        switch (m.type) {
+          case 'batch':
+            this.take(m);
+            break;
+          case 'bound':
+            this.bound(m.port, m.grantedBytes);
+            resolve(m.port);
+            break;
+          case 'failed':
+            reject(new Error(`UDP ${o.host}:${o.port}: ${m.message}`));
+            void worker.terminate();
+            break;
+          case 'warn':
+            o.warn(m.message);
+            break;
+          case 'closed':
+            this.signalClosed?.();
+            break;
         }
-        const port = socket.address().port;
-        this.watchKernelDrops(port, o.host.includes(':'));
-        resolve(port);
       });
+      worker.on('error', (err) => {
+        reject(err);
+        o.warn(`UDP receive thread failed: ${err.message}`);
+        this.signalClosed?.();
+      });
+      worker.on('exit', () => this.signalClosed?.());
     });
+  }
+
+  private bound(port: number, granted: number): void {
+    const o = this.o;
+    this.port = port;
+    if (granted < o.recvBufferBytes) {
+      o.warn(
+        `UDP receive buffer is ${granted} bytes, asked for ${o.recvBufferBytes} (--udp-recv-buffer-bytes): the OS caps it; ` +
+          `raise net.core.rmem_max (sysctl -w net.core.rmem_max=${o.recvBufferBytes}) or expect loss under bursts`,
+      );
+    }
+    this.watchKernelDrops(port, o.host.includes(':'));
   }
 
   /**
@@ -100,113 +130,45 @@ export class UdpIngest {
     seen = read() ?? -1;
     if (seen < 0) return;
     this.o.metrics.beforeDroppedScrape.push(() => {
-      if (!this.socket) return;
+      if (this.port === null) return;
       const now = read();
       if (now !== null && now > seen) {
         this.o.metrics.dropped.inc({ transport: 'udp', reason: 'socket_overflow' }, now - seen);
         seen = now;
       }
-      this.publishCounts();
     });
   }
 
   async close(): Promise<void> {
-    const s = this.socket;
-    this.socket = null;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
-    this.flush();
+    const worker = this.worker;
+    if (!worker) return;
+    this.closed ??= new Promise<void>((resolve) => {
+      this.signalClosed = resolve;
+      worker.postMessage({ type: 'close' } satisfies ToUdpWorker);
+    });
+    await this.closed;
+    this.port = null;
+    this.worker = null;
+    await worker.terminate();
     await Promise.allSettled([...this.pending]);
   }
 
-  private drop(reason: string, n = 1): void {
-    this.dropCounts.set(reason, (this.dropCounts.get(reason) ?? 0) + n);
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
-  }
-
-  private publishCounts(): void {
-    const m = this.o.metrics;
-    if (this.receivedCount > 0) m.received.inc({ transport: 'udp' }, this.receivedCount);
-    this.receivedCount = 0;
-    for (const [reason, n] of this.dropCounts) m.dropped.inc({ transport: 'udp', reason }, n);
-    this.dropCounts.clear();
-  }
-
-  private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
-    const limiter = this.o.limiter;
-    if (!limiter) {
-      this.parse(msg);
-      return;
-    }
-    // Decisions resolve in call order, so datagrams from one source keep their order.
-    limiter.consume(rinfo.address).then((d) => {
-      if (d.allowed) this.parse(msg);
-      else {
-        this.o.blocked?.record(rinfo.address, 'udp');
-        this.drop('rate_limited', countLines(msg));
-      }
-    });
-  }
-
-  private parse(msg: Buffer): void {
+  /** One hand-over from the receive thread: counts into metrics, events into the queue. */
+  private take(m: UdpBatch): void {
     const o = this.o;
-    if (msg.length > o.maxDatagramBytes) {
-      this.receivedCount++;
-      this.drop('datagram_too_large');
-      return;
-    }
-    if (!isUtf8(msg)) {
-      const n = countLines(msg);
-      this.receivedCount += n;
-      this.drop('invalid_utf8', n);
-      return;
-    }
-    const text = msg.toString('utf8');
-    let from = 0;
-    let lines = 0;
-    for (;;) {
-      const at = text.indexOf('\n', from);
-      const line = at === -1 ? text.slice(from) : text.slice(from, at);
-      if (line.trim().length > 0) {
-        lines++;
-        if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) this.drop('line_too_large');
-        else {
-          const a = acceptLine(line, o.resolveSession);
-          if (isRejection(a)) this.drop(a.reason);
-          else {
-            this.batch.push(a);
-            this.batchBytes += line.length;
-          }
-        }
-      }
-      if (at === -1) break;
-      from = at + 1;
-    }
-    this.receivedCount += lines;
-    if (this.batch.length >= o.batchEvents) this.publishBatch();
-    this.schedule();
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    this.publishCounts();
-    this.publishBatch();
-  }
-
-  private publishBatch(): void {
-    if (this.batch.length === 0) return;
-    const events = this.batch;
+    const metrics = o.metrics;
+    if (m.received > 0) metrics.received.inc({ transport: 'udp' }, m.received);
+    for (const [reason, n] of m.drops) metrics.dropped.inc({ transport: 'udp', reason }, n);
+    for (const [source, n] of m.blocked) o.blocked?.record(source, 'udp', n);
+    if (!m.columns) return;
+    // Taken: from here the queue bounds memory, and the receive thread may hand over more.
+    this.worker?.postMessage({ type: 'ack', events: m.columns.n } satisfies ToUdpWorker);
+    let events = fromColumns(m.columns);
+    if (m.unresolved.length > 0) events = this.resolve(events, m.unresolved);
+    if (events.length === 0) return;
     const n = events.length;
-    this.batch = [];
-    const bytes = this.batchBytes;
-    this.batchBytes = 0;
-    const p = this.o.queue.publish(events, bytes).then(
-      (c) => this.o.metrics.accepted.inc({ transport: 'udp' }, n - (c.duplicates?.length ?? 0)),
+    const p = o.queue.publish(events, m.bytes).then(
+      (c) => metrics.accepted.inc({ transport: 'udp' }, n - (c.duplicates?.length ?? 0)),
       (err: unknown) => {
         const reason =
           err instanceof LogsrvError && err.code === 'LOGSRV_ERR_QUEUE_FULL'
@@ -214,30 +176,27 @@ export class UdpIngest {
             : err instanceof LogsrvError && err.code === 'LOGSRV_ERR_SHUTTING_DOWN'
               ? 'shutting_down'
               : 'store_error';
-        this.o.metrics.dropped.inc({ transport: 'udp', reason }, n);
+        metrics.dropped.inc({ transport: 'udp', reason }, n);
       },
     );
     this.pending.add(p);
     p.finally(() => this.pending.delete(p));
   }
-}
 
-/** Events a datagram claimed to hold, for drop accounting: its non-blank lines (at least 1). */
-function countLines(msg: Buffer): number {
-  let n = 0;
-  let start = 0;
-  for (;;) {
-    const at = msg.indexOf(0x0a, start);
-    const end = at === -1 ? msg.length : at;
-    for (let i = start; i < end; i++) {
-      const b = msg[i] as number;
-      if (b !== 0x20 && b !== 0x09 && b !== 0x0d) {
-        n++;
-        break;
+  /** Events that came without a session get the registry's (SPEC §5), or are dropped. */
+  private resolve(events: NormalizedEvent[], unresolved: number[]): NormalizedEvent[] {
+    let dropped = 0;
+    for (const i of unresolved) {
+      const e = events[i] as NormalizedEvent;
+      const session = this.o.resolveSession?.(e.user ?? undefined, e.terminal ?? undefined);
+      if (session) e.session = session;
+      else {
+        (events as Array<NormalizedEvent | null>)[i] = null;
+        dropped++;
       }
     }
-    if (at === -1) break;
-    start = at + 1;
+    if (dropped === 0) return events;
+    this.o.metrics.dropped.inc({ transport: 'udp', reason: 'unresolved_session' }, dropped);
+    return events.filter((e) => e !== null);
   }
-  return Math.max(n, 1);
 }

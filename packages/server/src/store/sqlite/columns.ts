@@ -60,3 +60,26 @@ export function toColumns(events: NormalizedEvent[]): EventColumns {
   }
   return c;
 }
+
+/** The inverse of {@link toColumns}. */
+export function fromColumns(c: EventColumns): NormalizedEvent[] {
+  const events: NormalizedEvent[] = new Array(c.n);
+  for (let i = 0; i < c.n; i++) {
+    events[i] = {
+      session: c.session[i] as string,
+      key: c.key[i] as string,
+      value: c.value[i] as string,
+      vjson: c.vjson[i] as 0 | 1,
+      ts: c.ts[i] as number | null,
+      component: c.component[i] as string | null,
+      user: c.user[i] as string | null,
+      terminal: c.terminal[i] as string | null,
+      step: c.step[i] as string | null,
+      level: c.level[i] as string | null,
+      attrs: c.attrs[i] as string | null,
+      producer: c.producer[i] as string | null,
+      pseq: c.pseq[i] as number | null,
+    };
+  }
+  return events;
+}

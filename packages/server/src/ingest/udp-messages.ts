@@ -1,0 +1,39 @@
+/** What crosses between the main thread and the UDP receive thread (`udp-worker.ts`). */
+import type { EventColumns } from '../store/sqlite/columns.js';
+
+export interface UdpWorkerData {
+  host: string;
+  port: number;
+  recvBufferBytes: number;
+  maxDatagramBytes: number;
+  maxLineBytes: number;
+  /** Events per batch handed to the main thread. */
+  batchEvents: number;
+  /** Events handed over and not yet taken before new ones are dropped as `queue_full`. */
+  maxUnackedEvents: number;
+  rateLimit: { perSecond: number; burst: number } | null;
+}
+
+export interface UdpBatch {
+  type: 'batch';
+  /** Valid events, or null when only counts changed. */
+  columns: EventColumns | null;
+  /** Text bytes of those events, for the queue's byte bound. */
+  bytes: number;
+  /** Indexes of events that came without a session: resolved from the registry, else dropped. */
+  unresolved: number[];
+  /** Events (lines) read since the previous message, valid or not. */
+  received: number;
+  drops: Array<[reason: string, count: number]>;
+  /** Rate-limited datagrams by source address. */
+  blocked: Array<[source: string, count: number]>;
+}
+
+export type FromUdpWorker =
+  | UdpBatch
+  | { type: 'bound'; port: number; grantedBytes: number }
+  | { type: 'failed'; message: string }
+  | { type: 'warn'; message: string }
+  | { type: 'closed' };
+
+export type ToUdpWorker = { type: 'ack'; events: number } | { type: 'close' };

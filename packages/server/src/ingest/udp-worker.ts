@@ -1,0 +1,183 @@
+/**
+ * The UDP receive thread. It owns the socket and does everything a datagram needs short of
+ * storage: rate limit, size and UTF-8 checks, JSON parsing, validation, normalization. Valid events
+ * leave in batches (as columns, cheap to clone) for the main thread, which only hands them to the
+ * queue.
+ *
+ * Why a thread of its own: the kernel buffer in front of a socket holds a few thousand datagrams,
+ * i.e. tens of milliseconds at the rates UDP producers send. On the main thread any pause — a
+ * large HTTP body being parsed, a batch being cloned for the writer, a major GC — lets it overflow.
+ * Here nothing else runs, so the socket is read whenever this thread gets a core.
+ *
+ * Memory stays bounded: batches handed over but not yet taken by the main thread are capped; past
+ * the cap, events are dropped and counted as `queue_full`, exactly as a full queue would.
+ */
+import { isUtf8 } from 'node:buffer';
+import { createSocket } from 'node:dgram';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { NormalizedEvent } from '@logsrv/protocol';
+import { createMemoryLimiter, type SourceLimiter } from '../limits/rate-limit.js';
+import { toColumns } from '../store/sqlite/columns.js';
+import { acceptLine, isRejection } from './accept.js';
+import type { ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
+
+const o = workerData as UdpWorkerData;
+const port = parentPort;
+if (!port) throw new Error('udp-worker must run in a worker thread');
+
+/** Marks an event that came without a session; the main thread resolves it from the registry. */
+const UNRESOLVED = '\u0000unresolved';
+
+const limiter: SourceLimiter | null = o.rateLimit ? createMemoryLimiter(o.rateLimit.perSecond, o.rateLimit.burst) : null;
+
+let batch: NormalizedEvent[] = [];
+let batchBytes = 0;
+let received = 0;
+let drops = new Map<string, number>();
+let blocked = new Map<string, number>();
+let scheduled = false;
+/** Events handed over and not yet taken by the main thread. */
+let unacked = 0;
+let closing = false;
+
+const socket = createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: o.recvBufferBytes });
+socket.on('message', (msg, rinfo) => {
+  if (!limiter) {
+    parse(msg);
+    return;
+  }
+  // Decisions resolve in call order, so datagrams from one source keep their order.
+  limiter.consume(rinfo.address).then((d) => {
+    if (d.allowed) parse(msg);
+    else {
+      blocked.set(rinfo.address, (blocked.get(rinfo.address) ?? 0) + 1);
+      drop('rate_limited', countLines(msg));
+    }
+  });
+});
+socket.once('error', (err) => port.postMessage({ type: 'failed', message: err.message }));
+socket.bind(o.port, o.host, () => {
+  socket.removeAllListeners('error');
+  socket.on('error', (err) => port.postMessage({ type: 'warn', message: `udp socket error: ${err.message}` }));
+  // Linux reports twice the size it grants (the kernel's bookkeeping share).
+  port.postMessage({ type: 'bound', port: socket.address().port, grantedBytes: socket.getRecvBufferSize() / 2 });
+});
+
+port.on('message', (m: ToUdpWorker) => {
+  if (m.type === 'ack') unacked -= m.events;
+  else if (m.type === 'close' && !closing) {
+    closing = true;
+    socket.close(() => {
+      // Datagrams already read are still parsed and handed over; rate-limit decisions settle first.
+      setImmediate(() => {
+        flush();
+        port.postMessage({ type: 'closed' });
+      });
+    });
+  }
+});
+
+function drop(reason: string, n = 1): void {
+  drops.set(reason, (drops.get(reason) ?? 0) + n);
+  schedule();
+}
+
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(flush);
+}
+
+function parse(msg: Buffer): void {
+  if (msg.length > o.maxDatagramBytes) {
+    received++;
+    drop('datagram_too_large');
+    return;
+  }
+  if (!isUtf8(msg)) {
+    const n = countLines(msg);
+    received += n;
+    drop('invalid_utf8', n);
+    return;
+  }
+  const text = msg.toString('utf8');
+  let from = 0;
+  for (;;) {
+    const at = text.indexOf('\n', from);
+    const line = at === -1 ? text.slice(from) : text.slice(from, at);
+    if (line.trim().length > 0) {
+      received++;
+      if (line.length * 3 > o.maxLineBytes && Buffer.byteLength(line) > o.maxLineBytes) drop('line_too_large');
+      else {
+        const a = acceptLine(line, resolveLater);
+        if (isRejection(a)) drop(a.reason);
+        else {
+          batch.push(a);
+          batchBytes += line.length;
+        }
+      }
+    }
+    if (at === -1) break;
+    from = at + 1;
+  }
+  if (batch.length >= o.batchEvents) handOver();
+  schedule();
+}
+
+function resolveLater(): string {
+  return UNRESOLVED;
+}
+
+/** Posts the current batch with the counts gathered since the last one. */
+function handOver(): void {
+  const events = batch;
+  const bytes = batchBytes;
+  batch = [];
+  batchBytes = 0;
+  if (events.length > 0 && unacked + events.length > o.maxUnackedEvents) {
+    drops.set('queue_full', (drops.get('queue_full') ?? 0) + events.length);
+    events.length = 0;
+  }
+  if (events.length === 0 && received === 0 && drops.size === 0 && blocked.size === 0) return;
+  const unresolved: number[] = [];
+  for (let i = 0; i < events.length; i++) if ((events[i] as NormalizedEvent).session === UNRESOLVED) unresolved.push(i);
+  const msg: UdpBatch = {
+    type: 'batch',
+    columns: events.length > 0 ? toColumns(events) : null,
+    bytes,
+    unresolved,
+    received,
+    drops: [...drops],
+    blocked: [...blocked],
+  };
+  received = 0;
+  drops = new Map();
+  blocked = new Map();
+  unacked += events.length;
+  port?.postMessage(msg);
+}
+
+function flush(): void {
+  scheduled = false;
+  handOver();
+}
+
+/** Events a datagram claimed to hold, for drop accounting: its non-blank lines (at least 1). */
+function countLines(msg: Buffer): number {
+  let n = 0;
+  let start = 0;
+  for (;;) {
+    const at = msg.indexOf(0x0a, start);
+    const end = at === -1 ? msg.length : at;
+    for (let i = start; i < end; i++) {
+      const b = msg[i] as number;
+      if (b !== 0x20 && b !== 0x09 && b !== 0x0d) {
+        n++;
+        break;
+      }
+    }
+    if (at === -1) break;
+    start = at + 1;
+  }
+  return Math.max(n, 1);
+}
