@@ -17,7 +17,7 @@ import { registerReports } from '../reports/routes.js';
 import type { Store } from '../store/store.js';
 import type { TailHub } from '../tail/index.js';
 import { registerTailRoutes } from '../tail/index.js';
-import { homePage } from './home.js';
+import { registerWebUi } from './home.js';
 import { registerRateLimit } from './rate-limit-hook.js';
 
 export interface AppDeps {
@@ -37,6 +37,8 @@ export interface AppDeps {
   /** Connection limits against slow and greedy clients. */
   connections: { headersTimeoutMs: number; idleTimeoutMs: number; maxPerIp: number };
   logLevel: string;
+  /** The built web UI (`packages/web/dist` by default); `/` explains how to build it when missing. */
+  webRoot?: string | undefined;
   health: () => Record<string, unknown>;
 }
 
@@ -113,7 +115,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(homePage()));
+  registerWebUi(app, deps.webRoot);
 
   registerHttpIngest(app, deps.ingest);
   registerSessionEvents(app, deps.store);

@@ -1,0 +1,328 @@
+/**
+ * The loaded window of a session's rows, and the live tail that extends it.
+ *
+ * Only a window of the session is in memory (at most MAX_ROWS rows): it is opened at the end
+ * (the default), or around one event (a permalink or a search match), grows by pages as the user
+ * scrolls towards either edge, and — while it reaches the end of the session — by live events
+ * from the SSE tail. Virtuoso renders only what is on screen; `firstItemIndex` goes down by the
+ * number of rows prepended, so the view does not jump when history arrives above it.
+ *
+ * Live events are collected per network read and applied once per animation frame, so a loud
+ * command costs one React update per frame, not one per line.
+ */
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { SessionSummary, StoredEvent } from './api.ts';
+import { ApiError, errorText, getJson, sessionPath } from './api.ts';
+import { compareIds, idPos, pageAfter, pageBefore, pageFrom, posAfter } from './history.ts';
+import type { Row } from './rows.ts';
+import { rowsAfter, rowsBefore } from './rows.ts';
+import type { TailStatus } from './sse.ts';
+import { followTail } from './sse.ts';
+
+export const PAGE = 1000;
+/** Rows kept in memory; past it rows are dropped from the far side. */
+export const MAX_ROWS = 150_000;
+/** Virtuoso needs a positive first index that can go down by every row ever prepended. */
+const BASE_INDEX = 1_000_000_000;
+
+export interface LogWindow {
+  rows: Row[];
+  /** Virtuoso's index of rows[0]. */
+  firstItemIndex: number;
+  /** The first row when the window was opened: rows before it were prepended since. */
+  anchorId: string | null;
+  atStart: boolean;
+  atEnd: boolean;
+  /** Bumps on every (re)open: the list is remounted at `initialIndex`. */
+  gen: number;
+  initialIndex: number | 'LAST';
+  /** Bumps on every change of rows. */
+  version: number;
+}
+
+export interface WindowApi {
+  win: LogWindow;
+  summary: SessionSummary | null;
+  status: TailStatus | 'loading';
+  error: string | null;
+  /** Structured events seen live, by key, merged over `summary.latest`. */
+  liveLatest: Map<string, StoredEvent>;
+  openAtEnd: () => Promise<void>;
+  openAround: (id: string) => Promise<void>;
+  loadOlder: () => Promise<void>;
+  loadNewer: () => Promise<void>;
+  indexOf: (id: string) => number;
+}
+
+const EMPTY: LogWindow = { rows: [], firstItemIndex: BASE_INDEX, anchorId: null, atStart: true, atEnd: true, gen: 0, initialIndex: 'LAST', version: 0 };
+
+/** Index of the row with `id` in rows sorted by id, or -1. */
+function findRow(rows: Row[], id: string): number {
+  let lo = 0;
+  let hi = rows.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const c = compareIds((rows[mid] as Row).id, id);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Events per id-position unit in the loaded rows: a first guess for how far back a page reaches. */
+function densityOf(rows: Row[], summary: SessionSummary | null): number | undefined {
+  if (rows.length >= 2) {
+    const a = idPos((rows[0] as Row).id);
+    const b = idPos((rows[rows.length - 1] as Row).id);
+    if (a !== null && b !== null && b > a) return rows.length / Number(b - a);
+  }
+  if (summary?.firstId && summary.lastId) {
+    const a = idPos(summary.firstId);
+    const b = idPos(summary.lastId);
+    if (a !== null && b !== null && b > a) return summary.count / Number(b - a);
+  }
+  return undefined;
+}
+
+export function useLogWindow(session: string): WindowApi {
+  const [win, setWin] = useState<LogWindow>(EMPTY);
+  const winRef = useRef<LogWindow>(EMPTY);
+  const [summary, setSummary] = useState<SessionSummary | null>(null);
+  const summaryRef = useRef<SessionSummary | null>(null);
+  const [status, setStatus] = useState<TailStatus | 'loading'>('loading');
+  const [error, setError] = useState<string | null>(null);
+  const [liveLatest, setLiveLatest] = useState<Map<string, StoredEvent>>(new Map());
+  const tailRef = useRef<{ stop: () => void } | null>(null);
+  const busy = useRef(false);
+  const pending = useRef<StoredEvent[]>([]);
+  const frame = useRef<number | null>(null);
+  const genRef = useRef(0);
+
+  const commit = useCallback((next: LogWindow) => {
+    winRef.current = next;
+    setWin(next);
+  }, []);
+
+  const stopTail = useCallback(() => {
+    tailRef.current?.stop();
+    tailRef.current = null;
+    pending.current = [];
+    if (frame.current !== null) cancelAnimationFrame(frame.current);
+    frame.current = null;
+  }, []);
+
+  /** Applies live events collected since the last frame. */
+  const flush = useCallback(() => {
+    frame.current = null;
+    const events = pending.current;
+    pending.current = [];
+    const w = winRef.current;
+    if (events.length === 0 || !w.atEnd) return;
+    const last = w.rows[w.rows.length - 1];
+    // The tail resumes exactly after the last id; this only guards against a window reopened meanwhile.
+    const fresh = last ? events.filter((e) => compareIds(e.id, last.id) > 0) : events;
+    if (fresh.length === 0) return;
+    let rows = w.rows.concat(rowsAfter(last, fresh));
+    let firstItemIndex = w.firstItemIndex;
+    let atStart = w.atStart;
+    if (rows.length > MAX_ROWS) {
+      const drop = rows.length - MAX_ROWS + PAGE * 10;
+      rows = rows.slice(drop);
+      firstItemIndex += drop;
+      atStart = false;
+    }
+    commit({ ...w, rows, firstItemIndex, atStart, version: w.version + 1 });
+    const structured = fresh.filter((e) => e.key !== 'stdout' && e.key !== 'stderr');
+    if (structured.length > 0) {
+      setLiveLatest((m) => {
+        const n = new Map(m);
+        for (const e of structured) n.set(e.key, e);
+        return n;
+      });
+    }
+  }, [commit]);
+
+  const startTail = useCallback(
+    (after: string | null) => {
+      stopTail();
+      const gen = genRef.current;
+      tailRef.current = followTail<StoredEvent>({
+        path: sessionPath(session, '/tail'),
+        after,
+        onEvents: (events) => {
+          if (gen !== genRef.current) return;
+          pending.current.push(...events);
+          if (frame.current === null) frame.current = requestAnimationFrame(flush);
+        },
+        onStatus: (s, detail) => {
+          if (gen !== genRef.current) return;
+          setStatus(s);
+          if (s === 'error' && detail) setError(detail);
+        },
+      });
+    },
+    [session, flush, stopTail],
+  );
+
+  const loadSummary = useCallback(async (): Promise<SessionSummary | null> => {
+    try {
+      const s = await getJson<SessionSummary>(sessionPath(session));
+      summaryRef.current = s;
+      setSummary(s);
+      return s;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        summaryRef.current = null;
+        setSummary(null);
+        return null;
+      }
+      throw err;
+    }
+  }, [session]);
+
+  const openAtEnd = useCallback(async () => {
+    stopTail();
+    const gen = ++genRef.current;
+    setStatus('loading');
+    setError(null);
+    try {
+      const s = await loadSummary();
+      let rows: Row[] = [];
+      let atStart = true;
+      const lastPos = s?.lastId ? posAfter(s.lastId) : null;
+      if (s?.lastId && lastPos !== null) {
+        const page = await pageBefore(session, lastPos, PAGE, { density: densityOf([], s), firstPos: s.firstId ? idPos(s.firstId) : null });
+        rows = rowsAfter(undefined, page.events);
+        atStart = page.atStart;
+      }
+      // Anything committed since the summary arrives through the tail, which starts right after.
+      if (gen !== genRef.current) return;
+      commit({
+        rows,
+        firstItemIndex: BASE_INDEX,
+        anchorId: rows[0]?.id ?? null,
+        atStart,
+        atEnd: true,
+        gen,
+        initialIndex: 'LAST',
+        version: winRef.current.version + 1,
+      });
+      startTail(rows.length > 0 ? (rows[rows.length - 1] as Row).id : null);
+    } catch (err) {
+      if (gen === genRef.current) {
+        setError(errorText(err));
+        setStatus('error');
+      }
+    }
+  }, [session, commit, loadSummary, startTail, stopTail]);
+
+  const openAround = useCallback(
+    async (id: string) => {
+      const pos = idPos(id);
+      stopTail();
+      const gen = ++genRef.current;
+      setStatus('loading');
+      setError(null);
+      try {
+        const s = summaryRef.current ?? (await loadSummary());
+        const back = pos === null ? { events: [], atStart: false } : await pageBefore(session, pos, PAGE / 2, { density: densityOf([], s) });
+        const fwd = await pageFrom(session, id, PAGE / 2);
+        if (gen !== genRef.current) return;
+        const rows = rowsAfter(undefined, [...back.events, ...fwd.events]);
+        const at = findRow(rows, id);
+        commit({
+          rows,
+          firstItemIndex: BASE_INDEX,
+          anchorId: rows[0]?.id ?? null,
+          atStart: back.atStart,
+          atEnd: fwd.atEnd,
+          gen,
+          initialIndex: Math.max(at, 0),
+          version: winRef.current.version + 1,
+        });
+        if (fwd.atEnd) startTail(rows.length > 0 ? (rows[rows.length - 1] as Row).id : null);
+        else setStatus('stopped');
+        if (at < 0) setError(`No event ${id} in this session; showing the nearest lines.`);
+      } catch (err) {
+        if (gen === genRef.current) {
+          setError(errorText(err));
+          setStatus('error');
+        }
+      }
+    },
+    [session, commit, loadSummary, startTail, stopTail],
+  );
+
+  const loadOlder = useCallback(async () => {
+    const w = winRef.current;
+    const first = w.rows[0];
+    if (busy.current || w.atStart || !first) return;
+    const pos = idPos(first.id);
+    if (pos === null) return;
+    busy.current = true;
+    const gen = genRef.current;
+    try {
+      const page = await pageBefore(session, pos, PAGE, { density: densityOf(w.rows, summaryRef.current) });
+      const cur = winRef.current;
+      if (gen !== genRef.current) return;
+      const older = rowsBefore(cur.rows[0], page.events);
+      let rows = older.concat(cur.rows);
+      let atEnd = cur.atEnd;
+      if (rows.length > MAX_ROWS) {
+        rows = rows.slice(0, MAX_ROWS - PAGE * 10);
+        if (atEnd) {
+          atEnd = false;
+          stopTail();
+          setStatus('stopped');
+        }
+      }
+      commit({
+        ...cur,
+        rows,
+        atStart: page.atStart || page.events.length === 0,
+        atEnd,
+        firstItemIndex: cur.firstItemIndex - older.length,
+        version: cur.version + 1,
+      });
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      busy.current = false;
+    }
+  }, [session, commit, stopTail]);
+
+  const loadNewer = useCallback(async () => {
+    const w = winRef.current;
+    const last = w.rows[w.rows.length - 1];
+    if (busy.current || w.atEnd || !last) return;
+    busy.current = true;
+    const gen = genRef.current;
+    try {
+      const page = await pageAfter(session, last.id, PAGE);
+      const cur = winRef.current;
+      if (gen !== genRef.current) return;
+      let rows = cur.rows.concat(rowsAfter(cur.rows[cur.rows.length - 1], page.events));
+      let firstItemIndex = cur.firstItemIndex;
+      let atStart = cur.atStart;
+      if (rows.length > MAX_ROWS) {
+        const drop = rows.length - MAX_ROWS + PAGE * 10;
+        rows = rows.slice(drop);
+        firstItemIndex += drop;
+        atStart = false;
+      }
+      commit({ ...cur, rows, firstItemIndex, atStart, atEnd: page.atEnd, version: cur.version + 1 });
+      if (page.atEnd) startTail(rows.length > 0 ? (rows[rows.length - 1] as Row).id : last.id);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      busy.current = false;
+    }
+  }, [session, commit, startTail]);
+
+  useEffect(() => () => stopTail(), [stopTail]);
+
+  const indexOf = useCallback((id: string) => findRow(winRef.current.rows, id), []);
+
+  return { win, summary, status, error, liveLatest, openAtEnd, openAround, loadOlder, loadNewer, indexOf };
+}
