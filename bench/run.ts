@@ -22,8 +22,9 @@ import { query } from './query.ts';
 import { tailFanout } from './tail-fanout.ts';
 import { tailLatency } from './tail-latency.ts';
 import { udpIngest } from './udp-ingest.ts';
+import { uiBigSession } from './ui-big-session.ts';
 
-const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, query];
+const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, query, uiBigSession];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);

@@ -68,7 +68,8 @@ test('a running command streams into the session page live, in colour, as text; 
   const tick = page.locator('.line .text span.ansi-red-fg').last();
   assert.match((await tick.textContent()) ?? '', /^tick \d+$/);
   assert.equal(await tick.evaluate((el) => getComputedStyle(el).color), 'rgb(179, 38, 30)');
-  assert.ok(!(await page.locator('.terminal').innerText()).includes('\u001b'), 'no raw escape codes on screen');
+  const shown = (await page.locator('.terminal').textContent()) ?? '';
+  assert.ok(!shown.includes('\u001b'), 'no raw escape codes on screen');
 
   // Markup in a line is text: no dialog, no script element, the characters are in textContent.
   const markup = page.locator('.line .text', { hasText: '<script>alert(1)</script> markup' }).last();
