@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { LatestValue, SessionSummary, StoredEvent } from './api.ts';
 import { errorText, readEvents } from './api.ts';
+import { compareIds } from './history.ts';
 import { clock, valueText } from './rows.ts';
 
 const HISTORY_PAGE = 200;
@@ -67,7 +68,7 @@ export function EventsTable({
   for (const [k, v] of Object.entries(summary?.latest ?? {})) if (k !== 'stdout' && k !== 'stderr') latest.set(k, v);
   for (const [k, e] of live) {
     const had = latest.get(k);
-    if (!had || had.id < e.id) latest.set(k, { id: e.id, ts: e.ts, value: e.value });
+    if (!had || compareIds(had.id, e.id) < 0) latest.set(k, { id: e.id, ts: e.ts, value: e.value });
   }
   const keys = [...latest.keys()].sort();
   if (keys.length === 0) return null;

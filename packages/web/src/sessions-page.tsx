@@ -148,7 +148,11 @@ export function SessionsPage() {
                     </th>
                     <td>
                       <StatusBadge status={sessionStatus(s)} />
-                      {errors > 0 ? <span className="badge fail">{errors} errors</span> : null}
+                      {errors > 0 ? (
+                        <span className="badge fail">
+                          {errors} {errors === 1 ? 'error' : 'errors'}
+                        </span>
+                      ) : null}
                     </td>
                     <td className="num">{s.count.toLocaleString()}</td>
                     <td>

@@ -1,5 +1,6 @@
 /** A session's status, from the latest `status` value or the latest `step.exit` (SPEC §3 summaries). */
 import type { LatestValue, SessionSummary, StoredEvent, Value } from './api.ts';
+import { compareIds } from './history.ts';
 import { valueText } from './rows.ts';
 
 export interface SessionStatus {
@@ -35,7 +36,7 @@ export function sessionStatus(summary: SessionSummary | null, live?: Map<string,
   const status = pick('status');
   const exit = pick('step.exit');
   const start = pick('step.start');
-  const newest = [status, exit, start].filter((x): x is LatestValue => x !== undefined).sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))[0];
+  const newest = [status, exit, start].filter((x): x is LatestValue => x !== undefined).sort((a, b) => compareIds(b.id, a.id))[0];
   if (!newest) return null;
   if (newest === status) return fromStatus(newest.value);
   if (newest === exit) return fromExit(newest.value);

@@ -1,0 +1,145 @@
+/**
+ * `npm run screenshots` — regenerates docs/screenshots/sessions.png and session.png: starts the
+ * built server on a free port with a throwaway data dir, stores demo sessions through the public
+ * API, and photographs the UI in Debian's Chromium (light theme, 1280×800).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OUT = join(ROOT, 'docs', 'screenshots');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+const ESC = '\u001b';
+const green = (s: string) => `${ESC}[32m${s}${ESC}[0m`;
+const red = (s: string) => `${ESC}[1;31m${s}${ESC}[0m`;
+const yellow = (s: string) => `${ESC}[33m${s}${ESC}[0m`;
+const dim = (s: string) => `${ESC}[2m${s}${ESC}[0m`;
+const cyan = (s: string) => `${ESC}[36m${s}${ESC}[0m`;
+
+type Ev = Record<string, unknown>;
+
+function build(session: string, failing: boolean): Ev[] {
+  const out: Ev[] = [];
+  const line = (value: string, key = 'stdout', step = 'test') => out.push({ session, key, value, step, component: 'ci' });
+  out.push({ session, key: 'step.start', value: { command: ['npm', 'ci'], cwd: '/work' }, step: 'install', component: 'ci' });
+  line(`${dim('npm')} ${cyan('http')} fetch GET 200 https://registry.npmjs.org/react 41ms`, 'stdout', 'install');
+  line('added 412 packages, and audited 413 packages in 6s', 'stdout', 'install');
+  line(`${yellow('npm warn')} deprecated inflight@1.0.6: This module is not supported`, 'stderr', 'install');
+  out.push({ session, key: 'step.exit', value: { code: 0, signal: null, durationMs: 6120, final: false }, step: 'install', component: 'ci' });
+  out.push({ session, key: 'step.start', value: { command: ['npm', 'test'], cwd: '/work' }, step: 'test', component: 'ci' });
+  line('> app@2.4.0 test');
+  line('> node --test');
+  for (let i = 1; i <= 18; i++) {
+    const name = ['parses config', 'rejects bad input', 'retries on 503', 'streams NDJSON', 'keeps order', 'handles UTF-8 split'][i % 6];
+    if (failing && i === 14) {
+      line(`${red('✗')} ${name} #${i} ${dim('(12ms)')}`);
+      line(`  ${red('AssertionError')}: expected 200, got 503 (Retry-After: 1)`, 'stderr');
+      line(`      at test/http.test.ts:${40 + i}:7`, 'stderr');
+    } else line(`${green('✓')} ${name} #${i} ${dim(`(${(i * 7) % 40}ms)`)}`);
+  }
+  line('# tests 18');
+  line(`# pass ${failing ? 17 : 18}`);
+  out.push({ session, key: 'coverage', value: { lines: 91.4, branches: 84.2 }, step: 'test', component: 'ci' });
+  out.push({ session, key: 'status', value: failing ? 'failed' : 'passed', component: 'ci' });
+  out.push({ session, key: 'step.exit', value: { code: failing ? 1 : 0, signal: null, durationMs: 2380, final: true }, step: 'test', component: 'ci' });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const data = mkdtempSync(join(tmpdir(), 'logsrv-shots-'));
+  const server = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/logsrv'), 'serve', '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--data', data, '--log-level', 'warn'],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      server.stderr?.setEncoding('utf8').on('data', (s: string) => {
+        err += s;
+        const m = /listening on (http:\/\/\S+)/.exec(err);
+        if (m?.[1]) resolve(m[1]);
+      });
+      server.once('exit', (code) => reject(new Error(`server exited (${code}):\n${err}`)));
+    });
+    const post = async (events: Ev[]) => {
+      const res = await fetch(`${url}/v1/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson' },
+        body: `${events.map((e) => JSON.stringify(e)).join('\n')}\n`,
+      });
+      if (res.status !== 200) throw new Error(`ingest: ${res.status} ${await res.text()}`);
+    };
+    const register = async (session: string, user: string, terminal: string) => {
+      const res = await fetch(`${url}/v1/sessions/${encodeURIComponent(session)}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user, terminal }),
+      });
+      if (!res.ok) throw new Error(`register: ${res.status} ${await res.text()}`);
+    };
+    await register('ws-7/api-build', 'ada', 'term-3');
+    await post(build('ws-7/api-build', false));
+    await register('ws-9/web-tests', 'grace', 'term-8');
+    await post(build('ws-9/web-tests', true));
+    await post([
+      { session: 'checkout-svc-1', key: 'api.latency', value: 42, component: 'checkout', level: 'info' },
+      { session: 'checkout-svc-1', key: 'cart.items', value: 3, component: 'checkout' },
+      { session: 'checkout-svc-1', key: 'payment', value: { provider: 'card', ok: false }, component: 'payments', level: 'error' },
+      { session: 'checkout-svc-1', key: 'status', value: 'running', component: 'checkout' },
+    ]);
+    await post(build('release-2026.11', false));
+
+    mkdirSync(OUT, { recursive: true });
+    const dir = mkdtempSync(join(tmpdir(), 'logsrv-shots-browser-'));
+    const context = await chromium.launchPersistentContext(dir, {
+      executablePath: CHROMIUM,
+      args: ARGS,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      colorScheme: 'light',
+    });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(`${url}/`);
+      await page.getByRole('link', { name: 'ws-9/web-tests' }).waitFor();
+      await page.screenshot({ path: join(OUT, 'sessions.png') });
+      await page.goto(`${url}/s/${encodeURIComponent('ws-9/web-tests')}`);
+      await page.locator('.badge.tail.ended').waitFor();
+      await page.getByLabel('Search this session').fill('"expected 200"');
+      await page.getByLabel('Search this session').press('Enter');
+      await page.locator('.line.current').waitFor();
+      await page.screenshot({ path: join(OUT, 'session.png') });
+    } finally {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    process.stdout.write(`wrote ${join(OUT, 'sessions.png')} and ${join(OUT, 'session.png')}\n`);
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
