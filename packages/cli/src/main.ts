@@ -1,5 +1,6 @@
 /** The `logsrv` program: every subcommand, one binary (SPEC §4). */
 import { Command, CommanderError } from 'commander';
+import { registerArchive } from './archive.js';
 import { registerFlush } from './flush.js';
 import { registerQuery } from './query.js';
 import { registerRun } from './run.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerTail(program);
   registerQuery(program);
   registerToken(program);
+  registerArchive(program);
   return program;
 }
 

@@ -125,6 +125,15 @@ export const OPTIONS = [
     help: 'rows per full-text index table of a day: a search skips up to one table of matches to reach its cursor',
   },
   {
+    key: 'retentionDays',
+    flag: '--retention-days',
+    env: 'LOGSRV_RETENTION_DAYS',
+    kind: 'int',
+    min: 0,
+    default: 0,
+    help: 'keep this many days before today in the store; older days move to <data>/archive (checked at start and hourly; 0 keeps everything)',
+  },
+  {
     key: 'shutdownTimeoutMs',
     flag: '--shutdown-timeout-ms',
     env: 'LOGSRV_SHUTDOWN_TIMEOUT_MS',
@@ -268,6 +277,7 @@ export interface ServerConfig {
   sqliteSynchronous: 'normal' | 'full';
   searchIndex: 'on' | 'off';
   searchChunkRows: number;
+  retentionDays: number;
   shutdownTimeoutMs: number;
   maxTailClients: number;
   tailClientBufferBytes: number;

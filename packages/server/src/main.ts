@@ -14,6 +14,7 @@ import { MemoryQueue } from './queue/memory-queue.js';
 import type { Queue } from './queue/queue.js';
 import { SessionRegistry } from './registry/index.js';
 import { BlockedSources } from './reports/blocked-sources.js';
+import { startRetention } from './store/retention.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { TailHub } from './tail/index.js';
@@ -141,6 +142,17 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
 
+  const retention =
+    config.retentionDays > 0
+      ? startRetention({
+          store,
+          days: config.retentionDays,
+          clock,
+          info: (msg, days) => app.log.info({ archived: days }, msg),
+          warn: (msg) => app.log.warn(msg),
+        })
+      : null;
+
   let closing: Promise<void> | null = null;
   const running: RunningServer = {
     url: `http://${host}:${port}`,
@@ -155,6 +167,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         // queue closes, the writer drains it, and only then the store closes.
         // Tails first: they never end by themselves, and their clients resume after a restart.
         auth.stop();
+        await retention?.stop();
         await tails.close();
         await udp?.close();
         await app.close();

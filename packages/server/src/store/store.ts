@@ -181,5 +181,22 @@ export interface Store {
   registryMappings(): Promise<RegistryMappings>;
   /** The newest id committed, or null for an empty store. */
   lastId(): Promise<EventId | null>;
+  /**
+   * Retention (SPEC §6): moves every day partition before `before` (`YYYYMMDD`, at most `today`)
+   * out of the store into archives that `logsrv restore` can load back. Never blocks the caller's
+   * thread on the copying.
+   */
+  archive(before: string, today: string): Promise<ArchivedDayInfo[]>;
   close(): Promise<void>;
+}
+
+export interface ArchivedDayInfo {
+  /** `YYYYMMDD` */
+  day: string;
+  events: number;
+  /** The day's size in the store, and of its archive. */
+  bytes: number;
+  archiveBytes: number;
+  /** Where the archive is. */
+  file: string;
 }

@@ -2,7 +2,7 @@
  * A SQLite reader thread. Several run beside the writer (WAL lets them read while it commits);
  * each keeps its own connections to the day files it has read.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EventId, StoredEvent } from '@logsrv/protocol';
 import { dayOf, isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
@@ -21,23 +21,38 @@ import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
 
 const { dataDir } = workerData as { dataDir: string };
-const conns = new Map<string, Database.Database>();
+const conns = new Map<string, { db: Database.Database; ino: number }>();
 /** SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE); address space, not memory: pages stay the OS's. */
 const MMAP_BYTES = 0x7fff0000;
 
+/**
+ * The connection to a day's file. Days come and go while the server runs (`logsrv archive` moves
+ * them out, `logsrv restore` puts them back), so the file is checked on every use: a cached
+ * connection to a file that was removed or replaced is closed, with its statements.
+ */
 function conn(day: string): Database.Database | null {
-  let db = conns.get(day);
-  if (db) return db;
   const file = dayFile(dataDir, day);
-  if (!existsSync(file)) return null;
-  db = new Database(file, { fileMustExist: true });
+  const ino = statSync(file, { throwIfNoEntry: false })?.ino;
+  const cached = conns.get(day);
+  if (cached && cached.ino === ino) return cached.db;
+  if (cached) forget(day, cached.db);
+  if (ino === undefined) return null;
+  const db = new Database(file, { fileMustExist: true });
   db.pragma('busy_timeout = 5000');
   db.pragma('query_only = 1');
   // Pages read through a memory map instead of copied into each connection's cache: a session's
   // 10,000 rows are scattered over a day file of ~1 GB; measured here ~35 ms instead of ~60 ms.
   db.pragma(`mmap_size = ${MMAP_BYTES}`);
-  conns.set(day, db);
+  conns.set(day, { db, ino });
   return db;
+}
+
+function forget(day: string, db: Database.Database): void {
+  conns.delete(day);
+  for (const cache of [stmtCache, rawCache]) {
+    for (const k of cache.keys()) if (k.startsWith(`${day}\n`)) cache.delete(k);
+  }
+  db.close();
 }
 
 const stmtCache = new Map<string, Database.Statement>();
@@ -188,7 +203,7 @@ serveRequests((req: WorkerRequest) => {
     case 'sessionEnd':
       return sessionEnd(req.session as string, req.after as EventId | null, req.until as EventId | null);
     case 'close':
-      for (const db of conns.values()) db.close();
+      for (const c of conns.values()) c.db.close();
       conns.clear();
       rawCache.clear();
       registryConn?.close();

@@ -3,10 +3,12 @@
  * small pool of readers — so the thread that reads sockets never makes a synchronous SQLite call.
  */
 import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { EventId, NormalizedEvent } from '@logsrv/protocol';
 import type { RenderedPage, TextFormat } from '../row-text.js';
 import type {
   AppendResult,
+  ArchivedDayInfo,
   EventPage,
   EventsQuery,
   Registration,
@@ -38,8 +40,11 @@ export class SqliteStore implements Store {
   private readonly writer: WorkerClient;
   private readonly readers: WorkerClient[];
 
+  private readonly dataDir: string;
+
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
+    this.dataDir = opts.dataDir;
     this.writer = new WorkerClient(new URL('./writer-worker.js', import.meta.url), {
       dataDir: opts.dataDir,
       synchronous: opts.synchronous,
@@ -50,6 +55,19 @@ export class SqliteStore implements Store {
     for (let i = 0; i < Math.max(1, opts.readerThreads); i++) {
       this.readers.push(new WorkerClient(new URL('./reader-worker.js', import.meta.url), { dataDir: opts.dataDir }));
     }
+  }
+
+  /** Archiving copies and compresses whole files: a thread of its own, so writes and reads go on. */
+  archive(before: string, today: string): Promise<ArchivedDayInfo[]> {
+    const worker = new Worker(new URL('./archive-worker.js', import.meta.url), { workerData: { dataDir: this.dataDir, before, today } });
+    return new Promise((resolve, reject) => {
+      worker.once('message', (m: { ok: true; days: ArchivedDayInfo[] } | { ok: false; error: string }) => {
+        if (m.ok) resolve(m.days);
+        else reject(new Error(m.error));
+      });
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`archive worker exited with code ${code}`)));
+    });
   }
 
   append(events: NormalizedEvent[], nowMs: number): Promise<AppendResult> {
