@@ -3,12 +3,25 @@
  * data directory into compressed archives and back. Safe beside a running server on the same
  * directory: today's file is never touched, and the server's readers notice days that come and go.
  */
-// The archive module only (better-sqlite3, node:zlib): not the whole server.
-
-import { dayOf } from '@logsrv/protocol';
-import { ArchiveError, archiveDays, parseDay, restoreArchive, showDay } from '@logsrv/server/archive';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
+
+/**
+ * The archive module (better-sqlite3, the event schema) is loaded only when these commands run:
+ * every other `logsrv` command, `run` above all, starts without it.
+ */
+const archiveModule = () => import('@logsrv/server/archive');
+
+/** `2026-11-05` → `20261105` when it is a real calendar date (UTC), else null. */
+function parseDay(text: string): string | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return null;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.toISOString().slice(0, 10) === text ? `${m[1]}${m[2]}${m[3]}` : null;
+}
+
+const showDay = (day: string) => `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
+const today = () => new Date().toISOString().slice(0, 10).replaceAll('-', '');
 
 function dataDirOption(): Option {
   return new Option('--data <dir>', 'data directory of the server').env('LOGSRV_DATA').default('./data');
@@ -22,9 +35,9 @@ function dateArg(value: string): string {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-function fail(command: string, err: unknown): never {
-  if (err instanceof ArchiveError) {
-    process.stderr.write(`logsrv ${command}: ${err.message}\n`);
+async function fail(command: string, err: unknown): Promise<never> {
+  if (err instanceof (await archiveModule()).ArchiveError) {
+    process.stderr.write(`logsrv ${command}: ${(err as Error).message}\n`);
     process.exit(1);
   }
   throw err;
@@ -38,13 +51,14 @@ export function registerArchive(program: Command): void {
     .addOption(dataDirOption())
     .action(async (o: { before: string; data: string }) => {
       try {
-        const days = await archiveDays(o.data, o.before, dayOf(Date.now()));
+        const { archiveDays } = await archiveModule();
+        const days = await archiveDays(o.data, o.before, today());
         if (days.length === 0) process.stderr.write(`nothing to archive: no day before ${showDay(o.before)} in ${o.data}\n`);
         for (const d of days) {
           process.stdout.write(`archived ${showDay(d.day)}: ${d.events} events, ${mb(d.bytes)} → ${d.file} (${mb(d.archiveBytes)})\n`);
         }
       } catch (err) {
-        fail('archive', err);
+        await fail('archive', err);
       }
     });
   program
@@ -54,10 +68,11 @@ export function registerArchive(program: Command): void {
     .addOption(dataDirOption())
     .action(async (file: string, o: { data: string }) => {
       try {
+        const { restoreArchive } = await archiveModule();
         const r = await restoreArchive(o.data, file);
         process.stdout.write(`restored ${showDay(r.day)}: ${r.events} events from ${file} → ${r.file}\n`);
       } catch (err) {
-        fail('restore', err);
+        await fail('restore', err);
       }
     });
 }
