@@ -17,6 +17,12 @@ function collectScope(value: string, prev: Scope[] = []): Scope[] {
   return prev;
 }
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number ≥ 1, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 export function registerToken(program: Command): void {
   const token = program.command('token').description('create, list and revoke API tokens (stored hashed in the data dir)');
   token
@@ -26,12 +32,27 @@ export function registerToken(program: Command): void {
     .option('--session-prefix <prefix>', 'the token reaches only sessions whose name starts with this')
     .option('--component <name>', 'events sent with the token must carry this component')
     .option('--name <text>', 'a label shown by `token list`')
+    .option('--events-per-second <n>', 'event quota: past it, ingest with this token answers 429 with Retry-After', positiveInt)
+    .option('--events-burst <n>', 'events the token may send at once within its quota (default: twice --events-per-second)', positiveInt)
     .addOption(dataDirOption())
-    .action((o: { scope: Scope[]; sessionPrefix?: string; component?: string; name?: string; data: string }) => {
-      const { token: clear, entry } = createToken(o.data, { scopes: o.scope, sessionPrefix: o.sessionPrefix, component: o.component, name: o.name });
-      process.stdout.write(`${clear}\n`);
-      process.stderr.write(`token ${entry.id} created with scopes ${entry.scopes.join(', ')}; store it now, it cannot be shown again\n`);
-    });
+    .action(
+      (o: { scope: Scope[]; sessionPrefix?: string; component?: string; name?: string; eventsPerSecond?: number; eventsBurst?: number; data: string }) => {
+        if (o.eventsBurst !== undefined && o.eventsPerSecond === undefined) {
+          process.stderr.write('logsrv token create: --events-burst needs --events-per-second\n');
+          process.exit(2);
+        }
+        const { token: clear, entry } = createToken(o.data, {
+          scopes: o.scope,
+          sessionPrefix: o.sessionPrefix,
+          component: o.component,
+          name: o.name,
+          eventsPerSecond: o.eventsPerSecond,
+          eventsBurst: o.eventsBurst,
+        });
+        process.stdout.write(`${clear}\n`);
+        process.stderr.write(`token ${entry.id} created with scopes ${entry.scopes.join(', ')}; store it now, it cannot be shown again\n`);
+      },
+    );
   token
     .command('list')
     .description('list tokens (never their secrets)')
@@ -44,7 +65,11 @@ export function registerToken(program: Command): void {
           process.stdout.write(`${JSON.stringify(shown)}\n`);
           continue;
         }
-        const limits = [t.sessionPrefix !== null ? `sessions ${t.sessionPrefix}*` : '', t.component !== null ? `component ${t.component}` : '']
+        const limits = [
+          t.sessionPrefix !== null ? `sessions ${t.sessionPrefix}*` : '',
+          t.component !== null ? `component ${t.component}` : '',
+          t.eventsPerSecond ? `quota ${t.eventsPerSecond} events/s, burst ${t.eventsBurst}` : '',
+        ]
           .filter(Boolean)
           .join(', ');
         const state = t.revokedAt ? `revoked ${t.revokedAt}` : 'active';

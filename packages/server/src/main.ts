@@ -8,6 +8,7 @@ import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
 import { buildApp } from './http/app.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
+import { createMemoryEventQuota } from './limits/event-quota.js';
 import { createMemoryLimiter } from './limits/rate-limit.js';
 import { createMetrics } from './metrics.js';
 import { MemoryQueue } from './queue/memory-queue.js';
@@ -116,6 +117,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       requestBatchEvents: config.requestBatchEvents,
       maxRejectedReported: 1000,
       queueWaitMs: 30_000,
+      quota: createMemoryEventQuota(),
+      blocked,
     },
   });
   const udp =

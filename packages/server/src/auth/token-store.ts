@@ -23,6 +23,9 @@ export interface TokenEntry {
   sessionPrefix: string | null;
   /** When set, events ingested with the token must carry this component. */
   component: string | null;
+  /** Event quota: events per second, and the most at once (absent in files of earlier versions). */
+  eventsPerSecond?: number | null;
+  eventsBurst?: number | null;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -65,6 +68,9 @@ export interface CreateTokenOptions {
   name?: string | undefined;
   sessionPrefix?: string | undefined;
   component?: string | undefined;
+  eventsPerSecond?: number | undefined;
+  /** Default: twice `eventsPerSecond`. */
+  eventsBurst?: number | undefined;
 }
 
 /** Adds a token; returns the only copy of its clear text. */
@@ -79,6 +85,8 @@ export function createToken(dataDir: string, o: CreateTokenOptions, now = new Da
     scopes: [...new Set(o.scopes)],
     sessionPrefix: o.sessionPrefix ?? null,
     component: o.component ?? null,
+    eventsPerSecond: o.eventsPerSecond ?? null,
+    eventsBurst: o.eventsPerSecond ? (o.eventsBurst ?? 2 * o.eventsPerSecond) : null,
     createdAt: now.toISOString(),
     revokedAt: null,
   };

@@ -13,8 +13,10 @@ import type { NormalizedEvent, RejectReason } from '@logsrv/protocol';
 import { formatBytes, LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestRestriction, tokenOf } from '../auth/index.js';
+import type { EventQuota } from '../limits/event-quota.js';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
+import type { BlockedSources } from '../reports/blocked-sources.js';
 import type { Accepted, SessionResolver } from './accept.js';
 import { acceptLine, acceptValue, isRejection } from './accept.js';
 import { LineSplitter } from './split-lines.js';
@@ -34,6 +36,10 @@ export interface HttpIngestOptions {
   maxRejectedReported: number;
   /** How long a streamed body waits for queue room after its first batch before giving up. */
   queueWaitMs: number;
+  /** Per-token event quotas (tokens created with `--events-per-second`). */
+  quota?: EventQuota | undefined;
+  /** Where refusals by quota are reported (`GET /v1/reports/blocked`, source `token <id>`). */
+  blocked?: BlockedSources | undefined;
 }
 
 interface RejectedItem {
@@ -60,6 +66,9 @@ class IngestRun {
 
   /** Set for a restricted token: says why an event may not be stored with it. */
   restrict: ((session: string, component: string | null) => string | null) | undefined;
+
+  /** Set for a token with a quota: charged with the events of each committed batch. */
+  charge: ((events: number) => void) | undefined;
 
   add(index: number, a: Accepted, bytes: number): void {
     if (isRejection(a)) this.reject(index, a.reason, a.error);
@@ -109,6 +118,7 @@ class IngestRun {
     }
     // A duplicate (its `(producer, seq)` was already committed) counts as accepted: it is stored, once.
     this.accepted += events.length;
+    this.charge?.(events.length);
     this.duplicates += duplicates;
     this.o.metrics.accepted.inc({ transport: 'http' }, events.length - duplicates);
     if (duplicates > 0) this.o.metrics.duplicates.inc({ transport: 'http' }, duplicates);
@@ -230,9 +240,27 @@ export function registerHttpIngest(app: FastifyInstance, o: HttpIngestOptions): 
         reply.header('connection', 'close');
         throw tooLarge(declared, limit, kind === 'json' ? '--max-json-body-bytes' : '--max-body-bytes');
       }
+      const token = tokenOf(req);
+      const rule = token?.eventsPerSecond ? { perSecond: token.eventsPerSecond, burst: token.eventsBurst ?? 2 * token.eventsPerSecond } : null;
+      if (o.quota && token && rule) {
+        const d = await o.quota.admit(token.id, rule);
+        if (!d.allowed) {
+          o.blocked?.record(`token ${token.id}`, 'http');
+          const seconds = Math.ceil(d.retryAfterMs / 1000);
+          reply.header('retry-after', String(seconds));
+          throw new LogsrvError(
+            'LOGSRV_ERR_RATE_LIMITED',
+            `token ${token.id} is over its quota of ${rule.perSecond} events/s (burst ${rule.burst}); retry after ${seconds} s`,
+          );
+        }
+      }
       const stream = bodyStream(req);
       const run = new IngestRun(o);
-      run.restrict = ingestRestriction(tokenOf(req));
+      run.restrict = ingestRestriction(token);
+      if (o.quota && token && rule) {
+        const quota = o.quota;
+        run.charge = (n) => quota.charge(token.id, n, rule);
+      }
       try {
         if (kind === 'json') await ingestJson(run, stream, o);
         else await ingestNdjson(run, stream, o);

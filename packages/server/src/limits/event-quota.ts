@@ -1,0 +1,52 @@
+/**
+ * Per-token event quotas (issue 5, SPEC §7 "rate limits per source IP and per token"): a token may
+ * carry an allowance of events per second. A request's size is known only once its body has been
+ * read (NDJSON streams), so the check is admission against the balance, and the events actually
+ * accepted are charged after: the balance may go into debt, and the token's next request waits
+ * until it is paid back. Nothing a request was told is accepted is ever taken back.
+ *
+ * Behind {@link EventQuota} so scale-out can keep the balances in Redis.
+ */
+import type { Decision } from './rate-limit.js';
+
+export interface QuotaRule {
+  perSecond: number;
+  /** Largest balance: events a quiet token may send at once. */
+  burst: number;
+}
+
+export interface EventQuota {
+  /** Whether `key` may send now; when not, how long until its balance is positive again. */
+  admit(key: string, rule: QuotaRule): Promise<Decision>;
+  /** Takes `events` from `key`'s balance (after they were accepted). */
+  charge(key: string, events: number, rule: QuotaRule): void;
+}
+
+/** Debt is capped: one huge request makes its token wait at most this long. */
+const MAX_DEBT_SECONDS = 60;
+
+export function createMemoryEventQuota(clock: () => number = Date.now): EventQuota {
+  const balances = new Map<string, { balance: number; at: number }>();
+  const current = (key: string, rule: QuotaRule) => {
+    const now = clock();
+    let b = balances.get(key);
+    if (!b) {
+      b = { balance: rule.burst, at: now };
+      balances.set(key, b);
+    }
+    b.balance = Math.min(rule.burst, b.balance + ((now - b.at) / 1000) * rule.perSecond);
+    b.at = now;
+    return b;
+  };
+  return {
+    async admit(key, rule) {
+      const b = current(key, rule);
+      if (b.balance > 0) return { allowed: true };
+      return { allowed: false, retryAfterMs: Math.ceil(((-b.balance + 1) / rule.perSecond) * 1000) };
+    },
+    charge(key, events, rule) {
+      const b = current(key, rule);
+      b.balance = Math.max(-rule.perSecond * MAX_DEBT_SECONDS, b.balance - events);
+    },
+  };
+}
