@@ -30,6 +30,7 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   const [wrap, setWrap] = useState(true);
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
   const [downloading, setDownloading] = useState<string | null>(null);
+  const [scrollTick, setScrollTick] = useState(0);
   const lastGesture = useRef(0);
   const lastTop = useRef(0);
 
@@ -39,14 +40,20 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
     else w.openAtEnd();
   }, [session]);
 
+  /** An event to scroll to once it is in the visible rows (after a re-render expanded its step). */
+  const pendingScroll = useRef<string | null>(null);
+
   /** Scrolls to an event, loading the window around it when it is not loaded. */
   const goToId = useCallback(
     (id: string) => {
       setCurrentId(id);
       setFollowing(false);
-      const at = w.indexOf(id);
-      if (at >= 0) list.current?.scrollToIndex({ index: at, align: 'center' });
-      else w.openAround(id);
+      if (w.indexOf(id) >= 0) {
+        // Collapsed steps are opened so the line can be shown; the scroll happens after that render.
+        setCollapsed((c) => (c.size === 0 ? c : new Set()));
+        pendingScroll.current = id;
+        setScrollTick((n) => n + 1);
+      } else w.openAround(id);
     },
     [w.indexOf, w.openAround],
   );
@@ -86,6 +93,17 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
     }
     return { visible, firstItemIndex: win.firstItemIndex + hiddenBefore, exits };
   }, [win, collapsed]);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs after each goToId (scrollTick) once the rows it needs are rendered.
+  useEffect(() => {
+    const id = pendingScroll.current;
+    if (id === null) return;
+    const at = visible.findIndex((r) => r.id === id);
+    if (at < 0) return;
+    pendingScroll.current = null;
+    // After the list has taken the new row count (it applies it in its own effects).
+    requestAnimationFrame(() => list.current?.scrollToIndex({ index: at, align: 'center' }));
+  }, [visible, scrollTick]);
 
   const toggle = useCallback((section: string) => {
     setCollapsed((c) => {
