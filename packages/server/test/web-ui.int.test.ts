@@ -70,3 +70,18 @@ test('client-side routes get the page; API paths keep their own answers', opts, 
   const post = await fetch(`${server.url}/s/build-42`, { method: 'POST', body: 'x' });
   assert.equal(post.status, 404, 'only GET serves the page');
 });
+
+test('without a build, / explains how to make one and API paths still answer as before', async () => {
+  const { default: Fastify } = await import('fastify');
+  const { registerWebUi } = await import('../src/http/home.ts');
+  const app = Fastify();
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: { code: 'LOGSRV_ERR_NOT_FOUND' } }));
+  registerWebUi(app, '/nonexistent/web/dist/');
+  const home = await app.inject({ method: 'GET', url: '/' });
+  assert.equal(home.statusCode, 200);
+  assert.equal(home.headers['content-type'], 'text/html; charset=utf-8');
+  assert.match(home.body, /web UI is not built/);
+  assert.match(home.body, /npm run build/);
+  assert.equal((await app.inject({ method: 'GET', url: '/v1/x' })).statusCode, 404);
+  await app.close();
+});
