@@ -64,4 +64,27 @@ test('steps are sections with exit badges that collapse; stderr is marked; times
   await page.locator('.line.current mark', { hasText: 'wombat' }).waitFor();
   assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
   assert.ok((await visibleLines(page)).includes('running 3 tests'));
+
+  // Structured events: the latest value per key, and a key's history on demand.
+  const exitRow = page.locator('.events-table tbody tr', { has: page.locator('th', { hasText: 'step.exit' }) });
+  assert.match((await exitRow.locator('.value').textContent()) ?? '', /"code":2/);
+  await exitRow.getByRole('button', { name: 'History' }).click();
+  await exitRow.locator('.history li').nth(1).waitFor();
+  assert.equal(await exitRow.locator('.history li').count(), 2);
+
+  // Keyboard: "/" focuses the search box, "t" toggles timestamps back off.
+  await page.locator('h1').click();
+  await page.keyboard.press('/');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'session-search');
+  await page.locator('h1').click();
+  await page.keyboard.press('t');
+  assert.equal(await page.getByLabel('timestamps').isChecked(), false);
+
+  // Theme: the toggle cycles auto → light → dark, and dark changes the page colours.
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const light = await background();
+  await page.getByRole('button', { name: /Colour theme: auto/ }).click();
+  await page.getByRole('button', { name: /Colour theme: light/ }).click();
+  assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+  assert.notEqual(await background(), light);
 });
