@@ -79,5 +79,10 @@ test('search finds a match outside the rendered window of a 50k-line session, an
   // Each line's gutter link is its permalink.
   const href = await permalink.locator('.line.current a.gutter').getAttribute('href');
   assert.equal(href, `/s/big?line=${encodeURIComponent(ev.id)}`);
+
+  // Only a window is loaded, and the page says so; "Start" opens the session's first line.
+  assert.match((await permalink.locator('.window-info').textContent()) ?? '', /^[\d,]+ of 50,000 events loaded$/);
+  await permalink.getByRole('button', { name: '⤒ Start' }).click();
+  await waitVisible(permalink, 'the first line', (l) => l[0] === 'line 0 of the big session');
   assert.deepEqual(errors, []);
 });

@@ -77,6 +77,13 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
     else w.openAtEnd();
   }, [win.atEnd, w.openAtEnd, session]);
 
+  /** The session's first line: scrolled to when loaded, else a window opened at the start. */
+  const jumpToStart = useCallback(() => {
+    setFollowing(false);
+    if (win.atStart) list.current?.scrollToIndex({ index: 0, align: 'start' });
+    else if (w.summary?.firstId) w.openAround(w.summary.firstId);
+  }, [win.atStart, w.summary, w.openAround]);
+
   // Visible rows: all of them unless a step section is collapsed (its header stays).
   const { visible, firstItemIndex, exits } = useMemo(() => {
     const exits = new Map<string, ExitInfo>();
@@ -164,7 +171,7 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
     [onScroll, gesture, session],
   );
 
-  // Keyboard shortcuts (outside text fields): / search, n/N next/previous match, t timestamps, w wrap, l live.
+  // Keyboard shortcuts (outside text fields): / search, n/N next/previous match, t timestamps, w wrap, l live, g start.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
@@ -177,10 +184,11 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
       else if (e.key === 't') setShowTs((v) => !v);
       else if (e.key === 'w') setWrap((v) => !v);
       else if (e.key === 'l') jumpToLive();
+      else if (e.key === 'g') jumpToStart();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [search.next, search.prev, jumpToLive]);
+  }, [search.next, search.prev, jumpToLive, jumpToStart]);
 
   const download = async (format: 'text' | 'ndjson') => {
     setDownloading(`Preparing ${format === 'text' ? 'text' : 'NDJSON'} download…`);
@@ -217,6 +225,14 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
                     : 'not following'}
         </span>
         <div className="tools">
+          {w.summary && w.summary.count > win.rows.length ? (
+            <span className="window-info" title="Only a window of the session is kept in the page; more loads as you scroll">
+              {win.rows.length.toLocaleString()} of {w.summary.count.toLocaleString()} events loaded
+            </span>
+          ) : null}
+          <button type="button" onClick={jumpToStart} disabled={win.rows.length === 0}>
+            ⤒ Start
+          </button>
           <label className="check">
             <input type="checkbox" checked={showTs} onChange={(e) => setShowTs(e.target.checked)} /> timestamps
           </label>
