@@ -8,14 +8,15 @@
  * guess a cursor C before X, read N+1 events after it, and
  *  - if the read reaches X with at least N/4 events before it, those are the page;
  *  - if it does not reach X, there are more than N events in (C, X): move C later (bisect);
- *  - if it reaches X with too few, move C earlier (exponential, then bisect).
+ *  - if it reaches X with too few, move C earlier (scaled by the density seen, then bisect).
  * Each step is one request of ≤ N+1 rows; a few steps usually suffice. If ids are not in that form
  * (another store), we fall back to reading forward from the start.
  */
 import type { StoredEvent } from './api.ts';
 import { readEvents } from './api.ts';
 
-const SEQ_BITS = 24n;
+// A writer restarts seq at 0 every millisecond; 40 bits leave room for a clock held back for a long time.
+const SEQ_BITS = 40n;
 const SEQ_MASK = (1n << SEQ_BITS) - 1n;
 
 /** An id's position in id order, as one integer; null when the id is not `<ms>-<seq>`. */
@@ -62,7 +63,7 @@ export async function pageBefore(session: string, until: bigint, n: number, hint
   let dist = first > 0n ? first : 1n;
   let start = until - dist;
   let best: BackPage | null = null;
-  for (let step = 0; step < 48; step++) {
+  for (let step = 0; step < MAX_STEPS; step++) {
     const fromStart = start <= 0n || (firstPos !== undefined && firstPos !== null && start <= firstPos);
     const after = fromStart ? null : cursorBefore(start);
     const page = await readEvents(session, { after, limit: n + 1 });
@@ -71,21 +72,67 @@ export async function pageBefore(session: string, until: bigint, n: number, hint
       return p !== null && p < until;
     });
     const reached = before.length < page.events.length || page.next === null;
+    // Reading from `start` is the same as reading from the first event it returned: bounds move
+    // onto real events, so a search never wanders through id space that holds none.
+    const firstRead = page.events[0] ? idPos(page.events[0].id) : null;
     if (reached) {
-      best = { events: before.slice(-n), atStart: fromStart || (before.length <= n && after === null) };
+      best = { events: before.slice(-n), atStart: fromStart };
       if (fromStart || before.length >= n / 4) return best;
-      hi = start;
+      hi = before.length > 0 && firstRead !== null ? firstRead : start;
       if (lo === null) {
-        dist *= 16n;
+        // Scale by what this read saw: k events in `dist` suggests n of them in dist × n / k.
+        const grow = before.length > 0 ? BigInt(Math.min(1024, Math.max(2, Math.ceil(n / before.length)))) : 64n;
+        dist *= grow;
         start = until - dist;
-      } else start = (lo + hi) / 2n;
+      } else start = midpoint(lo, hi);
     } else {
-      lo = start;
+      lo = firstRead ?? start;
       if (hi - lo <= 1n) break;
-      start = (lo + hi) / 2n;
+      start = midpoint(lo, hi);
     }
   }
+  // Ids too uneven to bisect quickly: read forward from the last start known to be before the page.
+  if (lo !== null) return scanForward(session, lo, until, n);
   return best ?? { events: [], atStart: false };
+}
+
+/** Bisection steps before falling back to reading forward. */
+const MAX_STEPS = 24;
+/** Seqs within one millisecond rarely pass this; used only to pick midpoints. */
+const SEQ_GUESS = 1n << 16n;
+
+/**
+ * A start between lo and hi. Ids are dense within a millisecond and sparse across them, so the
+ * midpoint is taken in milliseconds while they differ by two or more, then within one.
+ */
+function midpoint(lo: bigint, hi: bigint): bigint {
+  const loMs = lo >> SEQ_BITS;
+  const hiMs = hi >> SEQ_BITS;
+  if (hiMs - loMs >= 2n) return ((loMs + hiMs) / 2n) << SEQ_BITS;
+  if (hiMs === loMs) return (lo + hi) / 2n;
+  const hiSeq = hi & SEQ_MASK;
+  if (hiSeq >= 2n) return (hiMs << SEQ_BITS) | (hiSeq / 2n);
+  const loSeq = lo & SEQ_MASK;
+  const top = loSeq < SEQ_GUESS ? SEQ_GUESS : SEQ_MASK;
+  return (loMs << SEQ_BITS) | (loSeq + 1n + (top - loSeq) / 2n);
+}
+
+/** The last n events before `until`, reading forward from `lo` in large pages (at most 20). */
+async function scanForward(session: string, lo: bigint, until: bigint, n: number): Promise<BackPage> {
+  let kept: StoredEvent[] = [];
+  let after = cursorBefore(lo);
+  for (let pages = 0; pages < 20; pages++) {
+    const page = await readEvents(session, { after, limit: 10_000 });
+    for (const e of page.events) {
+      const p = idPos(e.id);
+      if (p === null || p >= until) return { events: kept.slice(-n), atStart: false };
+      kept.push(e);
+    }
+    if (kept.length > 4 * n) kept = kept.slice(-n);
+    if (page.next === null) break;
+    after = page.next;
+  }
+  return { events: kept.slice(-n), atStart: false };
 }
 
 /** The events from `id` on (inclusive), up to n. */

@@ -85,6 +85,10 @@ function densityOf(rows: Row[], summary: SessionSummary | null): number | undefi
   return undefined;
 }
 
+function firstPosOf(summary: SessionSummary | null): bigint | null {
+  return summary?.firstId ? idPos(summary.firstId) : null;
+}
+
 export function useLogWindow(session: string): WindowApi {
   const [win, setWin] = useState<LogWindow>(EMPTY);
   const winRef = useRef<LogWindow>(EMPTY);
@@ -192,7 +196,7 @@ export function useLogWindow(session: string): WindowApi {
       let atStart = true;
       const lastPos = s?.lastId ? posAfter(s.lastId) : null;
       if (s?.lastId && lastPos !== null) {
-        const page = await pageBefore(session, lastPos, PAGE, { density: densityOf([], s), firstPos: s.firstId ? idPos(s.firstId) : null });
+        const page = await pageBefore(session, lastPos, PAGE, { density: densityOf([], s), firstPos: firstPosOf(s) });
         rows = rowsAfter(undefined, page.events);
         atStart = page.atStart;
       }
@@ -226,7 +230,8 @@ export function useLogWindow(session: string): WindowApi {
       setError(null);
       try {
         const s = summaryRef.current ?? (await loadSummary());
-        const back = pos === null ? { events: [], atStart: false } : await pageBefore(session, pos, PAGE / 2, { density: densityOf([], s) });
+        const back =
+          pos === null ? { events: [], atStart: false } : await pageBefore(session, pos, PAGE / 2, { density: densityOf([], s), firstPos: firstPosOf(s) });
         const fwd = await pageFrom(session, id, PAGE / 2);
         if (gen !== genRef.current) return;
         const rows = rowsAfter(undefined, [...back.events, ...fwd.events]);
@@ -263,7 +268,7 @@ export function useLogWindow(session: string): WindowApi {
     busy.current = true;
     const gen = genRef.current;
     try {
-      const page = await pageBefore(session, pos, PAGE, { density: densityOf(w.rows, summaryRef.current) });
+      const page = await pageBefore(session, pos, PAGE, { density: densityOf(w.rows, summaryRef.current), firstPos: firstPosOf(summaryRef.current) });
       const cur = winRef.current;
       if (gen !== genRef.current) return;
       const older = rowsBefore(cur.rows[0], page.events);
