@@ -74,7 +74,9 @@ export function App() {
           ) : null}
         </div>
       </header>
-      <div id="content">{page}</div>
+      <div id="content" tabIndex={-1}>
+        {page}
+      </div>
     </>
   );
 }
