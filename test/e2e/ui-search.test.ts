@@ -11,6 +11,8 @@ import { browserMissing, openBrowser, waitVisible } from './ui-helpers.ts';
 const missing = browserMissing();
 const LINES = 50_000;
 const NEEDLE_AT = 123;
+/** Two more matches, far apart: next/previous must load around each. */
+const MORE_NEEDLES = [25_000, 45_000];
 
 test('search finds a match outside the rendered window of a 50k-line session, and a line permalink opens at its line', {
   skip: missing ?? false,
@@ -20,7 +22,11 @@ test('search finds a match outside the rendered window of a 50k-line session, an
   const lines: object[] = [];
   for (let i = 0; i < LINES; i++) {
     const value =
-      i === NEEDLE_AT ? `line ${i} has the zebraneedle in it` : i === LINES - 1 ? `\u001b[1;32mline ${i} done\u001b[0m` : `line ${i} of the big session`;
+      i === NEEDLE_AT || MORE_NEEDLES.includes(i)
+        ? `line ${i} has the zebraneedle in it`
+        : i === LINES - 1
+          ? `\u001b[1;32mline ${i} done\u001b[0m`
+          : `line ${i} of the big session`;
     lines.push({ session: 'big', key: i % 1000 === 7 ? 'stderr' : 'stdout', value });
   }
   for (let i = 0; i < LINES; i += 10_000) {
@@ -52,13 +58,24 @@ test('search finds a match outside the rendered window of a 50k-line session, an
     seen.join('\n'),
   );
   assert.equal(await page.locator('.line.current mark').textContent(), 'zebraneedle');
-  assert.equal(await page.locator('.match-count').textContent(), '1 of 1');
+  assert.equal(await page.locator('.match-count').textContent(), '1 of 3');
   // Lines around the match are loaded too (history before it and after it).
   await waitVisible(
     page,
     'neighbours of the match',
     (l) => l.includes(`line ${NEEDLE_AT - 1} of the big session`) && l.includes(`line ${NEEDLE_AT + 1} of the big session`),
   );
+
+  // Next match: far from the loaded window again; Enter in the box also steps to the next one.
+  await page.getByRole('button', { name: 'Next match' }).click();
+  await waitVisible(page, 'the second match', (l) => l.includes(`line ${MORE_NEEDLES[0]} has the zebraneedle in it`));
+  assert.equal(await page.locator('.line.current .text').textContent(), `line ${MORE_NEEDLES[0]} has the zebraneedle in it`);
+  await box.press('Enter');
+  await waitVisible(page, 'the third match', (l) => l.includes(`line ${MORE_NEEDLES[1]} has the zebraneedle in it`));
+  assert.equal(await page.locator('.match-count').textContent(), '3 of 3');
+  await page.getByRole('button', { name: 'Previous match' }).click();
+  await waitVisible(page, 'back to the second match', (l) => l.includes(`line ${MORE_NEEDLES[0]} has the zebraneedle in it`));
+  assert.equal(await page.locator('.match-count').textContent(), '2 of 3');
 
   // A search with no match says so.
   await box.fill('nosuchwordanywhere');
