@@ -127,6 +127,8 @@ interface Sample {
   p99: number[];
   heapMb: number[];
   rows: number[];
+  /** Events held by the page after scrolling (the loaded window). */
+  loaded: number[];
 }
 
 async function measure(ctx: BenchContext, server: LogsrvProcess, session: string, lines: number): Promise<Sample> {
@@ -138,7 +140,7 @@ async function measure(ctx: BenchContext, server: LogsrvProcess, session: string
     viewport: { width: 1280, height: 900 },
     bypassCSP: true,
   });
-  const out: Sample = { openMs: [], p50: [], p99: [], heapMb: [], rows: [] };
+  const out: Sample = { openMs: [], p50: [], p99: [], heapMb: [], rows: [], loaded: [] };
   try {
     // One warm-up open (browser start, code cache), then the measured ones, each in a fresh page.
     const warm = await browser.newPage();
@@ -154,6 +156,8 @@ async function measure(ctx: BenchContext, server: LogsrvProcess, session: string
       out.p99.push(quantile(deltas, 0.99));
       out.heapMb.push(heap / 1024 / 1024);
       out.rows.push(await page.locator('.line').count());
+      const info = (await page.locator('.window-info').count()) > 0 ? await page.locator('.window-info').textContent() : null;
+      out.loaded.push(info ? Number((/^([\d,]+) of/.exec(info)?.[1] ?? '0').replaceAll(',', '')) : lines);
       ctx.log(
         `  ${session}: open ${fmt(ms)} ms, frames p50 ${fmt(quantile(deltas, 0.5))} ms p99 ${fmt(quantile(deltas, 0.99))} ms max ${fmt(Math.max(...deltas))} ms`,
       );
@@ -194,6 +198,7 @@ export const uiBigSession: Benchmark = {
       figures.push({ ...p99, case: caseName, baseline: p99B, ratio: p99.median / p99B.median, targets: [{ text: '≤ 50 ms', met: p99.median <= 50 }] });
       const notes = [
         `Ingest: ${BIG.toLocaleString()} lines in ${fmt(bigS)} s over NDJSON POSTs of ${BODY_LINES.toLocaleString()} lines, 2 concurrent.`,
+        `Events loaded in the page after scrolling: ${big.loaded.join(' / ')} of ${BIG.toLocaleString()} (history pages fetched while scrolling up).`,
         `Rows in the DOM after scrolling: ${big.rows.join(' / ')} (${BIG / 1000}k) vs ${small.rows.join(' / ')} (1k) — virtualized, independent of session size.`,
         `JS heap after scrolling: ${big.heapMb.map((x) => fmt(x)).join(' / ')} MiB (${BIG / 1000}k) vs ${small.heapMb.map((x) => fmt(x)).join(' / ')} MiB (1k): only a window of the session is loaded.`,
         `Scrolling: ${SCROLL_FRAMES} frames × ${SCROLL_PX} px upwards from the end, loading older pages (1,000 events each) on the way; headless Chromium, --disable-gpu.`,
