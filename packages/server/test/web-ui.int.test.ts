@@ -52,14 +52,24 @@ test('hashed assets are served with their type and cached for a year; an unknown
 });
 
 test('client-side routes get the page; API paths keep their own answers', opts, async () => {
-  for (const path of ['/s/build-42', '/s/ws-42%2Fbuild?line=1-2', '/health', '/anything/else']) {
-    const res = await fetch(`${server.url}${path}`);
+  for (const [path, accept] of [
+    ['/s/build-42', '*/*'],
+    ['/s/ws-42%2Fbuild?line=1-2', '*/*'],
+    ['/health', '*/*'],
+    ['/anything/else', 'text/html,application/xhtml+xml,*/*;q=0.8'],
+  ] as const) {
+    const res = await fetch(`${server.url}${path}`, { headers: { accept } });
     assert.equal(res.status, 200, path);
     assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8', path);
     assert.match(await res.text(), /<div id="root">/);
   }
   const api = await fetch(`${server.url}/v1/nope`);
   assert.equal(api.status, 404);
+  for (const path of ['/v2/nothing', '/anything/else']) {
+    const res = await fetch(`${server.url}${path}`);
+    assert.equal(res.status, 404, `${path}: a program (no Accept: text/html) gets the JSON 404`);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'LOGSRV_ERR_NOT_FOUND');
+  }
   assert.deepEqual(await api.json(), { error: { code: 'LOGSRV_ERR_NOT_FOUND', message: 'no route GET /v1/nope' } });
   const health = await fetch(`${server.url}/healthz`);
   assert.equal(health.status, 200);

@@ -5,10 +5,11 @@
  * can reach outside it. (A rebuild of the UI while the server runs needs a restart.)
  *
  * - `/assets/*` carry a content hash in their names: cached for a year, `immutable`.
- * - `index.html` (and every client-side route: any other GET that is not an API path) is sent
- *   with `no-cache`, so a new build is picked up at the next load.
- * - `/v1/…`, `/healthz` and `/metrics` never fall back to the UI: an unknown API path keeps its
- *   JSON 404.
+ * - `index.html` is sent with `no-cache` (a new build is picked up at the next load) for the UI's
+ *   routes (`/s/…`, `/health`) and for any other GET a browser asks for as a page (`Accept:
+ *   text/html`), where the app shows its own "not found".
+ * - API paths (`/v<n>/…`, `/healthz`, `/metrics`) never fall back to the UI, and neither does a
+ *   request that does not ask for HTML: a wrong URL from a program keeps its JSON 404.
  * - Without a build (`packages/web/dist` missing) `/` explains how to make one.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -74,7 +75,12 @@ export function loadWebAssets(root: string): Map<string, Asset> | null {
 
 /** Paths the UI never answers: the API and the operational endpoints keep their own 404s. */
 export function isApiPath(path: string): boolean {
-  return path.startsWith('/v1/') || path === '/v1' || path === '/healthz' || path === '/metrics';
+  return /^\/v\d+(\/|$)/.test(path) || path === '/healthz' || path === '/metrics';
+}
+
+/** The app's own routes (packages/web/src/router.tsx). */
+function isUiRoute(path: string): boolean {
+  return path.startsWith('/s/') || path === '/health' || path === '/sessions';
 }
 
 function send(reply: FastifyReply, asset: Asset): FastifyReply {
@@ -99,7 +105,8 @@ export function registerWebUi(app: FastifyInstance, root: string = DEFAULT_WEB_R
     if (asset) return send(reply, asset);
     // A hashed file from another build: a 404, never the page (a script tag would get HTML).
     if (path.startsWith('/assets/')) return reply.callNotFound();
-    return send(reply, index);
+    if (isUiRoute(path) || /\btext\/html\b/.test(req.headers.accept ?? '')) return send(reply, index);
+    return reply.callNotFound();
   });
 }
 
