@@ -34,7 +34,7 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   const lastGesture = useRef(0);
   const lastTop = useRef(0);
 
-  // biome-ignore lint/correctness/useExhaustiveDependencies: opens once per session; a permalink change is handled by goToLine.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: opens once per session; a later permalink of the same session goes through goToId below.
   useEffect(() => {
     if (lineId) w.openAround(lineId);
     else w.openAtEnd();
@@ -59,6 +59,13 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   );
 
   const search = useSessionSearch(session, goToId);
+
+  // Navigating to another line of this session (a link, back/forward) moves there without a reload.
+  const openedLine = useRef(lineId);
+  useEffect(() => {
+    if (lineId && lineId !== openedLine.current) goToId(lineId);
+    openedLine.current = lineId;
+  }, [lineId, goToId]);
 
   const link = useCallback(
     (id: string) => {

@@ -7,8 +7,8 @@
  * from the SSE tail. Virtuoso renders only what is on screen; `firstItemIndex` goes down by the
  * number of rows prepended, so the view does not jump when history arrives above it.
  *
- * Live events are collected per network read and applied once per animation frame, so a loud
- * command costs one React update per frame, not one per line.
+ * Live events are collected per network read and applied once per animation frame (every 250 ms
+ * in a hidden tab), so a loud command costs one React update per frame, not one per line.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { SessionSummary, StoredEvent } from './api.ts';
@@ -100,7 +100,8 @@ export function useLogWindow(session: string): WindowApi {
   const tailRef = useRef<{ stop: () => void } | null>(null);
   const busy = useRef(false);
   const pending = useRef<StoredEvent[]>([]);
-  const frame = useRef<number | null>(null);
+  /** Cancels the scheduled flush, while one is scheduled. */
+  const scheduled = useRef<(() => void) | null>(null);
   const genRef = useRef(0);
 
   const commit = useCallback((next: LogWindow) => {
@@ -112,13 +113,13 @@ export function useLogWindow(session: string): WindowApi {
     tailRef.current?.stop();
     tailRef.current = null;
     pending.current = [];
-    if (frame.current !== null) cancelAnimationFrame(frame.current);
-    frame.current = null;
+    scheduled.current?.();
+    scheduled.current = null;
   }, []);
 
   /** Applies live events collected since the last frame. */
   const flush = useCallback(() => {
-    frame.current = null;
+    scheduled.current = null;
     const events = pending.current;
     pending.current = [];
     const w = winRef.current;
@@ -157,7 +158,15 @@ export function useLogWindow(session: string): WindowApi {
         onEvents: (events) => {
           if (gen !== genRef.current) return;
           pending.current.push(...events);
-          if (frame.current === null) frame.current = requestAnimationFrame(flush);
+          if (scheduled.current !== null) return;
+          // A hidden tab gets no animation frames: apply on a timer there, so nothing piles up.
+          if (document.hidden) {
+            const t = setTimeout(flush, 250);
+            scheduled.current = () => clearTimeout(t);
+          } else {
+            const f = requestAnimationFrame(flush);
+            scheduled.current = () => cancelAnimationFrame(f);
+          }
         },
         onStatus: (s, detail) => {
           if (gen !== genRef.current) return;
