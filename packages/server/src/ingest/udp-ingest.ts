@@ -13,7 +13,7 @@ import { LogsrvError } from '@logsrv/protocol';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
 import type { BlockedSources } from '../reports/blocked-sources.js';
-import { fromColumns } from '../store/sqlite/columns.js';
+import { unpackEvents } from '../store/sqlite/columns.js';
 import type { SessionResolver } from './accept.js';
 import type { FromUdpWorker, ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
 
@@ -160,10 +160,10 @@ export class UdpIngest {
     if (m.received > 0) metrics.received.inc({ transport: 'udp' }, m.received);
     for (const [reason, n] of m.drops) metrics.dropped.inc({ transport: 'udp', reason }, n);
     for (const [source, n] of m.blocked) o.blocked?.record(source, 'udp', n);
-    if (!m.columns) return;
+    if (!m.packed) return;
     // Taken: from here the queue bounds memory, and the receive thread may hand over more.
-    this.worker?.postMessage({ type: 'ack', events: m.columns.n } satisfies ToUdpWorker);
-    let events = fromColumns(m.columns);
+    this.worker?.postMessage({ type: 'ack', events: m.packed.n } satisfies ToUdpWorker);
+    let events = unpackEvents(m.packed);
     if (m.unresolved.length > 0) events = this.resolve(events, m.unresolved);
     if (events.length === 0) return;
     const n = events.length;

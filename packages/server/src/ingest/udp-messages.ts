@@ -1,5 +1,5 @@
 /** What crosses between the main thread and the UDP receive thread (`udp-worker.ts`). */
-import type { EventColumns } from '../store/sqlite/columns.js';
+import type { PackedEvents } from '../store/sqlite/columns.js';
 
 export interface UdpWorkerData {
   host: string;
@@ -17,7 +17,7 @@ export interface UdpWorkerData {
 export interface UdpBatch {
   type: 'batch';
   /** Valid events, or null when only counts changed. */
-  columns: EventColumns | null;
+  packed: PackedEvents | null;
   /** Text bytes of those events, for the queue's byte bound. */
   bytes: number;
   /** Indexes of events that came without a session: resolved from the registry, else dropped. */

@@ -1,7 +1,7 @@
 /**
  * The UDP receive thread. It owns the socket and does everything a datagram needs short of
  * storage: rate limit, size and UTF-8 checks, JSON parsing, validation, normalization. Valid events
- * leave in batches (as columns, cheap to clone) for the main thread, which only hands them to the
+ * leave in batches (packed: one string and a length table, cheap to clone) for the main thread, which only hands them to the
  * queue.
  *
  * Why a thread of its own: the kernel buffer in front of a socket holds a few thousand datagrams,
@@ -17,7 +17,7 @@ import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { createMemoryLimiter, type SourceLimiter } from '../limits/rate-limit.js';
-import { toColumns } from '../store/sqlite/columns.js';
+import { packEvents } from '../store/sqlite/columns.js';
 import { acceptLine, isRejection } from './accept.js';
 import type { ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
 
@@ -151,7 +151,7 @@ function handOver(): void {
   for (let i = 0; i < events.length; i++) if ((events[i] as NormalizedEvent).session === UNRESOLVED) unresolved.push(i);
   const msg: UdpBatch = {
     type: 'batch',
-    columns: events.length > 0 ? toColumns(events) : null,
+    packed: events.length > 0 ? packEvents(events) : null,
     bytes,
     unresolved,
     received,

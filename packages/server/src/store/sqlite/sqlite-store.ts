@@ -21,7 +21,7 @@ import type {
   SessionsQuery,
   Store,
 } from '../store.js';
-import { toColumns } from './columns.js';
+import { packEvents } from './columns.js';
 import { INDEX_CHUNK_ROWS } from './day-index.js';
 import { WorkerClient } from './worker-rpc.js';
 
@@ -71,7 +71,7 @@ export class SqliteStore implements Store {
   }
 
   append(events: NormalizedEvent[], nowMs: number): Promise<AppendResult> {
-    return this.writer.call<AppendResult>({ op: 'append', events: toColumns(events), nowMs });
+    return this.writer.call<AppendResult>({ op: 'append', events: packEvents(events), nowMs });
   }
 
   lastId(): Promise<EventId | null> {

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import type { Registration } from '../store.js';
-import type { EventColumns } from './columns.js';
+import type { EventColumns, PackedEvents } from './columns.js';
+import { unpackToColumns } from './columns.js';
 import type { DayIndex } from './day-index.js';
 import { ensureDayTables, prepareDayIndex } from './day-index.js';
 import { RegistryDb } from './registry-db.js';
@@ -208,7 +209,7 @@ for (const day of listDays(dataDir)) {
 serveRequests((req: WorkerRequest) => {
   switch (req.op) {
     case 'append': {
-      const events = req.events as EventColumns;
+      const events = unpackToColumns(req.events as PackedEvents);
       const now = req.nowMs as number;
       const ms = Math.max(now, lastMs);
       const seq0 = ms === lastMs ? lastSeq + 1 : 0;
