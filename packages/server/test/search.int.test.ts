@@ -201,6 +201,8 @@ const TRICKY = [
   'exit code 3',
   'C:\\Windows\\path',
   'NEAR(x y) AND col:value',
+  '\u001b[1;31mAssertionError\u001b[0m: expected \u001b[32m200\u001b[39m',
+  'progress\u001b[2K\u001b[1G done \u001b]0;title\u0007ok',
 ];
 
 describe('q syntax over HTTP, with the index on and off', () => {
@@ -244,6 +246,12 @@ describe('q syntax over HTTP, with the index on and off', () => {
     ['NEAR(x y)', ['NEAR(x y) AND col:value']],
     ['col:value AND', ['NEAR(x y) AND col:value']],
     ['tab separated', ['tab\tseparated\tvalues']],
+    // Colour codes are not part of words: text is searched as the terminal shows it.
+    ['AssertionError', ['\u001b[1;31mAssertionError\u001b[0m: expected \u001b[32m200\u001b[39m']],
+    ['"AssertionError expected 200"', ['\u001b[1;31mAssertionError\u001b[0m: expected \u001b[32m200\u001b[39m']],
+    ['31m', []],
+    ['"progress done" ok', ['progress\u001b[2K\u001b[1G done \u001b]0;title\u0007ok']],
+    ['title', []],
   ];
   const shown = (e: any) => (typeof e.value === 'string' ? e.value : JSON.stringify(e.value));
   for (const [q, want] of cases) {

@@ -16,6 +16,7 @@
  * - `q` empty or blank: no text filter. `q` with no word at all (`"--"`, `/`): refused.
  */
 import { LogsrvError } from '@logsrv/protocol';
+import { stripEscapes } from './escapes.js';
 import { forEachToken, tokenize } from './tokenize.js';
 
 export interface Phrase {
@@ -108,7 +109,8 @@ let lastWords: string[] = [];
 function wordsOf(text: string): string[] {
   if (text === lastText) return lastWords;
   const words: string[] = [];
-  forEachToken(text, (t) => {
+  // As the index sees it: without terminal escape sequences (escapes.ts).
+  forEachToken(stripEscapes(text), (t) => {
     words.push(t);
     return undefined;
   });

@@ -24,6 +24,7 @@
  * indexing cost does not grow with the size of the day.
  */
 import type Database from 'better-sqlite3';
+import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
 import type { EventColumns } from './columns.js';
 
@@ -113,7 +114,11 @@ class ChunkedIndex {
     private readonly chunkRows: number,
     /** Ascending; the last is the chunk being filled. */
     private readonly starts: number[],
-  ) {}
+  ) {
+    // What the index tokenizes: the value as a terminal shows it (search/escapes.ts). Called only
+    // for values that hold an ESC; the others go to the tokenizer without leaving SQLite.
+    db.function('logsrv_index_text', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? stripEscapes(v) : v));
+  }
 
   /** Indexes rows [from, to] (the next rows of the day, ascending). */
   add(from: number, to: number): void {
@@ -127,7 +132,10 @@ class ChunkedIndex {
       const end = Math.min(to, start + this.chunkRows - 1);
       let insert = this.inserts.get(start);
       if (!insert) {
-        insert = this.db.prepare(`INSERT INTO ${indexTable(start)} (rowid, value) SELECT rowid, value FROM events WHERE rowid BETWEEN ? AND ?`);
+        insert = this.db.prepare(
+          `INSERT INTO ${indexTable(start)} (rowid, value)
+           SELECT rowid, CASE WHEN instr(value, char(27)) > 0 THEN logsrv_index_text(value) ELSE value END FROM events WHERE rowid BETWEEN ? AND ?`,
+        );
         this.inserts.set(start, insert);
       }
       insert.run(from, end);
