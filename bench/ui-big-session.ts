@@ -17,21 +17,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../scripts/lib/chromium.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { fmt, measurement, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const BIG = Number(process.env.UI_BENCH_LINES ?? 1_000_000);
 const SMALL = 1_000;
 const BODY_LINES = 10_000;
@@ -132,14 +122,7 @@ interface Sample {
 }
 
 async function measure(ctx: BenchContext, server: LogsrvProcess, session: string, lines: number): Promise<Sample> {
-  const dir = mkdtempSync(join(tmpdir(), 'logsrv-ui-bench-'));
-  const browser = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    args: ARGS,
-    headless: true,
-    viewport: { width: 1280, height: 900 },
-    bypassCSP: true,
-  });
+  const { context: browser, close } = await launchChromium({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
   const out: Sample = { openMs: [], p50: [], p99: [], heapMb: [], rows: [], loaded: [] };
   try {
     // One warm-up open (browser start, code cache), then the measured ones, each in a fresh page.
@@ -164,8 +147,7 @@ async function measure(ctx: BenchContext, server: LogsrvProcess, session: string
       await page.close();
     }
   } finally {
-    await browser.close();
-    rmSync(dir, { recursive: true, force: true });
+    await close();
   }
   return out;
 }

@@ -8,20 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './lib/chromium.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = join(ROOT, 'docs', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const ESC = '\u001b';
 const green = (s: string) => `${ESC}[32m${s}${ESC}[0m`;
@@ -108,14 +98,7 @@ async function main(): Promise<void> {
     await post(build('release-2026.11', false));
 
     mkdirSync(OUT, { recursive: true });
-    const dir = mkdtempSync(join(tmpdir(), 'logsrv-shots-browser-'));
-    const context = await chromium.launchPersistentContext(dir, {
-      executablePath: CHROMIUM,
-      args: ARGS,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      colorScheme: 'light',
-    });
+    const { context, close } = await launchChromium({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       await page.goto(`${url}/`);
@@ -128,8 +111,7 @@ async function main(): Promise<void> {
       await page.locator('.line.current').waitFor();
       await page.screenshot({ path: join(OUT, 'session.png') });
     } finally {
-      await context.close();
-      rmSync(dir, { recursive: true, force: true });
+      await close();
     }
     process.stdout.write(`wrote ${join(OUT, 'sessions.png')} and ${join(OUT, 'session.png')}\n`);
   } finally {

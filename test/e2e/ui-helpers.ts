@@ -4,23 +4,12 @@
  *
  * Ownership: the browser and its fresh user-data dir are closed/removed in the test's `after` hook.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../../scripts/lib/chromium.ts';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+export { CHROMIUM } from '../../scripts/lib/chromium.ts';
 
 /** Why browser tests cannot run here, or null when they can. Throws under CI, where they must run. */
 export function browserMissing(): string | null {
@@ -32,19 +21,8 @@ export function browserMissing(): string | null {
 
 /** A fresh persistent context (its own user-data dir) at the given viewport. */
 export async function openBrowser(t: Pick<TestContext, 'after'>, viewport = { width: 1200, height: 800 }): Promise<{ context: BrowserContext; page: Page }> {
-  const dir = mkdtempSync(join(tmpdir(), 'logsrv-ui-'));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    headless: true,
-    viewport,
-    acceptDownloads: true,
-    colorScheme: 'light',
-  });
-  t.after(async () => {
-    await context.close().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { context, close } = await launchChromium({ viewport, acceptDownloads: true, colorScheme: 'light' });
+  t.after(close);
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15_000);
   return { context, page };
