@@ -6,6 +6,7 @@
  * and every JavaScript match (text-query.ts: tails, days without an index) apply this same
  * function before the tokenizer, which stays an exact replica of SQLite's.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are control characters.
 const ESCAPE_SEQUENCE = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[ -/]*[0-~]?/g;
 
 export function stripEscapes(text: string): string {
