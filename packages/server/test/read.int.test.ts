@@ -48,6 +48,38 @@ describe('day partitions', () => {
       const last = await (await fetch(`${srv.url}/v1/sessions/night/events?after=${all[28].id}`)).json();
       assert.equal(last.events.length, 1);
       assert.equal(last.next, null);
+
+      // Backwards with before=: pages from the end, exact across the day boundary, at every size.
+      const page = async (qs: string) => (await fetch(`${srv.url}/v1/sessions/night/events?${qs}`)).json();
+      for (const limit of [1, 3, 7, 10, 11, 1000]) {
+        const got: string[] = [];
+        let before = `${Date.UTC(2027, 0, 1)}-0`;
+        for (;;) {
+          const p = await page(`before=${before}&limit=${limit}`);
+          assert.ok(p.events.length <= limit);
+          got.unshift(...p.events.map((e: any) => e.value));
+          if (p.events.length > 0) assert.equal(p.next, p.events.at(-1).id, 'next continues forwards from the page');
+          if (p.prev === null) break;
+          assert.equal(p.prev, p.events[0].id);
+          before = p.prev;
+        }
+        assert.deepEqual(got, sent, `backwards, limit ${limit}`);
+      }
+      const justBefore = await page(`before=${all[20].id}&limit=2`);
+      assert.deepEqual(
+        justBefore.events.map((e: any) => e.value),
+        ['line 18', 'line 19'],
+      );
+      assert.deepEqual(await page(`before=${all[0].id}`), { events: [], next: null, prev: null });
+      for (const [qs, code] of [
+        [`before=${all[5].id}&after=${all[1].id}`, 'LOGSRV_ERR_BAD_PARAM'],
+        [`before=${all[5].id}&q=line`, 'LOGSRV_ERR_BAD_PARAM'],
+        ['before=yesterday', 'LOGSRV_ERR_BAD_CURSOR'],
+      ]) {
+        const r = await fetch(`${srv.url}/v1/sessions/night/events?${qs}`);
+        assert.equal(r.status, 400, qs);
+        assert.equal(((await r.json()) as any).error.code, code, qs);
+      }
     } finally {
       await srv.close();
       rmSync(dataDir, { recursive: true, force: true });

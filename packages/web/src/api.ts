@@ -142,6 +142,8 @@ export interface StoredEvent {
 export interface EventPage {
   events: StoredEvent[];
   next: string | null;
+  /** For a `before` read: the first event's id when more precede it, else null. */
+  prev?: string | null;
 }
 
 export interface LatestValue {
@@ -184,10 +186,13 @@ export function query(params: Record<string, string | number | null | undefined>
 /** One page of a session's events (`after` exclusive). */
 export function readEvents(
   session: string,
-  params: { after?: string | null; limit?: number; q?: string; key?: string },
+  params: { after?: string | null; before?: string | null; limit?: number; q?: string; key?: string },
   signal?: AbortSignal,
 ): Promise<EventPage> {
-  return getJson<EventPage>(sessionPath(session, `/events${query({ after: params.after, limit: params.limit, q: params.q, key: params.key })}`), signal);
+  return getJson<EventPage>(
+    sessionPath(session, `/events${query({ after: params.after, before: params.before, limit: params.limit, q: params.q, key: params.key })}`),
+    signal,
+  );
 }
 
 /**

@@ -70,25 +70,6 @@ function findRow(rows: Row[], id: string): number {
   return -1;
 }
 
-/** Events per id-position unit in the loaded rows: a first guess for how far back a page reaches. */
-function densityOf(rows: Row[], summary: SessionSummary | null): number | undefined {
-  if (rows.length >= 2) {
-    const a = idPos((rows[0] as Row).id);
-    const b = idPos((rows[rows.length - 1] as Row).id);
-    if (a !== null && b !== null && b > a) return rows.length / Number(b - a);
-  }
-  if (summary?.firstId && summary.lastId) {
-    const a = idPos(summary.firstId);
-    const b = idPos(summary.lastId);
-    if (a !== null && b !== null && b > a) return summary.count / Number(b - a);
-  }
-  return undefined;
-}
-
-function firstPosOf(summary: SessionSummary | null): bigint | null {
-  return summary?.firstId ? idPos(summary.firstId) : null;
-}
-
 export function useLogWindow(session: string): WindowApi {
   const [win, setWin] = useState<LogWindow>(EMPTY);
   const winRef = useRef<LogWindow>(EMPTY);
@@ -205,7 +186,7 @@ export function useLogWindow(session: string): WindowApi {
       let atStart = true;
       const lastPos = s?.lastId ? posAfter(s.lastId) : null;
       if (s?.lastId && lastPos !== null) {
-        const page = await pageBefore(session, lastPos, PAGE, { density: densityOf([], s), firstPos: firstPosOf(s) });
+        const page = await pageBefore(session, lastPos, PAGE);
         rows = rowsAfter(undefined, page.events);
         atStart = page.atStart;
       }
@@ -238,9 +219,8 @@ export function useLogWindow(session: string): WindowApi {
       setStatus('loading');
       setError(null);
       try {
-        const s = summaryRef.current ?? (await loadSummary());
-        const back =
-          pos === null ? { events: [], atStart: false } : await pageBefore(session, pos, PAGE / 2, { density: densityOf([], s), firstPos: firstPosOf(s) });
+        if (!summaryRef.current) await loadSummary(); // the header shows it
+        const back = pos === null ? { events: [], atStart: false } : await pageBefore(session, pos, PAGE / 2);
         const fwd = await pageFrom(session, id, PAGE / 2);
         if (gen !== genRef.current) return;
         const rows = rowsAfter(undefined, [...back.events, ...fwd.events]);
@@ -277,7 +257,7 @@ export function useLogWindow(session: string): WindowApi {
     busy.current = true;
     const gen = genRef.current;
     try {
-      const page = await pageBefore(session, pos, PAGE, { density: densityOf(w.rows, summaryRef.current), firstPos: firstPosOf(summaryRef.current) });
+      const page = await pageBefore(session, pos, PAGE);
       const cur = winRef.current;
       if (gen !== genRef.current) return;
       const older = rowsBefore(cur.rows[0], page.events);

@@ -16,18 +16,22 @@ export function registerSessionEvents(app: FastifyInstance, store: Store): void 
     if (session.length === 0 || session.length > 256) throw new LogsrvError('LOGSRV_ERR_BAD_PARAM', 'session must be 1 to 256 characters');
     const q = req.query as Query;
     const after = cursor(q, 'after');
+    const before = cursor(q, 'before');
     const limit = int(q, 'limit', DEFAULT_PAGE, 1, MAX_PAGE);
     const format = oneOf(q, 'format', FORMATS, 'json');
     const key = str(q, 'key');
     const step = str(q, 'step');
     const text = str(q, 'q', 1024);
     const search = parseTextQuery(text) !== null ? text : undefined;
-    const query = { session, after, limit, key, step, q: search };
+    if (before && after) throw new LogsrvError('LOGSRV_ERR_BAD_PARAM', "give 'after' (read forwards) or 'before' (read backwards), not both");
+    if (before && search !== undefined) throw new LogsrvError('LOGSRV_ERR_BAD_PARAM', "'before' cannot be combined with 'q': search forwards with 'after'");
+    const query = { session, after, before, limit, key, step, q: search };
     reply.type(CONTENT_TYPES[format]);
     if (format !== 'html') {
       // Rendered in the reader thread: one string crosses, not a page of objects (row-text.ts).
       const page = await store.renderSession(query, format);
       if (page.next) reply.header('logsrv-next', page.next);
+      if (page.prev) reply.header('logsrv-prev', page.prev);
       return reply.send(page.body);
     }
     const page = await store.readSession(query);

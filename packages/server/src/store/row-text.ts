@@ -19,15 +19,17 @@ export interface RenderedPage {
   body: string;
   /** As in EventPage: the id of the last event when more follow, else null. */
   next: string | null;
+  /** As in EventPage, for `before` reads only. */
+  prev?: string | null;
   count: number;
 }
 
 /** A page of events as the body of `format`: json `{"events":[...],"next":...}`, ndjson, or values one per line. */
-export function renderPage(events: StoredEvent[], next: string | null, format: TextFormat): RenderedPage {
+export function renderPage(events: StoredEvent[], next: string | null, format: TextFormat, prev?: string | null): RenderedPage {
   let body = '';
-  if (format === 'json') body = JSON.stringify({ events, next });
+  if (format === 'json') body = JSON.stringify(prev === undefined ? { events, next } : { events, next, prev });
   else if (format === 'ndjson') for (const e of events) body += `${JSON.stringify(e)}\n`;
   // What a terminal would have shown: strings as they are, other values as JSON.
   else for (const e of events) body += `${typeof e.value === 'string' ? e.value : JSON.stringify(e.value)}\n`;
-  return { body, next, count: events.length };
+  return prev === undefined ? { body, next, count: events.length } : { body, next, prev, count: events.length };
 }

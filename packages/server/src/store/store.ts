@@ -28,6 +28,11 @@ export interface SessionQuery {
   session: string;
   /** Exclusive lower bound; null reads from the session's first event. */
   after: EventId | null;
+  /**
+   * Exclusive upper bound: the page is the `limit` events just before it (still in id order),
+   * for reading backwards. Not combined with `after` or `q`.
+   */
+  before?: EventId | null | undefined;
   limit: number;
   key?: string | undefined;
   step?: string | undefined;
@@ -69,6 +74,8 @@ export interface EventPage {
   events: StoredEvent[];
   /** Id of the last event returned when more events follow it; null when the page is the end. */
   next: string | null;
+  /** Only for a `before` read: id of the first event returned when more events precede it, else null. */
+  prev?: string | null;
 }
 
 /** What `PUT /v1/sessions/:session` sets (SPEC §5). */

@@ -96,6 +96,7 @@ function rawStmt(day: string, db: Database.Database, sql: string): Database.Stat
  * arrays (arrayToEvent): a session read of 10,000 events is the benchmarked hot path.
  */
 function readSession(q: SessionQuery): EventPage {
+  if (q.before) return readSessionBefore(q, q.before);
   // A full-text filter takes the planner of readEvents (index or scan, per day).
   if (q.q !== undefined && q.q.trim() !== '') {
     const { rows, next } = readEventRows(ctx, { ...q, until: null });
@@ -131,6 +132,44 @@ function readSession(q: SessionQuery): EventPage {
   if (more) events.length = q.limit;
   const last = events[events.length - 1];
   return { events, next: more && last ? last.id : null };
+}
+
+/**
+ * The `limit` events of a session just before `before`, in id order: days newest first from the
+ * cursor's, each read backwards on the (session, ms, seq) index.
+ */
+function readSessionBefore(q: SessionQuery, before: EventId): EventPage {
+  const want = q.limit + 1; // one extra row tells whether a page precedes this one
+  const rows: StoredEvent[] = [];
+  const endDay = dayOf(before.ms);
+  let where = 'session = ? AND (ms, seq) < (?, ?)';
+  if (q.key !== undefined) where += ' AND key = ?';
+  if (q.step !== undefined) where += ' AND step = ?';
+  const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE ${where} ORDER BY ms DESC, seq DESC LIMIT ?`;
+  const days = listDays(dataDir).filter((d) => d <= endDay);
+  for (let i = days.length - 1; i >= 0 && rows.length < want; i--) {
+    const day = days[i] as string;
+    const db = conn(day);
+    if (!db) continue;
+    const args: unknown[] = [q.session, before.ms, before.seq];
+    if (q.key !== undefined) args.push(q.key);
+    if (q.step !== undefined) args.push(q.step);
+    args.push(want - rows.length);
+    let got: unknown[][];
+    try {
+      got = rawStmt(day, db, sql).all(...args) as unknown[][];
+    } catch (err) {
+      if (err instanceof Error && /no such table/.test(err.message)) continue;
+      throw err;
+    }
+    for (const r of got) rows.push(arrayToEvent(r));
+  }
+  const more = rows.length > q.limit;
+  if (more) rows.length = q.limit;
+  rows.reverse();
+  const last = rows[rows.length - 1];
+  // Reading on after the last event returned gives the rest: the events from `before` on.
+  return { events: rows, next: last ? last.id : null, prev: more && rows[0] ? rows[0].id : null };
 }
 
 interface EndRow {
@@ -190,7 +229,7 @@ serveRequests((req: WorkerRequest) => {
       return readEvents(ctx, req.q as EventsQuery);
     case 'renderSession': {
       const page = readSession(req.q as SessionQuery);
-      return renderPage(page.events, page.next, req.format as TextFormat);
+      return renderPage(page.events, page.next, req.format as TextFormat, page.prev);
     }
     case 'renderEvents': {
       const page = readEvents(ctx, req.q as EventsQuery);
