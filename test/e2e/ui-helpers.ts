@@ -50,7 +50,21 @@ export async function waitVisible(page: Page, what: string, pred: (lines: string
   for (;;) {
     lines = await visibleLines(page);
     if (pred(lines)) return lines;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; visible lines:\n${lines.join('\n')}`);
+    if (Date.now() > end) {
+      const state = await page.evaluate(() => {
+        const el = document.querySelector('.log-list') as HTMLElement | null;
+        const badges = [...document.querySelectorAll('.badge')].map((b) => `${b.className}: ${b.textContent}`);
+        return {
+          scroll: el ? [el.scrollTop, el.scrollHeight, el.clientHeight] : null,
+          badges,
+          lines: document.querySelectorAll('.line').length,
+          status: document.querySelector('[role=status]')?.textContent ?? null,
+          follow: document.querySelector('.terminal [aria-live]')?.textContent ?? null,
+          jump: document.querySelector('.jump-live') !== null,
+        };
+      });
+      throw new Error(`timed out waiting for ${what}; page ${JSON.stringify(state)}; visible lines:\n${lines.join('\n')}`);
+    }
     await page.waitForTimeout(50);
   }
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { json, request, runCli, startServer, tempDir } from './helpers.ts';
 import { browserMissing, openBrowser, until, visibleLines, waitVisible } from './ui-helpers.ts';
 
@@ -85,7 +86,9 @@ test('a running command streams into the session page live, in colour, as text; 
   await page.mouse.wheel(0, -1500);
   const jump = page.getByRole('button', { name: /jump to live/i });
   await jump.waitFor({ state: 'visible' });
-  const paused = await visibleLines(page);
+  // The wheel's scroll may still be settling and the rows it uncovered not yet rendered: the paused
+  // view is what shows once two frames in a row have the same scroll position and some lines.
+  const paused = await settledView(page);
   const pausedMax = maxTick(paused);
   const stored = async () => {
     const r = await request(`${server.url}/v1/sessions/live-1`);
@@ -95,8 +98,12 @@ test('a running command streams into the session page live, in colour, as text; 
   await until('20 more events to be stored', async () => (await stored()) >= countAtPause + 20);
   // Give the page the frames it needs to apply what the tail delivered, then check it stayed put.
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-  const still = await visibleLines(page);
-  assert.ok(maxTick(still) <= pausedMax, `the view stayed where the user scrolled (was ≤ tick ${pausedMax}, now shows tick ${maxTick(still)})`);
+  const still = await settledView(page);
+  const mode = await page.locator('.terminal [aria-live]').textContent();
+  assert.ok(
+    maxTick(still) <= pausedMax,
+    `the view stayed where the user scrolled (was ≤ tick ${pausedMax}, now shows tick ${maxTick(still)}; ${mode}; jump button ${await jump.isVisible()}; paused view ${paused.slice(0, 2).join(' | ')} … ${paused.slice(-2).join(' | ')}; now ${still.slice(0, 2).join(' | ')} … ${still.slice(-2).join(' | ')})`,
+  );
   assert.equal(await scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight > 50), true, 'not at the bottom');
 
   // Jump to live: back at the bottom, following again (newer ticks keep appearing).
@@ -113,3 +120,15 @@ test('a running command streams into the session page live, in colour, as text; 
   assert.deepEqual(errors, []);
   assert.deepEqual(dialogs, []);
 });
+
+/** The visible lines once the scroller has stopped moving and rendered rows. */
+async function settledView(page: Page): Promise<string[]> {
+  let last = -1;
+  for (let i = 0; i < 200; i++) {
+    const top = await page.locator('.log-list').evaluate((el) => new Promise<number>((r) => requestAnimationFrame(() => r(el.scrollTop))));
+    const lines = await visibleLines(page);
+    if (top === last && lines.length > 0) return lines;
+    last = top;
+  }
+  throw new Error('the session view did not settle within 200 frames');
+}

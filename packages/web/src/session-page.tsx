@@ -31,8 +31,12 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
   const [downloading, setDownloading] = useState<string | null>(null);
   const [scrollTick, setScrollTick] = useState(0);
-  const lastGesture = useRef(0);
+  // Not 0: performance.now() starts at page load, so 0 would count as a gesture in the first 800 ms,
+  // and the list settling its first scroll position then would pause following on its own.
+  const lastGesture = useRef(Number.NEGATIVE_INFINITY);
   const lastTop = useRef(0);
+  /** Whether the latest scroll movement went down: only that, by the user, resumes following. */
+  const lastMoveDown = useRef(false);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: opens once per session; a later permalink of the same session goes through goToId below.
   useEffect(() => {
@@ -150,11 +154,20 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
     [visible, firstItemIndex, session, showTs, terms, currentId, collapsed, exits, toggle, link],
   );
 
+  // While following, every change of the rows ends with the last one in view. Virtuoso's
+  // followOutput alone only scrolls when the list still counts as at the bottom, and rows measured
+  // taller after they were added could leave it just short of that for good.
+  const lastRowId = visible.length > 0 ? (visible[visible.length - 1] as { id: string }).id : null;
+  useEffect(() => {
+    if (following && win.atEnd && lastRowId !== null) list.current?.scrollToIndex({ index: 'LAST', align: 'end' });
+  }, [following, win.atEnd, lastRowId]);
+
   // A scroll upwards that follows a user gesture pauses following; reaching the bottom resumes it.
   const onScroll = useCallback((e: Event) => {
     const el = e.currentTarget as HTMLElement;
     const top = el.scrollTop;
     if (top < lastTop.current - 2 && performance.now() - lastGesture.current < GESTURE_MS && followingRef.current) setFollowing(false);
+    if (top !== lastTop.current) lastMoveDown.current = top > lastTop.current;
     lastTop.current = top;
   }, []);
   const gesture = useCallback(() => {
@@ -276,7 +289,9 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
             computeItemKey={(index) => visible[index - firstItemIndex]?.id ?? index}
             followOutput={() => (followingRef.current ? 'auto' : false)}
             atBottomStateChange={(bottom) => {
-              if (bottom && win.atEnd && performance.now() - lastGesture.current < GESTURE_MS) setFollowing(true);
+              // The list may report "at bottom" for a moment while rows are added or measured; only
+              // the user scrolling down to the end resumes following.
+              if (bottom && win.atEnd && lastMoveDown.current && performance.now() - lastGesture.current < GESTURE_MS) setFollowing(true);
             }}
             startReached={() => {
               if (!win.atStart) w.loadOlder();
