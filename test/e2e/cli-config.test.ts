@@ -4,6 +4,7 @@
  * with exit code 2 and a message naming the option and what to change, before listening.
  */
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -148,4 +149,22 @@ test('serve --help lists every option with its env mirror', { timeout: 20_000 },
   }
   const missingEnv = [...flags].filter(([f, text]) => !text.includes(`LOGSRV_${f.toUpperCase().replace(/-/g, '_')}`)).map(([f]) => `--${f}`);
   assert.deepEqual(missingEnv, [], `options whose help does not name their env mirror:\n${r.stdout}`);
+});
+
+test('serve on an address already in use exits 1 saying which one, for HTTP and for UDP', { timeout: 40_000 }, async (t) => {
+  const first = await startServer(t);
+  const httpPort = new URL(first.url).port;
+  const http = await runCli(['serve', '--data', join(tempDir(t), 'data'), '--http', `127.0.0.1:${httpPort}`, '--udp', 'off']);
+  assert.equal(http.code, 1, http.stderr);
+  assert.match(http.stderr, new RegExp(`logsrv serve: cannot listen on HTTP 127\\.0\\.0\\.1:${httpPort}: the address is in use`));
+  assert.doesNotMatch(http.stderr, /^\s+at /m, 'a message, not a stack trace');
+
+  const holder = createSocket('udp4');
+  await new Promise<void>((r) => holder.bind(0, '127.0.0.1', () => r()));
+  t.after(() => holder.close());
+  const udpPort = holder.address().port;
+  const udp = await runCli(['serve', '--data', join(tempDir(t), 'data'), '--http', '127.0.0.1:0', '--udp', `127.0.0.1:${udpPort}`]);
+  assert.equal(udp.code, 1, udp.stderr);
+  assert.match(udp.stderr, new RegExp(`logsrv serve: cannot listen on UDP 127\\.0\\.0\\.1:${udpPort}: the address is in use`));
+  assert.doesNotMatch(udp.stderr, /listening on/);
 });

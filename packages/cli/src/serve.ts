@@ -33,14 +33,14 @@ export function registerServe(program: Command): void {
       }
       throw err;
     }
-    const { startServer } = await import('@logsrv/server');
+    const { StartError, startServer } = await import('@logsrv/server');
     let server: RunningServer;
     try {
       server = await startServer(config);
     } catch (err) {
-      if (err instanceof ConfigError) {
+      if (err instanceof ConfigError || err instanceof StartError) {
         process.stderr.write(`logsrv serve: ${err.message}\n`);
-        process.exit(2);
+        process.exit(err instanceof ConfigError ? 2 : 1);
       }
       throw err;
     }

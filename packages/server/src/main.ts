@@ -139,8 +139,22 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           warn: (msg) => app?.log.warn(msg),
         });
   auth.watch();
-  const udpPort = udp ? await udp.start() : null;
-  await app.listen({ host: config.httpHost, port: config.httpPort });
+  let udpPort: number | null = null;
+  try {
+    udpPort = udp ? await udp.start() : null;
+    await app.listen({ host: config.httpHost, port: config.httpPort });
+  } catch (err) {
+    // Nothing was served yet: stop what did start, then say which address could not be had.
+    auth.stop();
+    await udp?.close().catch(() => {});
+    await app.close().catch(() => {});
+    queue.close();
+    await writer.drained();
+    await store.close();
+    throw new StartError(
+      listenFailure(err, udp !== null && udpPort === null ? `UDP ${config.udpHost}:${config.udpPort}` : `HTTP ${config.httpHost}:${config.httpPort}`),
+    );
+  }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
@@ -182,6 +196,20 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     },
   };
   return running;
+}
+
+/** The server could not start for a reason of its environment (an address in use, say): exit 1. */
+export class StartError extends Error {
+  override name = 'StartError';
+}
+
+function listenFailure(err: unknown, what: string): string {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'EADDRINUSE' || /EADDRINUSE/.test(String((err as Error)?.message)))
+    return `cannot listen on ${what}: the address is in use (another logsrv?); pick another with --http/--udp`;
+  if (code === 'EACCES' || /EACCES/.test(String((err as Error)?.message)))
+    return `cannot listen on ${what}: permission denied (ports below 1024 need privileges)`;
+  return `cannot listen on ${what}: ${(err as Error)?.message ?? String(err)}`;
 }
 
 function isLoopback(host: string): boolean {

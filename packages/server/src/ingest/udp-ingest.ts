@@ -42,6 +42,8 @@ export class UdpIngest {
   private port: number | null = null;
   private closed: Promise<void> | null = null;
   private signalClosed: (() => void) | null = null;
+  /** The receive thread is gone (closed, failed to bind, or crashed): nothing to wait for. */
+  private exited = false;
   /** Publishes not yet settled; close() waits for them so their drops are counted. */
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -89,7 +91,10 @@ export class UdpIngest {
         o.warn(`UDP receive thread failed: ${err.message}`);
         this.signalClosed?.();
       });
-      worker.on('exit', () => this.signalClosed?.());
+      worker.on('exit', () => {
+        this.exited = true;
+        this.signalClosed?.();
+      });
     });
   }
 
@@ -142,10 +147,12 @@ export class UdpIngest {
   async close(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    this.closed ??= new Promise<void>((resolve) => {
-      this.signalClosed = resolve;
-      worker.postMessage({ type: 'close' } satisfies ToUdpWorker);
-    });
+    this.closed ??= this.exited
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          this.signalClosed = resolve;
+          worker.postMessage({ type: 'close' } satisfies ToUdpWorker);
+        });
     await this.closed;
     this.port = null;
     this.worker = null;
