@@ -103,31 +103,9 @@ function readSession(q: SessionQuery): EventPage {
     return { events: rows.map(rowToEvent), next };
   }
   const want = q.limit + 1; // one extra row tells whether a next page exists
-  const events: StoredEvent[] = [];
   const startDay = q.after ? dayOf(q.after.ms) : '';
-  let where = 'session = ? AND (ms, seq) > (?, ?)';
-  if (q.key !== undefined) where += ' AND key = ?';
-  if (q.step !== undefined) where += ' AND step = ?';
-  const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE ${where} ORDER BY ms, seq LIMIT ?`;
-  for (const day of listDays(dataDir)) {
-    if (day < startDay) continue;
-    const db = conn(day);
-    if (!db) continue;
-    const args: unknown[] = [q.session, q.after?.ms ?? -1, q.after?.seq ?? -1];
-    if (q.key !== undefined) args.push(q.key);
-    if (q.step !== undefined) args.push(q.step);
-    args.push(want - events.length);
-    let got: unknown[][];
-    try {
-      got = rawStmt(day, db, sql).all(...args) as unknown[][];
-    } catch (err) {
-      // The writer creates a day's file and then its table; a reader may see the file between.
-      if (err instanceof Error && /no such table/.test(err.message)) continue;
-      throw err;
-    }
-    for (const r of got) events.push(arrayToEvent(r));
-    if (events.length >= want) break;
-  }
+  const days = listDays(dataDir).filter((d) => d >= startDay);
+  const events = sessionRows(q, days, '>', q.after ?? { ms: -1, seq: -1 }, want);
   const more = events.length > q.limit;
   if (more) events.length = q.limit;
   const last = events[events.length - 1];
@@ -140,36 +118,48 @@ function readSession(q: SessionQuery): EventPage {
  */
 function readSessionBefore(q: SessionQuery, before: EventId): EventPage {
   const want = q.limit + 1; // one extra row tells whether a page precedes this one
-  const rows: StoredEvent[] = [];
   const endDay = dayOf(before.ms);
-  let where = 'session = ? AND (ms, seq) < (?, ?)';
+  const days = listDays(dataDir)
+    .filter((d) => d <= endDay)
+    .reverse();
+  const rows = sessionRows(q, days, '<', before, want).reverse();
+  const more = rows.length > q.limit;
+  if (more) rows.shift();
+  const last = rows[rows.length - 1];
+  // Reading on after the last event returned gives the rest: the events from `before` on.
+  return { events: rows, next: last ? last.id : null, prev: more && rows[0] ? rows[0].id : null };
+}
+
+/**
+ * Up to `want` events of `q.session` (and its key/step filters) beyond `bound`, going through
+ * `days` in the order given: ascending ids after it (`>`), or descending ids before it (`<`).
+ */
+function sessionRows(q: SessionQuery, days: string[], dir: '>' | '<', bound: EventId, want: number): StoredEvent[] {
+  let where = `session = ? AND (ms, seq) ${dir} (?, ?)`;
   if (q.key !== undefined) where += ' AND key = ?';
   if (q.step !== undefined) where += ' AND step = ?';
-  const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE ${where} ORDER BY ms DESC, seq DESC LIMIT ?`;
-  const days = listDays(dataDir).filter((d) => d <= endDay);
-  for (let i = days.length - 1; i >= 0 && rows.length < want; i--) {
-    const day = days[i] as string;
+  const order = dir === '>' ? 'ms, seq' : 'ms DESC, seq DESC';
+  const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE ${where} ORDER BY ${order} LIMIT ?`;
+  const out: StoredEvent[] = [];
+  for (const day of days) {
+    if (out.length >= want) break;
     const db = conn(day);
     if (!db) continue;
-    const args: unknown[] = [q.session, before.ms, before.seq];
+    const args: unknown[] = [q.session, bound.ms, bound.seq];
     if (q.key !== undefined) args.push(q.key);
     if (q.step !== undefined) args.push(q.step);
-    args.push(want - rows.length);
+    args.push(want - out.length);
     let got: unknown[][];
     try {
       got = rawStmt(day, db, sql).all(...args) as unknown[][];
     } catch (err) {
+      // The writer creates a day's file and then its table; a reader may see the file between.
       if (err instanceof Error && /no such table/.test(err.message)) continue;
       throw err;
     }
-    for (const r of got) rows.push(arrayToEvent(r));
+    for (const r of got) out.push(arrayToEvent(r));
   }
-  const more = rows.length > q.limit;
-  if (more) rows.length = q.limit;
-  rows.reverse();
-  const last = rows[rows.length - 1];
-  // Reading on after the last event returned gives the rest: the events from `before` on.
-  return { events: rows, next: last ? last.id : null, prev: more && rows[0] ? rows[0].id : null };
+  return out;
 }
 
 interface EndRow {
