@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClientProcess, type ClientRunResult } from './lib/client-process.ts';
+import { envNumber } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
 import { type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { SqliteBaseline } from './lib/sqlite-baseline.ts';
@@ -23,14 +24,6 @@ import type { BenchContext, Benchmark, BenchReport, Figure, Measurement } from '
 const EVENTS_PER_REQUEST = [100, 1000];
 const TARGET_RATIO = 0.8;
 const TARGET_EVENTS_PER_SEC_1000 = 100_000;
-
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name}=${raw}: must be a number ≥ ${min}`);
-  return n;
-}
 
 interface CaseResult {
   eventsPerRequest: number;

@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { ClientProcess } from './lib/client-process.ts';
+import { envNumber } from './lib/env.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { COMMON_WORD, FIRST_DAY_MS, type QueryDataset, queryDataset, RARE_WORDS, rareWord, rngAt } from './lib/query-dataset.ts';
 import { fmt, fmtRatio, measurement, median, quantile } from './lib/stats.ts';
@@ -37,14 +38,6 @@ const TARGET_SESSION_P99_MS = 20;
 const TARGET_RARE_P99_MS = 100;
 const TARGET_INDEX_RATIO = 0.5;
 const TARGET_SIZE_RATIO = 0.9;
-
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name}=${raw}: must be a number ≥ ${min}`);
-  return n;
-}
 
 interface QueryKind {
   name: string;

@@ -20,6 +20,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { envNumber } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
 import { type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { ensureRsyslogd, type RsyslogInstance, startRsyslog, udpSocketDrops } from './lib/rsyslog.ts';
@@ -32,14 +33,6 @@ const TARGET_STORED_PER_SEC = 150_000;
 const TARGET_LOSS = 0.001;
 const TARGET_RATIO = 0.5;
 const HOST = '127.0.0.1';
-
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name}=${raw}: must be a number ≥ ${min}`);
-  return n;
-}
 
 function rates(): number[] {
   const raw = process.env.BENCH_UDP_RATES;

@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { NormalizedEvent } from '@logsrv/protocol';
 
 /** Bump when the generated data changes shape. */
 const GENERATOR_VERSION = 2;
@@ -55,22 +56,6 @@ export interface QueryDataset {
   /** Seconds it took to generate (when this run generated it), and at how many events/s. */
   generatedSeconds: number | null;
   files: Record<string, number>;
-}
-
-interface NormalizedEvent {
-  session: string;
-  key: string;
-  value: string;
-  vjson: 0 | 1;
-  ts: number | null;
-  component: string | null;
-  user: string | null;
-  terminal: string | null;
-  step: string | null;
-  level: string | null;
-  attrs: string | null;
-  producer: string | null;
-  pseq: number | null;
 }
 
 interface StoreLike {
