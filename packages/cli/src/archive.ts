@@ -3,6 +3,7 @@
  * data directory into compressed archives and back. Safe beside a running server on the same
  * directory: today's file is never touched, and the server's readers notice days that come and go.
  */
+import { parseDay, showDay, today } from '@logsrv/server/days';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 
@@ -11,17 +12,6 @@ import { InvalidArgumentError, Option } from 'commander';
  * every other `logsrv` command, `run` above all, starts without it.
  */
 const archiveModule = () => import('@logsrv/server/archive');
-
-/** `2026-11-05` → `20261105` when it is a real calendar date (UTC), else null. */
-function parseDay(text: string): string | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (!m) return null;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.toISOString().slice(0, 10) === text ? `${m[1]}${m[2]}${m[3]}` : null;
-}
-
-const showDay = (day: string) => `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
-const today = () => new Date().toISOString().slice(0, 10).replaceAll('-', '');
 
 function dataDirOption(): Option {
   return new Option('--data <dir>', 'data directory of the server').env('LOGSRV_DATA').default('./data');

@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
+import { showDay } from '../day-names.js';
 import type { ArchivedDayInfo as ArchivedDay } from '../store.js';
 import { DAY_SCHEMA_VERSION, ensureDayTables, indexTable } from './day-index.js';
 import { dayFile, listDays } from './schema.js';
@@ -36,20 +37,6 @@ export interface RestoredDay {
 
 export function archiveDir(dataDir: string): string {
   return join(dataDir, 'archive');
-}
-
-/** `2026-11-05` → `20261105`, or null when it is not a real calendar date. */
-export function parseDay(text: string): string | null {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
-  if (!m) return null;
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-  const day = dayOf(ms);
-  return day === `${m[1]}${m[2]}${m[3]}` ? day : null;
-}
-
-/** `20261105` → `2026-11-05`. */
-export function showDay(day: string): string {
-  return `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
 }
 
 function fileBytes(path: string): number {
