@@ -26,44 +26,7 @@ export interface EventColumns {
   pseq: (number | null)[];
 }
 
-export function toColumns(events: NormalizedEvent[]): EventColumns {
-  const n = events.length;
-  const c: EventColumns = {
-    n,
-    session: new Array(n),
-    key: new Array(n),
-    value: new Array(n),
-    vjson: new Uint8Array(n),
-    ts: new Array(n),
-    component: new Array(n),
-    user: new Array(n),
-    terminal: new Array(n),
-    step: new Array(n),
-    level: new Array(n),
-    attrs: new Array(n),
-    producer: new Array(n),
-    pseq: new Array(n),
-  };
-  for (let i = 0; i < n; i++) {
-    const e = events[i] as NormalizedEvent;
-    c.session[i] = e.session;
-    c.key[i] = e.key;
-    c.value[i] = e.value;
-    c.vjson[i] = e.vjson;
-    c.ts[i] = e.ts;
-    c.component[i] = e.component;
-    c.user[i] = e.user;
-    c.terminal[i] = e.terminal;
-    c.step[i] = e.step;
-    c.level[i] = e.level;
-    c.attrs[i] = e.attrs;
-    c.producer[i] = e.producer;
-    c.pseq[i] = e.pseq;
-  }
-  return c;
-}
-
-/** The inverse of {@link toColumns}. */
+/** Columns back into event objects. */
 export function fromColumns(c: EventColumns): NormalizedEvent[] {
   const events: NormalizedEvent[] = new Array(c.n);
   for (let i = 0; i < c.n; i++) {
