@@ -1,5 +1,6 @@
 /** Renders a page of events as json, ndjson, text or html (SPEC §3). */
 import type { StoredEvent } from '@logsrv/protocol';
+import { CSI_OSC_SOURCE } from '../search/escapes.js';
 
 export const FORMATS = ['json', 'ndjson', 'text', 'html'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -24,8 +25,8 @@ export function escapeHtml(s: string): string {
 
 // ANSI CSI/OSC sequences and other C0 control codes (except tab) are removed from HTML output so
 // a log line can never drive the reader's terminal or page.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control codes is the point
-const CONTROL = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(\u0007|\u001b\\)?|\u001b.|[\u0000-\u0008\u000b-\u001f\u007f]/g;
+// The CSI/OSC grammar is the search's (search/escapes.ts); any other ESC takes the next character.
+const CONTROL = new RegExp(`${CSI_OSC_SOURCE}|\\u001b.|[\\u0000-\\u0008\\u000b-\\u001f\\u007f]`, 'g');
 
 export function stripControl(s: string): string {
   return s.replace(CONTROL, '');

@@ -6,8 +6,15 @@
  * and every JavaScript match (text-query.ts: tails, days without an index) apply this same
  * function before the tokenizer, which stays an exact replica of SQLite's.
  */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are control characters.
-const ESCAPE_SEQUENCE = /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[ -/]*[0-~]?/g;
+
+/**
+ * CSI (`ESC [` … final byte) and OSC (`ESC ]` … BEL or `ESC \`) sequences, as regexp source: also
+ * what the HTML rendering removes (query/render.ts), with its own rule for the rest.
+ */
+export const CSI_OSC_SOURCE = String.raw`\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?`;
+
+/** CSI, OSC, and the other ESC sequences (intermediate bytes, then a final byte). */
+const ESCAPE_SEQUENCE = new RegExp(`${CSI_OSC_SOURCE}|\\u001b[ -/]*[0-~]?`, 'g');
 
 export function stripEscapes(text: string): string {
   return text.indexOf('\u001b') < 0 ? text : text.replace(ESCAPE_SEQUENCE, '');
