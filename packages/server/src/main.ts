@@ -15,6 +15,7 @@ import { MemoryQueue } from './queue/memory-queue.js';
 import type { Queue } from './queue/queue.js';
 import { SessionRegistry } from './registry/index.js';
 import { BlockedSources } from './reports/blocked-sources.js';
+import type { Retention } from './store/retention.js';
 import { startRetention } from './store/retention.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
@@ -139,18 +140,27 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           warn: (msg) => app?.log.warn(msg),
         });
   auth.watch();
+  let retention: Retention | null = null;
+  // Order matters: no new requests; in-flight ones finish (their batches commit); then the queue
+  // closes, the writer drains it, and only then the store closes. Tails first: they never end by
+  // themselves, and their clients resume after a restart.
+  const stop = async () => {
+    auth.stop();
+    await retention?.stop();
+    await tails.close();
+    await udp?.close();
+    await app.close();
+    queue.close();
+    await writer.drained();
+    await store.close();
+  };
   let udpPort: number | null = null;
   try {
     udpPort = udp ? await udp.start() : null;
     await app.listen({ host: config.httpHost, port: config.httpPort });
   } catch (err) {
     // Nothing was served yet: stop what did start, then say which address could not be had.
-    auth.stop();
-    await udp?.close().catch(() => {});
-    await app.close().catch(() => {});
-    queue.close();
-    await writer.drained();
-    await store.close();
+    await stop().catch(() => {});
     throw new StartError(
       listenFailure(err, udp !== null && udpPort === null ? `UDP ${config.udpHost}:${config.udpPort}` : `HTTP ${config.httpHost}:${config.httpPort}`),
     );
@@ -159,16 +169,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
 
-  const retention =
-    config.retentionDays > 0
-      ? startRetention({
-          store,
-          days: config.retentionDays,
-          clock,
-          info: (msg, days) => app.log.info({ archived: days }, msg),
-          warn: (msg) => app.log.warn(msg),
-        })
-      : null;
+  if (config.retentionDays > 0) {
+    retention = startRetention({
+      store,
+      days: config.retentionDays,
+      clock,
+      info: (msg, days) => app.log.info({ archived: days }, msg),
+      warn: (msg) => app.log.warn(msg),
+    });
+  }
 
   let closing: Promise<void> | null = null;
   const running: RunningServer = {
@@ -179,19 +188,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     store,
     queue,
     close() {
-      closing ??= (async () => {
-        // Order matters: no new requests; in-flight ones finish (their batches commit); then the
-        // queue closes, the writer drains it, and only then the store closes.
-        // Tails first: they never end by themselves, and their clients resume after a restart.
-        auth.stop();
-        await retention?.stop();
-        await tails.close();
-        await udp?.close();
-        await app.close();
-        queue.close();
-        await writer.drained();
-        await store.close();
-      })();
+      closing ??= stop();
       return closing;
     },
   };
