@@ -16,8 +16,8 @@ import { isUtf8 } from 'node:buffer';
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { NormalizedEvent } from '@logsrv/protocol';
+import { packEvents } from '../batch/index.js';
 import { createMemoryLimiter, type SourceLimiter } from '../limits/rate-limit.js';
-import { packEvents } from '../store/sqlite/columns.js';
 import { acceptLine, isRejection } from './accept.js';
 import type { ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
 

@@ -24,9 +24,9 @@
  * indexing cost does not grow with the size of the day.
  */
 import type Database from 'better-sqlite3';
+import type { EventColumns } from '../../batch/index.js';
 import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
-import type { EventColumns } from './columns.js';
 
 /**
  * `PRAGMA user_version` of a day file whose summary tables exist and are complete, and whose

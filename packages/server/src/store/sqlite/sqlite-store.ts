@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { EventId, NormalizedEvent } from '@logsrv/protocol';
+import { packEvents } from '../../batch/index.js';
 import type { RenderedPage, TextFormat } from '../row-text.js';
 import type {
   AppendResult,
@@ -21,7 +22,6 @@ import type {
   SessionsQuery,
   Store,
 } from '../store.js';
-import { packEvents } from './columns.js';
 import { INDEX_CHUNK_ROWS } from './day-index.js';
 import { WorkerClient } from './worker-rpc.js';
 
