@@ -5,3 +5,5 @@
  */
 export type { EventColumns, PackedEvents } from './columns.js';
 export { fromColumns, packEvents, unpackEvents, unpackToColumns } from './columns.js';
+export type { IdentifiedBatch } from './identified.js';
+export { IdClock, idAt, without } from './identified.js';

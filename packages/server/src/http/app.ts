@@ -21,11 +21,13 @@ import { registerWebUi } from './home.js';
 import { registerRateLimit } from './rate-limit-hook.js';
 
 export interface AppDeps {
-  store: Store;
+  /** The read routes (queries, sessions) are registered when given (the reader module). */
+  store?: Store | undefined;
   metrics: Metrics;
   /** The live hub; tail routes are registered when given. */
   tails?: TailHub;
-  ingest: HttpIngestOptions;
+  /** `POST /v1/events` is registered when given (the receiver module). */
+  ingest?: HttpIngestOptions | undefined;
   /** Per-source limit; absent when `--rate-limit` is 0. */
   limiter?: SourceLimiter | undefined;
   blocked: BlockedSources;
@@ -117,12 +119,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   registerWebUi(app, deps.webRoot);
 
-  registerHttpIngest(app, deps.ingest);
-  registerSessionEvents(app, deps.store);
-  registerEventSearch(app, deps.store);
-  registerSessionList(app, deps.store);
+  if (deps.ingest) registerHttpIngest(app, deps.ingest);
+  if (deps.store) {
+    registerSessionEvents(app, deps.store);
+    registerEventSearch(app, deps.store);
+    registerSessionList(app, deps.store);
+    if (deps.tails) registerTailRoutes(app, { hub: deps.tails, store: deps.store });
+  }
   if (deps.registry) registerRegistryRoutes(app, deps.registry);
-  if (deps.tails) registerTailRoutes(app, { hub: deps.tails, store: deps.store });
   return app;
 }
 

@@ -4,7 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { EventId, NormalizedEvent } from '@logsrv/protocol';
+import type { EventId } from '@logsrv/protocol';
+import type { IdentifiedBatch } from '../../batch/index.js';
 import { packEvents } from '../../batch/index.js';
 import type { RenderedPage, TextFormat } from '../row-text.js';
 import type {
@@ -70,8 +71,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  append(events: NormalizedEvent[], nowMs: number): Promise<AppendResult> {
-    return this.writer.call<AppendResult>({ op: 'append', events: packEvents(events), nowMs });
+  append(batch: IdentifiedBatch): Promise<AppendResult> {
+    return this.writer.call<AppendResult>({ op: 'append', events: packEvents(batch.events), ms: batch.ms, seq: batch.seq });
   }
 
   lastId(): Promise<EventId | null> {
