@@ -121,7 +121,8 @@ export class MemoryQueue implements Queue {
       let duplicates: number[] | undefined;
       for (let i = 0; i < e.count; i++, at++) {
         if (skipped !== undefined && skipped[next] === at) {
-          (duplicates ??= []).push(i);
+          duplicates ??= [];
+          duplicates.push(i);
           next++;
         }
       }

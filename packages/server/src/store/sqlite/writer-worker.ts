@@ -249,7 +249,7 @@ serveRequests((req: WorkerRequest) => {
         if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
         if (stored > 0) {
           let last = to - 1;
-          while (skip !== undefined && skip.includes(last)) last--;
+          while (skip?.includes(last)) last--;
           lastMs = ms[last] as number;
           lastSeq = seq[last] as number;
         }
