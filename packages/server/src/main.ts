@@ -53,6 +53,9 @@ type Module = 'receiver' | 'writer' | 'reader';
 
 const ROLE_MODULES: Record<ServerConfig['role'], readonly Module[]> = {
   all: ['receiver', 'writer', 'reader'],
+  receiver: ['receiver'],
+  writer: ['writer'],
+  reader: ['reader'],
 };
 
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {

@@ -4,6 +4,7 @@
  */
 import type { EventId } from '@logsrv/protocol';
 import type { ServerConfig } from '../config.js';
+import { ConfigError } from '../config.js';
 import type { CommitFeed } from '../queue/commit-feed.js';
 import { MemoryQueue } from '../queue/memory-queue.js';
 import type { Queue } from '../queue/queue.js';
@@ -21,6 +22,9 @@ export interface Engines {
 }
 
 export async function openEngines(config: ServerConfig, clock: () => number): Promise<Engines> {
+  if (config.store !== 'sqlite' || config.queue !== 'memory') {
+    throw new ConfigError(`--store ${config.store} --queue ${config.queue}: the scale-out engines are not wired into this build yet`);
+  }
   const store: Store = new SqliteStore({
     dataDir: config.dataDir,
     readerThreads: config.readerThreads,

@@ -182,7 +182,9 @@ export class UdpIngest {
             ? 'queue_full'
             : err instanceof LogsrvError && err.code === 'LOGSRV_ERR_SHUTTING_DOWN'
               ? 'shutting_down'
-              : 'store_error';
+              : err instanceof LogsrvError && err.code === 'LOGSRV_ERR_QUEUE_UNAVAILABLE'
+                ? 'queue_unavailable'
+                : 'store_error';
         metrics.dropped.inc({ transport: 'udp', reason }, n);
       },
     );

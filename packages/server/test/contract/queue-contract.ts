@@ -14,8 +14,10 @@ import { ev } from './events.ts';
 export interface QueueUnderTest {
   queue: Queue;
   feed: CommitFeed;
-  /** A second handle on the same queue (another process's view), for engines that have one. */
-  other?: () => Promise<Queue>;
+  /** Another handle on the same queue (another process's view: a writer, or a receiver that only publishes), for engines that have one. */
+  other?: (consume: boolean) => Promise<Queue & { close(): void; dispose?(): Promise<void> }>;
+  /** Ends this handle as a killed process would: nothing acknowledged, nothing released. */
+  crash?: () => void;
   dispose(): Promise<void>;
 }
 
@@ -200,15 +202,18 @@ export function queueContract(engine: string, caps: QueueCaps, open: Open): void
     });
 
     if (caps.redelivers) {
-      test('an entry taken and never acknowledged is taken again by another writer, with the same ids', async (t) => {
-        await with_(t, roomy, Date.now, async ({ queue, other }) => {
-          assert.ok(other, 'a redelivering engine offers a second handle');
-          const p = queue.publish([ev('q-r', 'x'), ev('q-r', 'y')], 2);
-          const lost = await queue.take(100);
-          assert.ok(lost);
-          // This writer dies here: no ack. Another one claims the entry.
-          const second = await other();
+      test('an entry a writer took and never acknowledged (it died) is taken by another writer, with the same ids; its publisher is answered', async (t) => {
+        await with_(t, roomy, Date.now, async ({ queue, other, crash }) => {
+          assert.ok(other && crash, 'a redelivering engine offers more handles and a crash');
+          const receiver = await other(false);
+          const handles = [receiver];
           try {
+            const p = receiver.publish([ev('q-r', 'x'), ev('q-r', 'y')], 2);
+            const lost = await queue.take(100);
+            assert.ok(lost);
+            crash(); // this writer dies here: no ack
+            const second = await other(true);
+            handles.push(second);
             const again = await second.take(100);
             assert.ok(again);
             assert.deepEqual(
@@ -217,10 +222,14 @@ export function queueContract(engine: string, caps: QueueCaps, open: Open): void
             );
             assert.deepEqual(Array.from(again.ms), Array.from(lost.ms));
             assert.deepEqual(Array.from(again.seq), Array.from(lost.seq));
+            assert.equal(await settled(p, 100), 'pending', 'not acknowledged by anyone yet');
             await second.ack(again, undefined);
             assert.deepEqual(await p, {});
           } finally {
-            second.close();
+            for (const h of handles) {
+              h.close();
+              await h.dispose?.();
+            }
           }
         });
       });
