@@ -9,7 +9,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { HttpAuth } from './auth/index.js';
-import type { Engines } from './compose/engines.js';
+import type { Engines, Module } from './compose/engines.js';
 import { openEngines } from './compose/engines.js';
 import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
@@ -21,6 +21,7 @@ import { createMemoryLimiter } from './limits/rate-limit.js';
 import { createMetrics } from './metrics.js';
 import type { Queue } from './queue/queue.js';
 import { SessionRegistry } from './registry/index.js';
+import { RegistrySync } from './registry/registry-sync.js';
 import { BlockedSources } from './reports/blocked-sources.js';
 import type { Retention } from './store/retention.js';
 import { startRetention } from './store/retention.js';
@@ -44,12 +45,11 @@ export interface RunningServer {
   udpPort: number | null;
   app: FastifyInstance;
   store: Store;
-  queue: Queue;
+  /** Null in a reader-only process. */
+  queue: Queue | null;
   /** Stops accepting, answers in-flight requests, commits everything queued, closes the store. */
   close(): Promise<void>;
 }
-
-type Module = 'receiver' | 'writer' | 'reader';
 
 const ROLE_MODULES: Record<ServerConfig['role'], readonly Module[]> = {
   all: ['receiver', 'writer', 'reader'],
@@ -66,28 +66,35 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const auth = new HttpAuth(config.dataDir, (msg) => authWarn(msg));
   checkExposure(config, auth.enabled);
 
-  const engines: Engines = await openEngines(config, clock);
+  const engines: Engines = await openEngines(config, clock, modules, (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`)));
   const { store, queue } = engines;
-  const metrics = createMetrics(() => queue.depth);
+  const metrics = createMetrics(() => queue?.depth ?? 0);
+  const receiver = modules.has('receiver') && queue !== null;
   // Enrichment (SPEC §5) resolves sessions from this cache on the receiving thread.
   const registry = new SessionRegistry(store, clock);
-  await registry.load();
-  const tails = modules.has('reader')
-    ? new TailHub({
-        maxClients: config.maxTailClients,
-        clientBufferBytes: config.tailClientBufferBytes,
-        heartbeatMs: config.tailHeartbeatMs,
-        lastId: engines.lastId,
-        feed: engines.feed,
-        registry: metrics.registry,
-      })
-    : undefined;
+  let registrySync: RegistrySync | null = null;
+  if (receiver) {
+    await registry.load();
+    if (engines.redisUrl) registrySync = await RegistrySync.start(engines.redisUrl, registry, store);
+  }
+  const tails =
+    modules.has('reader') && engines.feed
+      ? new TailHub({
+          maxClients: config.maxTailClients,
+          clientBufferBytes: config.tailClientBufferBytes,
+          heartbeatMs: config.tailHeartbeatMs,
+          lastId: engines.lastId,
+          feed: engines.feed,
+          registry: metrics.registry,
+        })
+      : undefined;
 
   const limiter = config.rateLimit > 0 ? createMemoryLimiter(config.rateLimit, config.rateLimitBurst || 2 * config.rateLimit) : undefined;
   const blocked = new BlockedSources();
   let app: FastifyInstance | undefined;
   authWarn = (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`));
-  const writer = modules.has('writer')
+  const writer =
+    modules.has('writer') && queue
     ? new Writer(queue, store, {
         maxBatchEvents: config.maxBatchEvents,
         onError: (err) => app?.log.error({ err }, 'write failed'),
@@ -99,19 +106,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     : null;
   writer?.start();
 
-  const receiver = modules.has('receiver');
   app = buildApp({
-    store: modules.has('reader') ? store : undefined,
+    store: modules.has('reader') ? engines.readStore : undefined,
+    tailStore: store,
     metrics,
     tails,
     limiter,
     blocked,
     auth,
-    registry,
+    registry: receiver ? registry : undefined,
     rateLimit: config.rateLimit,
     connections: { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxPerIp: config.maxConnectionsPerIp },
     logLevel: config.logLevel,
-    health: () => ({ queueDepth: queue.depth }),
+    health: () => ({ role: config.role, queueDepth: queue?.depth ?? 0 }),
     ingest: receiver
       ? {
           queue,
@@ -129,7 +136,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       : undefined,
   });
   const udp =
-    !receiver || config.udpHost === null
+    !receiver || !queue || config.udpHost === null
       ? null
       : new UdpIngest({
           host: config.udpHost,
@@ -157,7 +164,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   life.onStop('tails', () => tails?.close());
   life.onStop('udp', () => udp?.close());
   life.onStop('http', () => app.close());
-  life.onStop('queue', () => queue.close());
+  life.onStop('registry sync', () => registrySync?.stop());
+  life.onStop('queue', () => queue?.close());
   life.onStop('writer', () => writer?.drained());
   life.onStop('engines', () => engines.close());
 

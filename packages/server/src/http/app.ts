@@ -25,14 +25,16 @@ export interface AppDeps {
   store?: Store | undefined;
   metrics: Metrics;
   /** The live hub; tail routes are registered when given. */
-  tails?: TailHub;
+  tails?: TailHub | undefined;
+  /** Where tails read history: the primary store (a replica may lag behind the hub's watermark). Default: `store`. */
+  tailStore?: Store | undefined;
   /** `POST /v1/events` is registered when given (the receiver module). */
   ingest?: HttpIngestOptions | undefined;
   /** Per-source limit; absent when `--rate-limit` is 0. */
   limiter?: SourceLimiter | undefined;
   blocked: BlockedSources;
   /** The session registry; `PUT /v1/sessions/:session` is registered when given. */
-  registry?: SessionRegistry;
+  registry?: SessionRegistry | undefined;
   /** Bearer tokens and scopes; every route is open when absent. */
   auth?: HttpAuth | undefined;
   rateLimit: number;
@@ -124,7 +126,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     registerSessionEvents(app, deps.store);
     registerEventSearch(app, deps.store);
     registerSessionList(app, deps.store);
-    if (deps.tails) registerTailRoutes(app, { hub: deps.tails, store: deps.store });
+    if (deps.tails) registerTailRoutes(app, { hub: deps.tails, store: deps.tailStore ?? deps.store });
   }
   if (deps.registry) registerRegistryRoutes(app, deps.registry);
   return app;

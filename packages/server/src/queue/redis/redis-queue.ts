@@ -19,7 +19,7 @@
  *   readers may still need (redis-leases.ts).
  */
 import { hostname } from 'node:os';
-import type { NormalizedEvent } from '@logsrv/protocol';
+import type { EventId, NormalizedEvent } from '@logsrv/protocol';
 import { formatBytes, LogsrvError } from '@logsrv/protocol';
 import type { CommitListener, CommitNotice } from '../commit-feed.js';
 import type { Accepted, EntryRef, Queue, TakenBatch } from '../queue.js';
@@ -48,6 +48,8 @@ export interface RedisQueueOptions {
   blockMs?: number;
   /** Entries kept below the watermark for live readers that lag. */
   trimWindowMs?: number;
+  /** The newest id in the store at start: ids stay above it even if Redis lost its counter. */
+  floor?: EventId | null;
   warn?: (msg: string) => void;
 }
 
@@ -90,6 +92,8 @@ export class RedisQueue implements Queue {
   private wake: (() => void) | null = null;
   /** Publish scripts sent and not answered yet: a draining close takes their entries too. */
   private readonly sending = new Set<Promise<unknown>>();
+  /** The newest id this process handed out or knew of (see RedisQueueOptions.floor). */
+  private floor = '';
   readonly consumer = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   private constructor(
@@ -121,14 +125,20 @@ export class RedisQueue implements Queue {
     return this.leases ? [...this.leases.owned] : [];
   }
 
-  private async start(): Promise<void> {
-    const o = this.opts;
-    for (let s = 0; s < o.shards; s++) {
+  /** Creates each shard's stream and consumer group where missing (at start, and after Redis lost them in a restart). */
+  private async ensureGroups(): Promise<void> {
+    for (let s = 0; s < this.opts.shards; s++) {
       // From 0, not $: entries published before the group existed are taken too.
       await this.cmd.xgroup('CREATE', streamKey(s), GROUP, '0', 'MKSTREAM').catch((err: Error) => {
         if (!/BUSYGROUP/.test(err.message)) throw err;
       });
     }
+  }
+
+  private async start(): Promise<void> {
+    const o = this.opts;
+    if (o.floor) this.floor = `${o.floor.ms}-${o.floor.seq}`;
+    await this.ensureGroups();
     this.sub.on('message', (_channel: string, text: string) => this.onNotice(text));
     await this.sub.subscribe(COMMITS_CHANNEL);
     this.timers.push(setInterval(() => void this.watchdog(), 1000));
@@ -174,7 +184,7 @@ export class RedisQueue implements Queue {
       p.push(i);
     }
     const keys: string[] = [IDS, BACKLOG, BACKLOG_BYTES];
-    const args: (string | number)[] = [o.maxEvents, o.maxBytes, o.clock()];
+    const args: (string | number)[] = [o.maxEvents, o.maxBytes, o.clock(), this.floor];
     const order = [...parts.keys()];
     for (const s of order) {
       const idx = parts.get(s) as number[];
@@ -201,6 +211,7 @@ export class RedisQueue implements Queue {
     }
     const ms = Number(r[0]);
     let seq = Number(r[1]);
+    this.floor = `${ms}-${seq + events.length - 1}`;
     const entries = new Map<string, number[]>();
     for (const s of order) {
       const idx = parts.get(s) as number[];
@@ -349,6 +360,7 @@ export class RedisQueue implements Queue {
 
   /** Entries a previous owner of `shard` took and never acknowledged become this writer's, first in line. */
   private async claim(shard: number): Promise<void> {
+    await this.ensureGroups();
     let cursor = '0-0';
     do {
       const r = (await this.cmd.xautoclaim(streamKey(shard), GROUP, this.consumer, 0, cursor, 'COUNT', 1000)) as [string, [string, string[]][] | null];
@@ -392,7 +404,10 @@ export class RedisQueue implements Queue {
         for (const [id, fields] of entries) this.addReady(shard, id, fields);
       }
     } catch (err) {
-      this.opts.warn?.(`reading the queue failed: ${(err as Error).message}`);
+      const msg = (err as Error).message;
+      this.opts.warn?.(`reading the queue failed: ${msg}`);
+      // Redis restarted without its data: streams and groups are new.
+      if (/NOGROUP/.test(msg)) await this.ensureGroups().catch(() => {});
       await this.nap(500);
     } finally {
       clearTimeout(timer);

@@ -5,19 +5,20 @@
 
 /**
  * Publish one batch, split by shard, all or nothing. KEYS: ids, backlog, backlog-bytes, then for
- * each part its stream and its shard's last-id key. ARGV: maxEvents, maxBytes, nowMs, then for
- * each part its event count, payload size and payload. Refuses (returns {-1, backlog,
+ * each part its stream and its shard's last-id key. ARGV: maxEvents, maxBytes, nowMs, floor (the
+ * newest id this publisher knows of: ids continue above it if Redis lost its counter in a
+ * restart), then for each part its event count, payload size and payload. Refuses (returns {-1, backlog,
  * backlogBytes}) when a non-empty backlog would pass a bound — an empty one always admits a
  * batch, as the memory queue does. Else assigns consecutive ids `ms-seq0 ..` (ms = max(now, last
  * ms): a clock that steps back never makes ids go back), adds each part as one entry under the
  * id of its last event, and returns {ms, seq0}.
  */
 export const PUBLISH = `
-local parts = (#ARGV - 3) / 3
+local parts = (#ARGV - 4) / 3
 local n, bytes = 0, 0
 for p = 0, parts - 1 do
-  n = n + tonumber(ARGV[4 + p * 3])
-  bytes = bytes + tonumber(ARGV[5 + p * 3])
+  n = n + tonumber(ARGV[5 + p * 3])
+  bytes = bytes + tonumber(ARGV[6 + p * 3])
 end
 local backlog = tonumber(redis.call('GET', KEYS[2]) or '0')
 local backlogBytes = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -26,8 +27,8 @@ if backlog > 0 and (backlog + n > tonumber(ARGV[1]) or backlogBytes + bytes > to
 end
 local now = tonumber(ARGV[3])
 local lms, lseq = 0, -1
-local last = redis.call('GET', KEYS[1])
-if last then
+local last = redis.call('GET', KEYS[1]) or ARGV[4]
+if last ~= '' then
   local d = string.find(last, '-', 1, true)
   lms = tonumber(string.sub(last, 1, d - 1))
   lseq = tonumber(string.sub(last, d + 1))
@@ -39,9 +40,9 @@ if ms == lms then seq0 = lseq + 1 end
 local seq = seq0
 local id
 for p = 0, parts - 1 do
-  seq = seq + tonumber(ARGV[4 + p * 3])
+  seq = seq + tonumber(ARGV[5 + p * 3])
   id = string.format('%d-%d', ms, seq - 1)
-  redis.call('XADD', KEYS[4 + p * 2], id, 'e', ARGV[6 + p * 3])
+  redis.call('XADD', KEYS[4 + p * 2], id, 'e', ARGV[7 + p * 3])
   redis.call('SET', KEYS[5 + p * 2], id)
 end
 redis.call('SET', KEYS[1], id)
