@@ -95,15 +95,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   authWarn = (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`));
   const writer =
     modules.has('writer') && queue
-    ? new Writer(queue, store, {
-        maxBatchEvents: config.maxBatchEvents,
-        onError: (err) => app?.log.error({ err }, 'write failed'),
-        onBatch: (n, s) => {
-          metrics.batchEvents.observe(n);
-          metrics.batchSeconds.observe(s);
-        },
-      })
-    : null;
+      ? new Writer(queue, store, {
+          maxBatchEvents: config.maxBatchEvents,
+          onError: (err) => app?.log.error({ err }, 'write failed'),
+          onBatch: (n, s) => {
+            metrics.batchEvents.observe(n);
+            metrics.batchSeconds.observe(s);
+          },
+        })
+      : null;
   writer?.start();
 
   app = buildApp({
