@@ -17,9 +17,11 @@ import { buildApp } from './http/app.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
 import { isLoopback, Lifecycle, listenFailure, StartError } from './lifecycle.js';
 import { createMemoryEventQuota } from './limits/event-quota.js';
-import { createMemoryLimiter } from './limits/rate-limit.js';
+import { createMemoryLimiter, createRedisLimiter } from './limits/rate-limit.js';
 import { createMetrics } from './metrics.js';
 import type { Queue } from './queue/queue.js';
+import type { LogsrvRedis } from './queue/redis/connect.js';
+import { openRedis } from './queue/redis/connect.js';
 import { SessionRegistry } from './registry/index.js';
 import { RegistrySync } from './registry/registry-sync.js';
 import { BlockedSources } from './reports/blocked-sources.js';
@@ -89,7 +91,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         })
       : undefined;
 
-  const limiter = config.rateLimit > 0 ? createMemoryLimiter(config.rateLimit, config.rateLimitBurst || 2 * config.rateLimit) : undefined;
+  const burst = config.rateLimitBurst || 2 * config.rateLimit;
+  let limiterRedis: LogsrvRedis | null = null;
+  if (config.rateLimit > 0 && engines.redisUrl && receiver) limiterRedis = await openRedis(engines.redisUrl, { name: 'logsrv-rate-limit' });
+  const limiter =
+    config.rateLimit > 0 ? (limiterRedis ? createRedisLimiter(limiterRedis, config.rateLimit, burst) : createMemoryLimiter(config.rateLimit, burst)) : undefined;
   const blocked = new BlockedSources();
   let app: FastifyInstance | undefined;
   authWarn = (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`));
@@ -165,6 +171,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   life.onStop('udp', () => udp?.close());
   life.onStop('http', () => app.close());
   life.onStop('registry sync', () => registrySync?.stop());
+  life.onStop('rate limits', () => limiterRedis?.disconnect());
   life.onStop('queue', () => queue?.close());
   life.onStop('writer', () => writer?.drained());
   life.onStop('engines', () => engines.close());
