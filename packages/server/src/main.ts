@@ -95,7 +95,11 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let limiterRedis: LogsrvRedis | null = null;
   if (config.rateLimit > 0 && engines.redisUrl && receiver) limiterRedis = await openRedis(engines.redisUrl, { name: 'logsrv-rate-limit' });
   const limiter =
-    config.rateLimit > 0 ? (limiterRedis ? createRedisLimiter(limiterRedis, config.rateLimit, burst) : createMemoryLimiter(config.rateLimit, burst)) : undefined;
+    config.rateLimit > 0
+      ? limiterRedis
+        ? createRedisLimiter(limiterRedis, config.rateLimit, burst)
+        : createMemoryLimiter(config.rateLimit, burst)
+      : undefined;
   const blocked = new BlockedSources();
   let app: FastifyInstance | undefined;
   authWarn = (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`));
