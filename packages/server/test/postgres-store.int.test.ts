@@ -210,12 +210,15 @@ describe('PostgresStore on PostgreSQL', () => {
   });
 });
 
-describe("PostgreSQL search gives the embedded store's results", () => {
+// Events over three days: the first and last written with tokens (the GIN index), the middle one
+// by a store with the search index off (rows checked in Node), so a query crosses both kinds.
+describe("PostgreSQL search gives the embedded store's results, over days with and without the index", () => {
   let db: TempDatabase | null = null;
   let pg: PostgresStore | null = null;
+  let pgOff: PostgresStore | null = null;
   let lite: SqliteStore | null = null;
   let dir = '';
-  const ms = Date.now() - DAY_MS;
+  const ms0 = Date.now() - 3 * DAY_MS;
   const values = [
     'connection timeout after 30s',
     'Café au lait',
@@ -260,15 +263,22 @@ describe("PostgreSQL search gives the embedded store's results", () => {
     if (!db) return;
     dir = mkdtempSync(join(tmpdir(), 'logsrv-pgsearch-'));
     pg = await PostgresStore.open(db.url);
+    pgOff = await PostgresStore.open(db.url, { searchIndex: false });
     lite = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
     const events = values.map((v, i) => ev(`s-${i % 4}`, v));
     events.push(ev('s-json', '{"msg":"timeout here","code":3}', { vjson: 1 }));
-    const b = batch(events, ms);
-    await pg.append(b);
-    await lite.append(b);
+    for (let d = 0; d < 3; d++) {
+      const b = batch(
+        events.filter((_e, i) => i % 3 === d),
+        ms0 + d * DAY_MS,
+      );
+      await (d === 1 ? pgOff : pg).append(b);
+      await lite.append(b);
+    }
   });
   after(async () => {
     await pg?.close();
+    await pgOff?.close();
     await lite?.close();
     await db?.drop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -287,6 +297,19 @@ describe("PostgreSQL search gives the embedded store's results", () => {
       assert.deepEqual(await inSession(pg), await inSession(lite));
       const sessions = async (st: PostgresStore | SqliteStore) => (await st.listSessions({ limit: 100, q })).sessions.map((x) => x.session);
       assert.deepEqual(await sessions(pg), await sessions(lite));
+      // Paged two at a time, across the days with and without tokens.
+      const paged = async (st: PostgresStore | SqliteStore) => {
+        const out: string[] = [];
+        let after: { ms: number; seq: number } | null = null;
+        for (;;) {
+          const p = await st.readEvents({ after, until: null, limit: 2, q });
+          out.push(...p.events.map((e) => e.id));
+          if (!p.next) return out;
+          const [m, s] = p.next.split('-').map(Number);
+          after = { ms: m as number, seq: s as number };
+        }
+      };
+      assert.deepEqual(await paged(pg), want);
     });
   }
 });

@@ -38,7 +38,7 @@ import { applySummaries } from './summaries.js';
 const STAGING = `CREATE TEMP TABLE IF NOT EXISTS logsrv_staging (
   i integer NOT NULL, ms bigint NOT NULL, seq bigint NOT NULL, session text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL,
   value text NOT NULL, vjson smallint NOT NULL, ts bigint, component text COLLATE "C", "user" text COLLATE "C", terminal text COLLATE "C",
-  step text COLLATE "C", level text COLLATE "C", attrs text, producer text COLLATE "C", pseq bigint, words text[] NOT NULL
+  step text COLLATE "C", level text COLLATE "C", attrs text, producer text COLLATE "C", pseq bigint, words text[]
 ) ON COMMIT DELETE ROWS`;
 
 /** COPY lines are sent in chunks of about this many characters. */
@@ -92,15 +92,15 @@ async function copyIn(tx: TransactionSql, statement: string, lines: Iterable<str
   await done;
 }
 
-function* eventLines(b: IdentifiedBatch, indices: number[]): Generator<string> {
-  for (const i of indices) yield copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number);
+function* eventLines(b: IdentifiedBatch, indices: number[], words: boolean): Generator<string> {
+  for (const i of indices) yield copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number, words);
 }
 
-function* stagingLines(b: IdentifiedBatch, indices: number[]): Generator<string> {
-  for (const i of indices) yield `${i}\t${copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number)}`;
+function* stagingLines(b: IdentifiedBatch, indices: number[], words: boolean): Generator<string> {
+  for (const i of indices) yield `${i}\t${copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number, words)}`;
 }
 
-export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode): Promise<AppendResult> {
+export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode, words: boolean): Promise<AppendResult> {
   const n = b.events.length;
   if (n === 0) return {};
   const producerSet = new Set<string>();
@@ -116,10 +116,10 @@ export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode
     for (let i = 0; i < n; i++) if (!skip.has(i)) candidates.push(i);
     let stored = candidates;
     if (candidates.length > 0 && mode === 'copy') {
-      await copyIn(tx, `COPY events (${COPY_COLUMNS}) FROM STDIN`, eventLines(b, candidates));
+      await copyIn(tx, `COPY events (${COPY_COLUMNS}) FROM STDIN`, eventLines(b, candidates, words));
     } else if (candidates.length > 0) {
       await tx.unsafe(STAGING);
-      await copyIn(tx, `COPY logsrv_staging (i, ${COPY_COLUMNS}) FROM STDIN`, stagingLines(b, candidates));
+      await copyIn(tx, `COPY logsrv_staging (i, ${COPY_COLUMNS}) FROM STDIN`, stagingLines(b, candidates, words));
       // Rows whose id is already stored come back: they are skipped.
       const dup = await tx.unsafe<{ i: number }[]>(
         `WITH ins AS (

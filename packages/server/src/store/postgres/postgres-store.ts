@@ -106,7 +106,7 @@ export class PostgresStore implements Store {
     let mode: AppendMode = 'copy';
     for (let attempt = 0; ; attempt++) {
       try {
-        return await appendBatch(this.sql, batch, mode);
+        return await appendBatch(this.sql, batch, mode, this.partitions.writesWords);
       } catch (err) {
         const code = (err as { code?: string }).code;
         // An id already stored: the batch (or part of it) was delivered again. Rolled back; merged instead.

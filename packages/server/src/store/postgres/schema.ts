@@ -11,7 +11,10 @@
  * `words` holds the event's value as the full-text index sees it: the tokens of
  * search/tokenize.ts, in order, computed in Node at append time (the project's tokenizer stays the
  * one source of truth; PostgreSQL never tokenizes). A GIN index on it finds candidate rows by
- * containment; phrases and prefixes are checked exactly on the same tokens (text-sql.ts).
+ * containment; phrases and prefixes are checked exactly on the same tokens (text-sql.ts). With
+ * the search index off, `words` is left NULL (storing it costs about as much as the rest of the
+ * row) and the day is listed in `unindexed_days`: a `q` over such a day is checked in Node with
+ * `matchesText`, as the embedded store scans its day files that have no index.
  */
 import type { Sql } from 'postgres';
 
@@ -44,10 +47,13 @@ CREATE TABLE IF NOT EXISTS events (
   attrs     text,
   producer  text     COLLATE "C",
   pseq      bigint,
-  words     text[]   NOT NULL,
+  -- NULL when written with the search index off (then listed in unindexed_days)
+  words     text[],
   PRIMARY KEY (ms, seq)
 ) PARTITION BY RANGE (ms);
 CREATE INDEX IF NOT EXISTS events_session_id ON events (session, ms, seq);
+-- Days holding rows written without tokens (--search-index off): q checks their rows in Node.
+CREATE TABLE IF NOT EXISTS unindexed_days (day integer PRIMARY KEY);
 -- Idempotency marks: the highest seq committed per producer (append.ts).
 CREATE TABLE IF NOT EXISTS producers (
   producer text   COLLATE "C" PRIMARY KEY,
