@@ -19,6 +19,7 @@ import { commit, machine, readResults, renderResultsDoc, writeResult } from './l
 import { fmt, fmtRatio } from './lib/stats.ts';
 import type { BenchContext, Benchmark, ResultFile } from './lib/types.ts';
 import { liveE2e } from './live-e2e.ts';
+import { pgAppend } from './pg-append.ts';
 import { query } from './query.ts';
 import { scaleOut } from './scale-out.ts';
 import { tailFanout } from './tail-fanout.ts';
@@ -26,7 +27,7 @@ import { tailLatency } from './tail-latency.ts';
 import { udpIngest } from './udp-ingest.ts';
 import { uiBigSession } from './ui-big-session.ts';
 
-const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, query, uiBigSession, scaleOut];
+const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, query, uiBigSession, scaleOut, pgAppend];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);

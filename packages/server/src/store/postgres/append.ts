@@ -12,10 +12,21 @@
  *
  * Ids: the queue gave them; batches from several writers interleave, so nothing assumes a batch's
  * ids are above the stored ones. An event whose id is already stored (a batch delivered again
- * after its writer died before acknowledging) is skipped by the primary key: the rows are COPYed
- * into a temporary table and moved with `INSERT … ON CONFLICT DO NOTHING`, in id order (so two
- * transactions inserting the same ids also wait in one order).
+ * after its writer died before acknowledging) is skipped by the primary key. Two ways in:
+ * - `copy` (first try): the rows are COPYed straight into `events`. A batch holding an id that is
+ *   already stored fails on the primary key (SQLSTATE 23505) and is rolled back whole; then
+ * - `merge`: the rows are COPYed into a temporary table and moved with `INSERT … ON CONFLICT DO
+ *   NOTHING` in id order (so two transactions inserting the same ids wait in one order), and the
+ *   rows that were already stored come back as skipped.
+ * Redelivery is rare (a writer died), so nearly every batch takes the cheaper first way: COPY
+ * into the table is several times faster than INSERT … SELECT with ON CONFLICT (measured in
+ * bench pg-append; see the report in notes).
  */
+export type AppendMode = 'copy' | 'merge';
+
+/** SQLSTATE of a unique violation: an id already stored, in `copy` mode. */
+export const UNIQUE_VIOLATION = '23505';
+
 import type { NormalizedEvent } from '@logsrv/protocol';
 import type { Sql, TransactionSql } from 'postgres';
 import type { IdentifiedBatch } from '../../batch/index.js';
@@ -27,7 +38,7 @@ import { applySummaries } from './summaries.js';
 const STAGING = `CREATE TEMP TABLE IF NOT EXISTS logsrv_staging (
   i integer NOT NULL, ms bigint NOT NULL, seq bigint NOT NULL, session text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL,
   value text NOT NULL, vjson smallint NOT NULL, ts bigint, component text COLLATE "C", "user" text COLLATE "C", terminal text COLLATE "C",
-  step text COLLATE "C", level text COLLATE "C", attrs text, producer text COLLATE "C", pseq bigint, words text[] NOT NULL
+  step text COLLATE "C", level text COLLATE "C", attrs text, producer text COLLATE "C", pseq bigint, words text[]
 ) ON COMMIT DELETE ROWS`;
 
 /** COPY lines are sent in chunks of about this many characters. */
@@ -81,11 +92,15 @@ async function copyIn(tx: TransactionSql, statement: string, lines: Iterable<str
   await done;
 }
 
-function* stagingLines(b: IdentifiedBatch, indices: number[]): Generator<string> {
-  for (const i of indices) yield `${i}\t${copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number)}`;
+function* eventLines(b: IdentifiedBatch, indices: number[], words: boolean): Generator<string> {
+  for (const i of indices) yield copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number, words);
 }
 
-export async function appendBatch(sql: Sql, b: IdentifiedBatch): Promise<AppendResult> {
+function* stagingLines(b: IdentifiedBatch, indices: number[], words: boolean): Generator<string> {
+  for (const i of indices) yield `${i}\t${copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number, words)}`;
+}
+
+export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode, words: boolean): Promise<AppendResult> {
   const n = b.events.length;
   if (n === 0) return {};
   const producerSet = new Set<string>();
@@ -100,9 +115,11 @@ export async function appendBatch(sql: Sql, b: IdentifiedBatch): Promise<AppendR
     const candidates: number[] = [];
     for (let i = 0; i < n; i++) if (!skip.has(i)) candidates.push(i);
     let stored = candidates;
-    if (candidates.length > 0) {
+    if (candidates.length > 0 && mode === 'copy') {
+      await copyIn(tx, `COPY events (${COPY_COLUMNS}) FROM STDIN`, eventLines(b, candidates, words));
+    } else if (candidates.length > 0) {
       await tx.unsafe(STAGING);
-      await copyIn(tx, `COPY logsrv_staging (i, ${COPY_COLUMNS}) FROM STDIN`, stagingLines(b, candidates));
+      await copyIn(tx, `COPY logsrv_staging (i, ${COPY_COLUMNS}) FROM STDIN`, stagingLines(b, candidates, words));
       // Rows whose id is already stored come back: they are skipped.
       const dup = await tx.unsafe<{ i: number }[]>(
         `WITH ins AS (

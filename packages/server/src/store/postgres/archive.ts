@@ -107,6 +107,7 @@ async function dropDaySummaries(tx: TransactionSql, day: number): Promise<void> 
   await tx`DELETE FROM session_levels WHERE day = ${day}`;
   await tx`DELETE FROM session_latest WHERE day = ${day}`;
   await tx`DELETE FROM session_fields WHERE day = ${day}`;
+  await tx`DELETE FROM unindexed_days WHERE day = ${day}`;
   await refreshSessions(tx, touched);
 }
 
@@ -186,7 +187,7 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
           producer: a[13] as string | null,
           pseq: a[14] as number | null,
         };
-        if (!w.write(copyLine(e, ms, a[1] as number))) await new Promise((r) => w.once('drain', r));
+        if (!w.write(copyLine(e, ms, a[1] as number, partitions.writesWords))) await new Promise((r) => w.once('drain', r));
         events++;
       }
     } catch (err) {
@@ -196,6 +197,7 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
     w.end();
     await done;
     await backfillDay(tx, name, Number(day));
+    if (!partitions.writesWords) await tx`INSERT INTO unindexed_days (day) VALUES (${Number(day)}) ON CONFLICT DO NOTHING`;
   });
   return { day, events, table: name };
 }

@@ -77,9 +77,9 @@ function hasNul(e: NormalizedEvent): boolean {
   return false;
 }
 
-/** One COPY line (with its newline) for event `e` stored as `ms-seq`. */
-export function copyLine(e: NormalizedEvent, ms: number, seq: number): string {
-  const words = arrayLiteral(wordsOf(e.value));
+/** One COPY line (with its newline) for event `e` stored as `ms-seq`; `words` NULL unless `withWords`. */
+export function copyLine(e: NormalizedEvent, ms: number, seq: number, withWords: boolean): string {
+  const words = withWords ? copyText(arrayLiteral(wordsOf(e.value))) : '\\N';
   let x = e;
   let vjson: number = e.vjson;
   // Rare: U+0000 somewhere (a row without one may hold U+FFFF: escaped only in such rows).
@@ -99,7 +99,7 @@ export function copyLine(e: NormalizedEvent, ms: number, seq: number): string {
     };
     vjson += 2;
   }
-  return `${ms}\t${seq}\t${copyText(x.session)}\t${copyText(x.key)}\t${copyText(x.value)}\t${vjson}\t${num(x.ts)}\t${field(x.component)}\t${field(x.user)}\t${field(x.terminal)}\t${field(x.step)}\t${field(x.level)}\t${field(x.attrs)}\t${field(x.producer)}\t${num(x.pseq)}\t${copyText(words)}\n`;
+  return `${ms}\t${seq}\t${copyText(x.session)}\t${copyText(x.key)}\t${copyText(x.value)}\t${vjson}\t${num(x.ts)}\t${field(x.component)}\t${field(x.user)}\t${field(x.terminal)}\t${field(x.step)}\t${field(x.level)}\t${field(x.attrs)}\t${field(x.producer)}\t${num(x.pseq)}\t${words}\n`;
 }
 
 /** A row as read back, with a NUL-escaped row ({@link copyLine}) restored. */

@@ -69,6 +69,10 @@ export class Partitions {
     await this.createAhead();
   }
 
+  get writesWords(): boolean {
+    return this.searchIndex;
+  }
+
   /** Forgets what is known (a partition was archived, or a store error said one is missing). */
   forget(day?: string): void {
     if (day === undefined) this.known.clear();
@@ -89,6 +93,8 @@ export class Partitions {
         await tx.unsafe(`CREATE TABLE ${name} PARTITION OF events FOR VALUES FROM (${from}) TO (${from + DAY_MS})`);
         if (this.searchIndex) await tx.unsafe(`CREATE INDEX ${name}_words ON ${name} USING gin (words)`);
       }
+      // This instance writes no tokens: readers must check these days' rows themselves.
+      if (!this.searchIndex) await tx`INSERT INTO unindexed_days (day) SELECT unnest(${want.map(Number)}::integer[]) ON CONFLICT DO NOTHING`;
     });
     for (const d of want) this.known.add(d);
   }

@@ -28,7 +28,8 @@ import type {
   SessionsQuery,
   Store,
 } from '../store.js';
-import { appendBatch } from './append.js';
+import type { AppendMode } from './append.js';
+import { appendBatch, UNIQUE_VIOLATION } from './append.js';
 import type { PgRestoredDay } from './archive.js';
 import { archiveDays, restoreDay } from './archive.js';
 import { Partitions } from './partitions.js';
@@ -51,6 +52,9 @@ export interface PostgresStoreOptions {
   /** `application_name` the connections report (default `logsrv`). */
   applicationName?: string;
 }
+
+/** SQLSTATE when no partition holds a row's `ms`. */
+const NO_PARTITION = '23514';
 
 export class PostgresReadOnlyError extends Error {
   override name = 'PostgresReadOnlyError';
@@ -99,14 +103,25 @@ export class PostgresStore implements Store {
   async append(batch: IdentifiedBatch): Promise<AppendResult> {
     this.writable('append events');
     await this.partitions.ensureFor(batch.ms);
-    try {
-      return await appendBatch(this.sql, batch);
-    } catch (err) {
-      // A day partition vanished since it was created here (another instance archived it): make it again, once.
-      if ((err as { code?: string }).code !== '23514') throw err;
-      this.partitions.forget();
-      await this.partitions.ensureFor(batch.ms);
-      return appendBatch(this.sql, batch);
+    let mode: AppendMode = 'copy';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await appendBatch(this.sql, batch, mode, this.partitions.writesWords);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        // An id already stored: the batch (or part of it) was delivered again. Rolled back; merged instead.
+        if (code === UNIQUE_VIOLATION && mode === 'copy') {
+          mode = 'merge';
+          continue;
+        }
+        // A day partition vanished since it was created here (another instance archived it): made again, once.
+        if (code === NO_PARTITION && attempt < 2) {
+          this.partitions.forget();
+          await this.partitions.ensureFor(batch.ms);
+          continue;
+        }
+        throw err;
+      }
     }
   }
 

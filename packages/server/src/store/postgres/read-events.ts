@@ -7,14 +7,15 @@
  * the planner picks by its statistics.
  */
 import type { EventId } from '@logsrv/protocol';
-import { isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
+import { dayStartMs, isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
 import type { Sql } from 'postgres';
-import { parseTextQuery } from '../../search/index.js';
+import type { TextQuery } from '../../search/index.js';
+import { matchesText, parseTextQuery } from '../../search/index.js';
 import type { EventRowLike } from '../rows.js';
 import { rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery } from '../store.js';
 import { decodeRow, pgText } from './copy-rows.js';
-import { SELECT_COLUMNS } from './schema.js';
+import { DAY_MS, SELECT_COLUMNS } from './schema.js';
 import { textCondition } from './text-sql.js';
 
 /** Larger than any id's ms or seq; within bigint. */
@@ -26,7 +27,7 @@ async function rows(sql: Sql, text: string, args: unknown[]): Promise<EventRowLi
   return got.map(decodeRow);
 }
 
-/** `session = …`, the field filters and `q` as ` AND …` conditions, numbered from `$first`. */
+/** `session = …` and the field filters as ` AND …` conditions, numbered from `$first`. */
 function filters(q: Partial<EventsQuery>, first: number): { sql: string; args: unknown[] } {
   let sql = '';
   const args: unknown[] = [];
@@ -41,13 +42,82 @@ function filters(q: Partial<EventsQuery>, first: number): { sql: string; args: u
     sql += ` AND ${c === 'user' ? '"user"' : c} = $${n++}`;
     args.push(pgText(v));
   }
-  const tq = parseTextQuery(q.q);
-  if (tq) {
-    const t = textCondition(tq, n);
-    sql += t.sql;
+  return { sql, args };
+}
+
+/** Days (YYYYMMDD as integers, ascending) with rows stored without tokens (schema.ts). */
+export async function unindexedDays(sql: Sql): Promise<number[]> {
+  return (await sql<{ day: number }[]>`SELECT day FROM unindexed_days ORDER BY day`).map((r) => r.day);
+}
+
+/** Rows of `q` in `(lo, hi]` with the filters, and `text` as SQL when given, in id order. */
+async function select(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventId, limit: number, text: TextQuery | null): Promise<EventRowLike[]> {
+  const f = filters(q, 6);
+  let cond = f.sql;
+  const args = [lo.ms, lo.seq, hi.ms, hi.seq, limit, ...f.args];
+  if (text) {
+    const t = textCondition(text, 6 + f.args.length);
+    cond += t.sql;
     args.push(...t.args);
   }
-  return { sql, args };
+  const statement = `SELECT ${SELECT_COLUMNS} FROM events
+    WHERE ms >= $1 AND ms <= $3 AND (ms, seq) > ($1, $2) AND (ms, seq) <= ($3, $4)${cond}
+    ORDER BY ms, seq LIMIT $5`;
+  return rows(sql, statement, args);
+}
+
+/** Rows scanned per step when `q` is checked in Node. */
+const SCAN_PAGE = 1000;
+
+/** {@link select} for a range of days without tokens: rows read in order, `q` checked by `matchesText`. */
+async function scan(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventId, want: number, tq: TextQuery): Promise<EventRowLike[]> {
+  const out: EventRowLike[] = [];
+  let at = lo;
+  for (;;) {
+    const got = await select(sql, q, at, hi, SCAN_PAGE, null);
+    for (const r of got) {
+      if (!matchesText(tq, r.value)) continue;
+      out.push(r);
+      if (out.length >= want) return out;
+    }
+    const last = got[got.length - 1];
+    if (got.length < SCAN_PAGE || !last) return out;
+    at = { ms: last.ms, seq: last.seq };
+  }
+}
+
+/**
+ * Up to `want` rows of `q` in `(lo, hi]`, in id order. With a `q`, the range is cut at the days
+ * without tokens: the stretches between them are searched in SQL on the tokens (the index), those
+ * days by {@link scan}.
+ */
+export async function findRows(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventId, want: number): Promise<EventRowLike[]> {
+  const tq = parseTextQuery(q.q);
+  if (!tq) return select(sql, q, lo, hi, want, null);
+  const out: EventRowLike[] = [];
+  let at = lo;
+  const take = async (until: EventId, scanned: boolean) => {
+    if (at.ms > until.ms || (at.ms === until.ms && at.seq >= until.seq)) return;
+    const got = scanned ? await scan(sql, q, at, until, want - out.length, tq) : await select(sql, q, at, until, want - out.length, tq);
+    for (const r of got) out.push(r);
+    at = until;
+  };
+  for (const day of await unindexedDays(sql)) {
+    const from = dayStartMs(String(day));
+    const to = from + DAY_MS; // exclusive
+    if (to - 1 < at.ms) continue; // the day ends before the range
+    if (from > hi.ms) break;
+    await take(min({ ms: from - 1, seq: NO_BOUND }, hi), false);
+    if (out.length >= want) return out;
+    await take(min({ ms: to - 1, seq: NO_BOUND }, hi), true);
+    if (out.length >= want) return out;
+  }
+  await take(hi, false);
+  return out;
+}
+
+function min(a: EventId, b: EventId): EventId {
+  return a.ms < b.ms || (a.ms === b.ms && a.seq <= b.seq) ? a : b;
 }
 
 /** Stored rows of `q`, in id order, up to `limit` + 1 (to tell whether a page follows). */
@@ -55,12 +125,7 @@ export async function readEventRows(sql: Sql, q: EventsQuery): Promise<{ rows: E
   const lo = q.after ?? { ms: -1, seq: -1 };
   const hi = q.until ?? { ms: NO_BOUND, seq: NO_BOUND };
   if (lo.ms > hi.ms || (lo.ms === hi.ms && lo.seq >= hi.seq)) return { rows: [], next: null };
-  const f = filters(q, 6);
-  const text = `SELECT ${SELECT_COLUMNS} FROM events
-    WHERE ms >= $1 AND ms <= $3 AND (ms, seq) > ($1, $2) AND (ms, seq) <= ($3, $4)${f.sql}
-    ORDER BY ms, seq LIMIT $5`;
-  const got = await rows(sql, text, [lo.ms, lo.seq, hi.ms, hi.seq, q.limit + 1, ...f.args]);
-  return page(got, q.limit);
+  return page(await findRows(sql, q, lo, hi, q.limit + 1), q.limit);
 }
 
 function page(got: EventRowLike[], limit: number): { rows: EventRowLike[]; next: string | null } {

@@ -14,7 +14,7 @@ import type { SessionCursor } from '../session-cursor.js';
 import { compareCodePoints, compareListed, decodeSessionCursor, encodeSessionCursor } from '../session-cursor.js';
 import type { LatestValue, RegisteredSession, SessionPage, SessionSummary, SessionsQuery } from '../store.js';
 import { decodeRow, pgText } from './copy-rows.js';
-import { NO_BOUND } from './read-events.js';
+import { findRows, NO_BOUND, unindexedDays } from './read-events.js';
 import { textCondition } from './text-sql.js';
 
 /** Candidate sets up to this size are ranked; larger ones are checked while walking. */
@@ -56,8 +56,12 @@ async function fieldCandidates(sql: Sql, q: SessionsQuery): Promise<Set<string> 
   return out;
 }
 
-/** Sessions with an event matching a `q` that matches few events; null when it matches many. */
+/**
+ * Sessions with an event matching a `q` that matches few events; null when it matches many, or
+ * when some day has no tokens (its rows can only be checked one by one).
+ */
 async function indexCandidates(sql: Sql, tq: TextQuery): Promise<Set<string> | null> {
+  if ((await unindexedDays(sql)).length > 0) return null;
   const t = textCondition(tq, 1);
   const got = await sql.unsafe<{ session: string }[]>(`SELECT session FROM events WHERE true${t.sql} LIMIT ${MAX_INDEX_DRIVEN + 1}`, t.args as never[]);
   if (got.length > MAX_INDEX_DRIVEN) return null;
@@ -66,8 +70,7 @@ async function indexCandidates(sql: Sql, tq: TextQuery): Promise<Set<string> | n
 
 /** Whether `session` has an event matching `tq`. */
 async function hasMatch(sql: Sql, session: string, tq: TextQuery): Promise<boolean> {
-  const t = textCondition(tq, 2);
-  const got = await sql.unsafe(`SELECT 1 FROM events WHERE session = $1${t.sql} LIMIT 1`, [session, ...t.args] as never[], { prepare: true });
+  const got = await findRows(sql, { session, q: tq.source }, { ms: -1, seq: -1 }, { ms: NO_BOUND, seq: NO_BOUND }, 1);
   return got.length > 0;
 }
 

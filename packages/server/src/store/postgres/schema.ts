@@ -11,7 +11,10 @@
  * `words` holds the event's value as the full-text index sees it: the tokens of
  * search/tokenize.ts, in order, computed in Node at append time (the project's tokenizer stays the
  * one source of truth; PostgreSQL never tokenizes). A GIN index on it finds candidate rows by
- * containment; phrases and prefixes are checked exactly by {@link PHRASE_FUNCTION} on the same array.
+ * containment; phrases and prefixes are checked exactly on the same tokens (text-sql.ts). With
+ * the search index off, `words` is left NULL (storing it costs about as much as the rest of the
+ * row) and the day is listed in `unindexed_days`: a `q` over such a day is checked in Node with
+ * `matchesText`, as the embedded store scans its day files that have no index.
  */
 import type { Sql } from 'postgres';
 
@@ -24,37 +27,6 @@ export const SELECT_COLUMNS = 'ms, seq, session, key, value, vjson, ts, componen
 
 /** Columns written by COPY, in the order copy-rows.ts encodes them. */
 export const COPY_COLUMNS = `${SELECT_COLUMNS}, words`;
-
-/**
- * `logsrv_phrase(words, phrase, prefix)`: whether `phrase` occurs in `words` as consecutive
- * words, its last one a prefix when `prefix` — search/text-query.ts's `matchesText` for one
- * phrase, on the tokens stored at append time.
- */
-const PHRASE_FUNCTION = `
-CREATE OR REPLACE FUNCTION logsrv_phrase(words text[], phrase text[], prefix boolean) RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
-DECLARE
-  n integer := coalesce(array_length(words, 1), 0);
-  m integer := coalesce(array_length(phrase, 1), 0);
-  i integer;
-  k integer;
-  ok boolean;
-BEGIN
-  IF m = 0 THEN RETURN true; END IF;
-  FOR i IN 1 .. n - m + 1 LOOP
-    ok := true;
-    FOR k IN 1 .. m LOOP
-      IF prefix AND k = m THEN
-        IF NOT starts_with(words[i + k - 1], phrase[k]) THEN ok := false; EXIT; END IF;
-      ELSIF words[i + k - 1] <> phrase[k] THEN
-        ok := false; EXIT;
-      END IF;
-    END LOOP;
-    IF ok THEN RETURN true; END IF;
-  END LOOP;
-  RETURN false;
-END
-$fn$`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS logsrv_schema (version integer NOT NULL);
@@ -75,10 +47,13 @@ CREATE TABLE IF NOT EXISTS events (
   attrs     text,
   producer  text     COLLATE "C",
   pseq      bigint,
-  words     text[]   NOT NULL,
+  -- NULL when written with the search index off (then listed in unindexed_days)
+  words     text[],
   PRIMARY KEY (ms, seq)
 ) PARTITION BY RANGE (ms);
 CREATE INDEX IF NOT EXISTS events_session_id ON events (session, ms, seq);
+-- Days holding rows written without tokens (--search-index off): q checks their rows in Node.
+CREATE TABLE IF NOT EXISTS unindexed_days (day integer PRIMARY KEY);
 -- Idempotency marks: the highest seq committed per producer (append.ts).
 CREATE TABLE IF NOT EXISTS producers (
   producer text   COLLATE "C" PRIMARY KEY,
@@ -159,7 +134,6 @@ export async function migrate(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${DDL_LOCK})`;
     await tx.unsafe(SCHEMA).simple();
-    await tx.unsafe(PHRASE_FUNCTION).simple();
     const [row] = await tx<{ version: number }[]>`SELECT max(version) AS version FROM logsrv_schema`;
     const version = row?.version ?? null;
     if (version !== null && version > PG_SCHEMA_VERSION) {

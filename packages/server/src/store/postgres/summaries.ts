@@ -15,6 +15,8 @@ import type { TransactionSql } from 'postgres';
 import { pgText } from './copy-rows.js';
 
 const FIELDS = ['user', 'terminal', 'component', 'level', 'step'] as const;
+type Field = (typeof FIELDS)[number];
+const DAY_MS = 86_400_000;
 
 interface SessionDay {
   session: string;
@@ -24,6 +26,16 @@ interface SessionDay {
   lastMs: number;
   lastSeq: number;
   count: number;
+}
+
+/** One session's share of one day of a batch. */
+interface Acc {
+  row: SessionDay;
+  levels: Map<string, number> | null;
+  /** key → [ms, seq] of its latest event. */
+  latest: Map<string, [number, number]>;
+  /** Distinct values per field of FIELDS, by index. */
+  fields: Set<string>[] | null;
 }
 
 function before(aMs: number, aSeq: number, bMs: number, bSeq: number): boolean {
@@ -37,60 +49,74 @@ function cmp(a: string, b: string): number {
 
 /** Folds the stored events of a batch (`stored`: their indices) and writes the summaries. */
 export async function applySummaries(tx: TransactionSql, events: NormalizedEvent[], ms: Float64Array, seq: Float64Array, stored: number[]): Promise<void> {
-  const days = new Map<string, SessionDay>();
-  const levels = new Map<string, [string, number, string, number]>();
-  const latest = new Map<string, [string, string, number, number, number]>();
-  const fields = new Set<string>();
-  const fieldRows: [string, string, string, number][] = [];
-  const dayNos = new Map<string, number>();
+  // Per day, per session: one accumulator, found with one Map lookup per event (this runs for
+  // every event of every batch; string keys built per event cost more than the upserts).
+  const byDay = new Map<number, Map<string, Acc>>();
+  let lastDayNo = Number.NaN;
+  let sessionsOfDay = new Map<string, Acc>();
+  let day = 0;
   for (const i of stored) {
     const e = events[i] as NormalizedEvent;
     const m = ms[i] as number;
     const s = seq[i] as number;
-    const dayName = dayOf(m);
-    let day = dayNos.get(dayName);
-    if (day === undefined) {
-      day = Number(dayName);
-      dayNos.set(dayName, day);
-    }
-    const session = pgText(e.session);
-    const dk = `${day}\0${session}`;
-    const d = days.get(dk);
-    if (d === undefined) days.set(dk, { session, day, firstMs: m, firstSeq: s, lastMs: m, lastSeq: s, count: 1 });
-    else {
-      if (before(m, s, d.firstMs, d.firstSeq)) {
-        d.firstMs = m;
-        d.firstSeq = s;
+    const dayNo = Math.floor(m / DAY_MS);
+    if (dayNo !== lastDayNo) {
+      lastDayNo = dayNo;
+      day = Number(dayOf(m));
+      let got = byDay.get(dayNo);
+      if (got === undefined) {
+        got = new Map();
+        byDay.set(dayNo, got);
       }
-      if (before(d.lastMs, d.lastSeq, m, s)) {
-        d.lastMs = m;
-        d.lastSeq = s;
-      }
-      d.count++;
+      sessionsOfDay = got;
     }
+    let a = sessionsOfDay.get(e.session);
+    if (a === undefined) {
+      a = { row: { session: pgText(e.session), day, firstMs: m, firstSeq: s, lastMs: m, lastSeq: s, count: 0 }, levels: null, latest: new Map(), fields: null };
+      sessionsOfDay.set(e.session, a);
+    }
+    const d = a.row;
+    if (before(m, s, d.firstMs, d.firstSeq)) {
+      d.firstMs = m;
+      d.firstSeq = s;
+    }
+    if (before(d.lastMs, d.lastSeq, m, s)) {
+      d.lastMs = m;
+      d.lastSeq = s;
+    }
+    d.count++;
     if (e.level !== null) {
-      const level = pgText(e.level);
-      const lk = `${dk}\0${level}`;
-      const l = levels.get(lk);
-      if (l) l[3]++;
-      else levels.set(lk, [session, day, level, 1]);
+      a.levels ??= new Map();
+      a.levels.set(e.level, (a.levels.get(e.level) ?? 0) + 1);
     }
-    const key = pgText(e.key);
-    const kk = `${dk}\0${key}`;
-    const k = latest.get(kk);
-    if (k === undefined) latest.set(kk, [session, key, day, m, s]);
-    else if (before(k[3], k[4], m, s)) {
-      k[3] = m;
-      k[4] = s;
+    const k = a.latest.get(e.key);
+    if (k === undefined) a.latest.set(e.key, [m, s]);
+    else if (before(k[0], k[1], m, s)) {
+      k[0] = m;
+      k[1] = s;
     }
-    for (const f of FIELDS) {
-      const v = e[f];
+    for (let f = 0; f < FIELDS.length; f++) {
+      const v = e[FIELDS[f] as Field];
       if (v === null) continue;
-      const value = pgText(v);
-      const fk = `${f}\0${value}\0${session}\0${day}`;
-      if (fields.has(fk)) continue;
-      fields.add(fk);
-      fieldRows.push([f, value, session, day]);
+      a.fields ??= [new Set(), new Set(), new Set(), new Set(), new Set()];
+      (a.fields[f] as Set<string>).add(v);
+    }
+  }
+  const days = new Map<string, SessionDay>();
+  const levels = new Map<string, [string, number, string, number]>();
+  const latest = new Map<string, [string, string, number, number, number]>();
+  const fieldRows: [string, string, string, number][] = [];
+  for (const sessions of byDay.values()) {
+    for (const a of sessions.values()) {
+      const { session, day: dn } = a.row;
+      days.set(`${dn}\0${session}`, a.row);
+      if (a.levels) for (const [level, n] of a.levels) levels.set(`${dn}\0${session}\0${level}`, [session, dn, pgText(level), n]);
+      for (const [key, id] of a.latest) latest.set(`${dn}\0${session}\0${key}`, [session, pgText(key), dn, id[0], id[1]]);
+      if (a.fields) {
+        a.fields.forEach((values, f) => {
+          for (const v of values) fieldRows.push([FIELDS[f] as Field, pgText(v), session, dn]);
+        });
+      }
     }
   }
   const dayRows = [...days.values()].sort((a, b) => cmp(a.session, b.session) || a.day - b.day);

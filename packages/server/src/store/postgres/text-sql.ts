@@ -2,10 +2,13 @@
  * A parsed `q` (search/text-query.ts) as a SQL condition on the `words` column (copy-rows.ts).
  *
  * Every whole word of every phrase must be in `words`: one containment test, `words @> ARRAY[…]`,
- * which the GIN index answers. Phrases of several words and prefixes are then checked exactly by
- * `logsrv_phrase` (schema.ts), which walks the stored tokens as `matchesText` walks its own: the
- * same tokenizer produced both, so the store selects exactly the events a live tail's matcher does.
- * A query made only of prefixes (`fail*`) has no word for the index and is checked row by row.
+ * which the GIN index answers. Phrases of several words and prefixes are then checked exactly on
+ * the stored tokens joined by spaces (a token never holds a space: it is a separator):
+ * `" exit code "` must occur in `" " || tokens || " "` for the phrase `exit code`, and `" exit co"`
+ * in `" " || tokens` for `"exit co"*` — consecutive whole words, the last one a prefix. That is
+ * what `matchesText` checks on its own tokens, and the same tokenizer produced both, so the store
+ * selects exactly the events a live tail's matcher does. A query made only of prefixes (`fail*`)
+ * has no whole word for the index and is checked row by row.
  */
 import type { TextQuery } from '../../search/index.js';
 
@@ -31,8 +34,14 @@ export function textCondition(tq: TextQuery, first: number, column = 'words'): S
     args.push([...required]);
   }
   for (const p of phrases) {
-    sql += ` AND logsrv_phrase(${column}, $${n++}::text[], ${p.prefix ? 'true' : 'false'})`;
-    args.push(p.tokens);
+    const joined = p.tokens.join(' ');
+    if (p.prefix) {
+      sql += ` AND strpos(' ' || array_to_string(${column}, ' '), $${n++}) > 0`;
+      args.push(` ${joined}`);
+    } else {
+      sql += ` AND strpos(' ' || array_to_string(${column}, ' ') || ' ', $${n++}) > 0`;
+      args.push(` ${joined} `);
+    }
   }
   return { sql, args };
 }

@@ -1,0 +1,191 @@
+/**
+ * `pg-append`: PostgresStore.append (the PostgreSQL writer's whole transaction: marks, COPY into
+ * staging, INSERT … ON CONFLICT, summaries) against the baseline of a plain `COPY` of the same rows
+ * from Node, in the same run, into a table with the same partitions, primary key and
+ * (session, ms, seq) index — the ceiling of a store that did nothing but store. The store is
+ * measured with the GIN search index and without it (`searchIndex: false`: tokens still stored,
+ * `q` then scans).
+ *
+ * Each repetition gets a fresh database on PG_URL's server (default
+ * postgres://postgres@127.0.0.1:5432/test), dropped after. Env: PG_APPEND_EVENTS (default
+ * 100,000), PG_APPEND_BATCH (events per append/transaction, default 5,000).
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { NormalizedEvent } from '@logsrv/protocol';
+import postgres from 'postgres';
+import { fmt, fmtRatio, measurement } from './lib/stats.ts';
+import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
+
+const ADMIN_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const EVENTS = Number(process.env.PG_APPEND_EVENTS ?? 100_000);
+const BATCH = Number(process.env.PG_APPEND_BATCH ?? 5_000);
+
+interface Batch {
+  events: NormalizedEvent[];
+  ms: Float64Array;
+  seq: Float64Array;
+}
+
+interface StoreLike {
+  append(b: Batch): Promise<{ skipped?: number[] }>;
+  close(): Promise<void>;
+}
+
+const WORDS = ['GET', 'POST', '/items/', 'timeout', 'connected', 'user', 'error', 'retry', 'ok', 'cache', 'miss', 'db', 'query', 'took', 'ms', 'build', 'step'];
+
+/**
+ * Deterministic events of ~150 bytes of log text: words from a small vocabulary and numbers below
+ * 10,000 (so ~10k distinct tokens, as ids and durations give real logs), 200 sessions each with its
+ * own user and component, levels, a producer on half of them.
+ */
+function makeBatches(start: number): Batch[] {
+  let x = 12345;
+  const rnd = () => {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    return x / 0x7fffffff;
+  };
+  const out: Batch[] = [];
+  for (let at = 0; at < EVENTS; at += BATCH) {
+    const n = Math.min(BATCH, EVENTS - at);
+    const events: NormalizedEvent[] = [];
+    const ms = new Float64Array(n);
+    const seq = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = at + i;
+      let value = '';
+      while (value.length < 120) value += `${WORDS[Math.floor(rnd() * WORDS.length)]} ${Math.floor(rnd() * 10_000)} `;
+      const session = `bench-${k % 200}`;
+      events.push({
+        session,
+        key: k % 10 === 0 ? 'status' : 'stdout',
+        value,
+        vjson: 0,
+        ts: null,
+        component: `svc-${(k % 200) % 7}`,
+        user: `user-${(k % 200) % 13}`,
+        terminal: null,
+        step: null,
+        level: k % 10 === 3 ? 'error' : 'info',
+        attrs: null,
+        producer: k % 2 === 0 ? `prod-${k % 20}` : null,
+        pseq: k % 2 === 0 ? k : null,
+      });
+      ms[i] = start + Math.floor(k / 50);
+      seq[i] = k % 50;
+    }
+    out.push({ events, ms, seq });
+  }
+  return out;
+}
+
+async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  const name = `logsrv_bench_${randomBytes(4).toString('hex')}`;
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  try {
+    return await fn(url.toString());
+  } finally {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+function copyField(v: string | number | null): string {
+  if (v === null) return '\\N';
+  if (typeof v === 'number') return String(v);
+  return /[\\\n\r\t]/.test(v) ? v.replace(/[\\\n\r\t]/g, (c) => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t')) : v;
+}
+
+/** Plain COPY of the same rows, one transaction per batch, into the same shape of table. */
+async function baseline(url: string, batches: Batch[], day0: number): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`CREATE TABLE base (ms bigint NOT NULL, seq bigint NOT NULL, session text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL,
+      value text NOT NULL, vjson smallint NOT NULL, ts bigint, component text COLLATE "C", "user" text COLLATE "C", terminal text COLLATE "C",
+      step text COLLATE "C", level text COLLATE "C", attrs text, producer text COLLATE "C", pseq bigint, PRIMARY KEY (ms, seq)) PARTITION BY RANGE (ms)`);
+    for (let d = 0; d < 2; d++) {
+      const from = day0 + d * 86_400_000;
+      await sql.unsafe(`CREATE TABLE base_${d} PARTITION OF base FOR VALUES FROM (${from}) TO (${from + 86_400_000})`);
+    }
+    await sql.unsafe('CREATE INDEX base_session ON base (session, ms, seq)');
+    const t0 = performance.now();
+    for (const b of batches) {
+      await sql.begin(async (tx) => {
+        const w =
+          await tx`COPY base (ms, seq, session, key, value, vjson, ts, component, "user", terminal, step, level, attrs, producer, pseq) FROM STDIN`.writable();
+        const done = new Promise<void>((resolve, reject) => {
+          w.once('finish', resolve);
+          w.once('error', reject);
+        });
+        let chunk = '';
+        b.events.forEach((e, i) => {
+          chunk += `${b.ms[i]}\t${b.seq[i]}\t${[e.session, e.key, e.value, e.vjson, e.ts, e.component, e.user, e.terminal, e.step, e.level, e.attrs, e.producer, e.pseq].map(copyField).join('\t')}\n`;
+          if (chunk.length > 256 * 1024) {
+            w.write(chunk);
+            chunk = '';
+          }
+        });
+        w.end(chunk);
+        await done;
+      });
+    }
+    return (EVENTS / (performance.now() - t0)) * 1000;
+  } finally {
+    await sql.end();
+  }
+}
+
+async function storeRun(ctx: BenchContext, url: string, batches: Batch[], searchIndex: boolean): Promise<number> {
+  const mod = (await import(pathToFileURL(join(ctx.repoRoot, 'packages/server/dist/store/postgres/postgres-store.js')).href)) as {
+    PostgresStore: { open(url: string, opts: { searchIndex: boolean; clock: () => number }): Promise<StoreLike> };
+  };
+  const day0 = batches[0]?.ms[0] as number;
+  const store = await mod.PostgresStore.open(url, { searchIndex, clock: () => day0 });
+  try {
+    const t0 = performance.now();
+    let stored = 0;
+    for (const b of batches) stored += b.events.length - ((await store.append(b)).skipped?.length ?? 0);
+    const rate = (EVENTS / (performance.now() - t0)) * 1000;
+    if (stored !== EVENTS) throw new Error(`stored ${stored} of ${EVENTS} events`);
+    return rate;
+  } finally {
+    await store.close();
+  }
+}
+
+export const pgAppend: Benchmark = {
+  name: 'pg-append',
+  description: 'PostgresStore.append events/s (with and without the search index) against plain COPY of the same rows from Node',
+  async run(ctx: BenchContext): Promise<BenchReport> {
+    const day0 = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    const batches = makeBatches(day0 + 3_600_000);
+    const base: number[] = [];
+    const withIndex: number[] = [];
+    const without: number[] = [];
+    for (let r = 0; r < ctx.reps; r++) {
+      base.push(await withDatabase((url) => baseline(url, batches, day0)));
+      withIndex.push(await withDatabase((url) => storeRun(ctx, url, batches, true)));
+      without.push(await withDatabase((url) => storeRun(ctx, url, batches, false)));
+      ctx.log(`  rep ${r + 1}: COPY ${fmt(base[r] as number)}/s, store+GIN ${fmt(withIndex[r] as number)}/s, store ${fmt(without[r] as number)}/s`);
+    }
+    const b = measurement('plain COPY', 'events/s', base);
+    const fig = (label: string, runs: number[], target: number): Figure => {
+      const m = measurement(label, 'events/s', runs);
+      const ratio = m.median / b.median;
+      return { ...m, case: `${fmt(BATCH)} events/append`, baseline: b, ratio, targets: [{ text: `≥${target}× COPY`, met: ratio >= target }] };
+    };
+    const figures = [fig('PostgresStore.append, no search index', without, 0.7), fig('PostgresStore.append, GIN search index', withIndex, 0.25)];
+    return {
+      figures,
+      notes: [
+        `${fmt(EVENTS)} events of ~200 bytes, 200 sessions, half with a producer; each repetition in a fresh database.`,
+        `ratios: no index ${fmtRatio(figures[0]?.ratio)}, GIN ${fmtRatio(figures[1]?.ratio)}`,
+      ],
+      params: { events: EVENTS, batch: BATCH },
+    };
+  },
+};

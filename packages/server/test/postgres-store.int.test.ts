@@ -1,0 +1,315 @@
+/**
+ * PostgreSQL-only behaviour of PostgresStore, on the machine's server (a fresh database per file):
+ * concurrent writers, the same search results as the embedded store, day partitions, archive and
+ * restore by detaching a partition, read-only mode, text PostgreSQL cannot hold.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { dayOf } from '@logsrv/protocol';
+import type { IdentifiedBatch } from '@logsrv/server';
+import { PostgresReadOnlyError, PostgresStore, SqliteStore } from '@logsrv/server';
+import postgres from 'postgres';
+import { batch, ev } from './contract/events.ts';
+import type { TempDatabase } from './pg-helpers.ts';
+import { tempDatabase } from './pg-helpers.ts';
+
+const DAY_MS = 86_400_000;
+
+describe('PostgresStore on PostgreSQL', () => {
+  let db: TempDatabase | null = null;
+  let store: PostgresStore | null = null;
+  let dir = '';
+  before(async () => {
+    db = await tempDatabase('logsrv_pgstore');
+    dir = mkdtempSync(join(tmpdir(), 'logsrv-pg-'));
+    if (db) store = await PostgresStore.open(db.url, { archiveDir: join(dir, 'archive') });
+  });
+  after(async () => {
+    await store?.close();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const need = (t: { skip(msg: string): void }): { st: PostgresStore; url: string } | null => {
+    if (!store || !db) {
+      t.skip('PostgreSQL is not available here');
+      return null;
+    }
+    return { st: store, url: db.url };
+  };
+
+  test('open creates today and the next 3 day partitions, and no DEFAULT partition', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const sql = postgres(s.url, { max: 1 });
+    try {
+      const rows = await sql<{ name: string; bound: string }[]>`
+        SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass`;
+      const now = Date.now();
+      const names = rows.map((r) => r.name);
+      for (let i = 0; i <= 3; i++) assert.ok(names.includes(`events_${dayOf(now + i * DAY_MS)}`), `partition for today+${i} in ${names}`);
+      assert.equal(rows.filter((r) => r.bound === 'DEFAULT').length, 0);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test('two writers appending the same batches at once store every event exactly once, with exact summaries', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const other = await PostgresStore.open(s.url);
+    try {
+      const ms0 = Date.now() - 2 * DAY_MS;
+      const batches: IdentifiedBatch[] = [];
+      // 20 batches of 10: producers p0..p3 shared by every batch, and events without a producer.
+      for (let b = 0; b < 20; b++) {
+        const events = [];
+        for (let k = 0; k < 10; k++) {
+          const n = b * 10 + k;
+          events.push(ev(`conc-${n % 3}`, `v${n}`, n % 5 === 4 ? {} : { producer: `p${n % 4}`, pseq: n }));
+        }
+        batches.push(batch(events, ms0 + b));
+      }
+      const run = async (st: PostgresStore) => {
+        let stored = 0;
+        for (const b of batches) stored += b.events.length - ((await st.append(b)).skipped?.length ?? 0);
+        return stored;
+      };
+      const [a, b] = await Promise.all([run(s.st), run(other)]);
+      assert.equal(a + b, 200, `stored ${a} + ${b}`);
+      const all = await s.st.readEvents({ after: { ms: ms0 - 1, seq: 0 }, until: { ms: ms0 + 20, seq: 0 }, limit: 1000 });
+      assert.deepEqual(
+        all.events.map((e) => e.value),
+        Array.from({ length: 200 }, (_x, n) => `v${n}`),
+      );
+      for (let k = 0; k < 3; k++) {
+        const sum = await other.sessionSummary(`conc-${k}`);
+        const mine = all.events.filter((e) => e.session === `conc-${k}`);
+        assert.equal(sum?.count, mine.length);
+        assert.equal(sum?.firstId, mine[0]?.id);
+        assert.equal(sum?.lastId, mine[mine.length - 1]?.id);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('batches of two writers interleave in id order; summaries take the smallest and largest id whatever the commit order', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const other = await PostgresStore.open(s.url);
+    try {
+      const ms0 = Date.now() - 2 * DAY_MS + 100_000;
+      // The later ids commit first.
+      await other.append(batch([ev('inter', 'late-1'), ev('inter', 'late-2')], ms0 + 10));
+      await s.st.append(batch([ev('inter', 'early-1'), ev('inter', 'early-2')], ms0));
+      const page = await s.st.readSession({ session: 'inter', after: null, limit: 10 });
+      assert.deepEqual(
+        page.events.map((e) => e.value),
+        ['early-1', 'early-2', 'late-1', 'late-2'],
+      );
+      const sum = await s.st.sessionSummary('inter');
+      assert.equal(sum?.firstId, `${ms0}-0`);
+      assert.equal(sum?.lastId, `${ms0 + 10}-1`);
+      assert.equal(sum?.latest.stdout?.value, 'late-2');
+      // The newest id, not the last committed batch's.
+      assert.deepEqual(await s.st.lastId(), { ms: ms0 + 10, seq: 1 });
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('a day with no partition yet gets one on demand (ids of an old day)', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.UTC(2020, 1, 29, 23, 59, 59, 999);
+    await s.st.append(batch([ev('leap', 'a'), ev('leap', 'b')], ms));
+    const page = await s.st.readSession({ session: 'leap', after: null, limit: 10 });
+    assert.deepEqual(
+      page.events.map((e) => e.id),
+      [`${ms}-0`, `${ms}-1`],
+    );
+  });
+
+  test('text PostgreSQL cannot hold (U+0000) is stored and read back unchanged, and searchable', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() - 2 * DAY_MS + 200_000;
+    const value = 'nul\u0000inside \uffff marker zero0';
+    await s.st.append(batch([ev('nul', value, { attrs: '{"a":"\\u0000"}' })], ms));
+    const page = await s.st.readSession({ session: 'nul', after: null, limit: 10 });
+    assert.equal(page.events[0]?.value, value);
+    assert.deepEqual(page.events[0]?.attrs, { a: '\u0000' });
+    const found = await s.st.readEvents({ after: { ms: ms - 1, seq: 0 }, until: null, limit: 10, q: 'marker' });
+    assert.deepEqual(
+      found.events.map((e) => e.session),
+      ['nul'],
+    );
+  });
+
+  test('a read-only store reads what a writer stored and refuses to write', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ro = await PostgresStore.open(s.url, { readOnly: true });
+    try {
+      const page = await ro.readSession({ session: 'inter', after: null, limit: 10 });
+      assert.equal(page.events.length, 4);
+      await assert.rejects(ro.append(batch([ev('ro', 'x')], Date.now())), PostgresReadOnlyError);
+      await assert.rejects(ro.register('ro', { user: 'u' }, Date.now()), PostgresReadOnlyError);
+    } finally {
+      await ro.close();
+    }
+  });
+
+  test('archive detaches whole days into a gzip NDJSON file, and restore brings them back identical', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const now = Date.now();
+    const old = now - 5 * DAY_MS;
+    await s.st.append(batch([ev('arch', 'old timeout one', { level: 'error', user: 'olduser' }), ev('arch', 'old two')], old));
+    await s.st.append(batch([ev('arch', 'new one')], now));
+    const before = await s.st.readSession({ session: 'arch', after: null, limit: 10 });
+    const sumBefore = await s.st.sessionSummary('arch');
+    assert.equal(sumBefore?.count, 3);
+
+    const days = await s.st.archive(dayOf(now - DAY_MS), dayOf(now));
+    const oldDay = days.find((d) => d.day === dayOf(old));
+    assert.ok(oldDay, `archived ${days.map((d) => d.day)}`);
+    assert.equal(oldDay.events, 2);
+    assert.ok(oldDay.archiveBytes > 0);
+    const lines = gunzipSync(readFileSync(oldDay.file)).toString('utf8').trimEnd().split('\n');
+    assert.equal(JSON.parse(lines[0] as string).day, dayOf(old));
+    assert.equal(lines.length, 3, 'a header and one line per event');
+
+    const during = await s.st.readSession({ session: 'arch', after: null, limit: 10 });
+    assert.deepEqual(
+      during.events.map((e) => e.value),
+      ['new one'],
+    );
+    const sumDuring = await s.st.sessionSummary('arch');
+    assert.equal(sumDuring?.count, 1);
+    assert.deepEqual(sumDuring?.levels, {});
+    assert.deepEqual(sumDuring?.users, []);
+    assert.equal(sumDuring?.firstId, `${now}-0`);
+
+    const restored = await s.st.restore(oldDay.file);
+    assert.deepEqual([restored.day, restored.events], [dayOf(old), 2]);
+    const after = await s.st.readSession({ session: 'arch', after: null, limit: 10 });
+    assert.deepEqual(after, before);
+    assert.deepEqual(await s.st.sessionSummary('arch'), sumBefore);
+    const found = await s.st.readEvents({ after: null, until: null, limit: 10, q: 'timeout one' });
+    assert.deepEqual(
+      found.events.map((e) => e.id),
+      [`${old}-0`],
+    );
+    await assert.rejects(s.st.restore(oldDay.file), /already in the store/);
+  });
+});
+
+// Events over three days: the first and last written with tokens (the GIN index), the middle one
+// by a store with the search index off (rows checked in Node), so a query crosses both kinds.
+describe("PostgreSQL search gives the embedded store's results, over days with and without the index", () => {
+  let db: TempDatabase | null = null;
+  let pg: PostgresStore | null = null;
+  let pgOff: PostgresStore | null = null;
+  let lite: SqliteStore | null = null;
+  let dir = '';
+  const ms0 = Date.now() - 3 * DAY_MS;
+  const values = [
+    'connection timeout after 30s',
+    'Café au lait',
+    'CAFE noir',
+    'GET items/4242 failed',
+    'items 4242 and more',
+    'exit code 3',
+    'exit coding',
+    '\u001b[31mFAIL\u001b[0m build',
+    'failure FAILED failing',
+    'ÉCOLE école',
+    'a:b c',
+    'b a',
+    'x_y z',
+    '日本語 テキスト',
+    'emoji 🎉 party',
+    'timeout',
+    'nothing to see',
+  ];
+  const queries = [
+    'timeout',
+    'fail*',
+    '"exit co"*',
+    'items/4242',
+    'a:b',
+    'cafe',
+    'FAIL',
+    'école',
+    '"timeout here"',
+    'fail* build',
+    'nomatch',
+    'x_y',
+    '日本語',
+    'b a',
+    'exit',
+    '"connection timeout"',
+    'timeout after',
+    'party 🎉',
+  ];
+  before(async () => {
+    db = await tempDatabase('logsrv_pgsearch');
+    if (!db) return;
+    dir = mkdtempSync(join(tmpdir(), 'logsrv-pgsearch-'));
+    pg = await PostgresStore.open(db.url);
+    pgOff = await PostgresStore.open(db.url, { searchIndex: false });
+    lite = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+    const events = values.map((v, i) => ev(`s-${i % 4}`, v));
+    events.push(ev('s-json', '{"msg":"timeout here","code":3}', { vjson: 1 }));
+    for (let d = 0; d < 3; d++) {
+      const b = batch(
+        events.filter((_e, i) => i % 3 === d),
+        ms0 + d * DAY_MS,
+      );
+      await (d === 1 ? pgOff : pg).append(b);
+      await lite.append(b);
+    }
+  });
+  after(async () => {
+    await pg?.close();
+    await pgOff?.close();
+    await lite?.close();
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const q of queries) {
+    test(`q=${q} selects the same events, sessions and session pages`, async (t) => {
+      if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+      const ids = async (st: PostgresStore | SqliteStore) => (await st.readEvents({ after: null, until: null, limit: 100, q })).events.map((e) => e.id);
+      const want = await ids(lite);
+      if (q === 'nomatch') assert.deepEqual(want, []);
+      else assert.ok(want.length > 0, `the embedded store finds something for q=${q}`);
+      assert.deepEqual(await ids(pg), want);
+      const inSession = async (st: PostgresStore | SqliteStore) =>
+        (await st.readSession({ session: 's-1', after: null, limit: 100, q })).events.map((e) => e.id);
+      assert.deepEqual(await inSession(pg), await inSession(lite));
+      const sessions = async (st: PostgresStore | SqliteStore) => (await st.listSessions({ limit: 100, q })).sessions.map((x) => x.session);
+      assert.deepEqual(await sessions(pg), await sessions(lite));
+      // Paged two at a time, across the days with and without tokens.
+      const paged = async (st: PostgresStore | SqliteStore) => {
+        const out: string[] = [];
+        let after: { ms: number; seq: number } | null = null;
+        for (;;) {
+          const p = await st.readEvents({ after, until: null, limit: 2, q });
+          out.push(...p.events.map((e) => e.id));
+          if (!p.next) return out;
+          const [m, s] = p.next.split('-').map(Number);
+          after = { ms: m as number, seq: s as number };
+        }
+      };
+      assert.deepEqual(await paged(pg), want);
+    });
+  }
+});
