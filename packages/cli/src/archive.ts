@@ -14,7 +14,19 @@ import { InvalidArgumentError, Option } from 'commander';
 const archiveModule = () => import('@logsrv/server/archive');
 
 function dataDirOption(): Option {
-  return new Option('--data <dir>', 'data directory of the server').env('LOGSRV_DATA').default('./data');
+  return new Option('--data <dir>', 'data directory of the server (archives go to <data>/archive)').env('LOGSRV_DATA').default('./data');
+}
+
+function storeOption(): Option {
+  return new Option('--store <url>', 'the store: sqlite (the files in --data) or postgres://HOST:PORT/DBNAME (day partitions are detached)')
+    .env('LOGSRV_STORE')
+    .default('sqlite');
+}
+
+/** The PostgreSQL store, opened for one command (loaded only then, as the SQLite archive module is). */
+async function openPostgres(url: string, data: string) {
+  const { PostgresStore } = await import('@logsrv/server');
+  return PostgresStore.open(url, { archiveDir: `${data}/archive`, applicationName: 'logsrv-archive' });
 }
 
 function dateArg(value: string): string {
@@ -25,8 +37,20 @@ function dateArg(value: string): string {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
+/** A URL without its password, for messages. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 async function fail(command: string, err: unknown): Promise<never> {
-  if (err instanceof (await archiveModule()).ArchiveError) {
+  const { PgArchiveError } = await import('@logsrv/server');
+  if (err instanceof (await archiveModule()).ArchiveError || err instanceof PgArchiveError) {
     process.stderr.write(`logsrv ${command}: ${(err as Error).message}\n`);
     process.exit(1);
   }
@@ -39,10 +63,19 @@ export function registerArchive(program: Command): void {
     .description('move whole days before a date out of the store into <data>/archive/events-YYYYMMDD.db.gz')
     .requiredOption('--before <date>', 'archive the days before this UTC date (YYYY-MM-DD, at most today)', dateArg)
     .addOption(dataDirOption())
-    .action(async (o: { before: string; data: string }) => {
+    .addOption(storeOption())
+    .action(async (o: { before: string; data: string; store: string }) => {
       try {
-        const { archiveDays } = await archiveModule();
-        const days = await archiveDays(o.data, o.before, today());
+        let days: Awaited<ReturnType<Awaited<ReturnType<typeof archiveModule>>['archiveDays']>>;
+        if (o.store === 'sqlite') days = await (await archiveModule()).archiveDays(o.data, o.before, today());
+        else {
+          const store = await openPostgres(o.store, o.data);
+          try {
+            days = await store.archive(o.before, today());
+          } finally {
+            await store.close();
+          }
+        }
         if (days.length === 0) process.stderr.write(`nothing to archive: no day before ${showDay(o.before)} in ${o.data}\n`);
         for (const d of days) {
           process.stdout.write(`archived ${showDay(d.day)}: ${d.events} events, ${mb(d.bytes)} → ${d.file} (${mb(d.archiveBytes)})\n`);
@@ -56,11 +89,21 @@ export function registerArchive(program: Command): void {
     .description('put an archived day back into the store (a running server serves it at once)')
     .argument('<file>', 'an archive made by `logsrv archive` (events-YYYYMMDD.db.gz)')
     .addOption(dataDirOption())
-    .action(async (file: string, o: { data: string }) => {
+    .addOption(storeOption())
+    .action(async (file: string, o: { data: string; store: string }) => {
       try {
-        const { restoreArchive } = await archiveModule();
-        const r = await restoreArchive(o.data, file);
-        process.stdout.write(`restored ${showDay(r.day)}: ${r.events} events from ${file} → ${r.file}\n`);
+        if (o.store === 'sqlite') {
+          const r = await (await archiveModule()).restoreArchive(o.data, file);
+          process.stdout.write(`restored ${showDay(r.day)}: ${r.events} events from ${file} → ${r.file}\n`);
+          return;
+        }
+        const store = await openPostgres(o.store, o.data);
+        try {
+          const r = await store.restore(file);
+          process.stdout.write(`restored ${showDay(r.day)}: ${r.events} events from ${file} → the day's partition in ${redact(o.store)}\n`);
+        } finally {
+          await store.close();
+        }
       } catch (err) {
         await fail('restore', err);
       }
