@@ -247,3 +247,34 @@ test('PostgreSQL stopped and restarted: writers retry, the queue absorbs up to i
   assert.deepEqual([...stored].sort(), [...expected].sort(), 'every acknowledged event once, nothing refused stored');
   assert.equal(new Set(stored).size, stored.length);
 });
+
+test('--store-read sends queries to a streaming replica: they follow it, while ingest and live tails use the primary', { timeout: 120_000 }, async (t) => {
+  const redis = await privateRedis(t);
+  const primary = redis && (await privatePostgres(t));
+  if (!redis || !primary) return;
+  const replica = await primary.replica();
+  const server = await startServer(t, {
+    args: ['--queue', redis.url, '--store', primary.url, '--store-read', replica.url, '--queue-shards', '2'],
+    readyTimeoutMs: 20_000,
+  });
+  const values = Array.from({ length: 20 }, (_x, i) => ({ session: 'rep', key: 'stdout', value: `r${i}` }));
+  assert.equal((await postNdjson(server.url, values)).status, 200);
+  // Replication is asynchronous: the replica catches up within moments.
+  const stored = await readUntil(server.url, 'rep', 20, 20_000);
+  assert.deepEqual(
+    stored.map((e) => e.value),
+    values.map((v) => v.value),
+  );
+
+  replica.stop();
+  // Queries read the replica, so they fail while it is down; ingest (the primary) goes on.
+  const q = await request(`${server.url}/v1/sessions/rep/events`, { timeoutMs: 20_000 });
+  assert.ok(q.status >= 500, `a query with the replica down answered ${q.status}`);
+  assert.equal((await postNdjson(server.url, [{ session: 'rep', key: 'session.end', value: 'bye' }])).status, 200);
+  // Tails read their history from the primary, where the watermark's rows are sure to be.
+  const tail = followTail(server.url, 'rep');
+  assert.deepEqual(
+    await tail.values,
+    values.map((v) => v.value),
+  );
+});

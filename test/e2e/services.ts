@@ -99,6 +99,8 @@ export interface PrivatePostgres {
   url: string;
   stop(): void;
   start(): void;
+  /** A streaming replica of this cluster (pg_basebackup -R), started; stopped after the test. */
+  replica(): Promise<PrivatePostgres>;
 }
 
 function pgBin(): string | null {
@@ -124,15 +126,31 @@ export async function privatePostgres(t: Ctx): Promise<PrivatePostgres | null> {
     chmodSync(dir, 0o700);
     chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
   }
-  const pg: PrivatePostgres = {
+  const cluster = (data: string, port: number): PrivatePostgres => ({
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     start() {
-      run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
+      run('pg_ctl', ['-D', data, '-l', `${data}.log`, '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start']);
     },
     stop() {
       run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     },
-  };
+    async replica() {
+      const rport = await freePort();
+      const rdata = join(dir, `replica-${rport}`);
+      run('pg_basebackup', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-D', rdata, '-R', '-X', 'stream']);
+      const r = cluster(rdata, rport);
+      r.start();
+      t.after(() => {
+        try {
+          r.stop();
+        } catch {
+          // already stopped
+        }
+      });
+      return r;
+    },
+  });
+  const pg = cluster(data, port);
   try {
     run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
     pg.start();
