@@ -278,3 +278,20 @@ test('--store-read sends queries to a streaming replica: they follow it, while i
     values.map((v) => v.value),
   );
 });
+
+test('serve with an unreachable Redis or PostgreSQL says which, in one line, and exits 1', { timeout: 60_000 }, async (t) => {
+  const pg = await freshDatabase(t);
+  if (!pg) return;
+  const data = tempDir(t);
+  const noRedis = await runCli(['serve', '--http', '127.0.0.1:0', '--udp', 'off', '--data', data, '--queue', 'redis://127.0.0.1:1/0', '--store', pg], {
+    timeoutMs: 30_000,
+  });
+  assert.equal(noRedis.code, 1, noRedis.stderr);
+  assert.match(noRedis.stderr, /^logsrv serve: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0: .*is Redis running\?\n$/);
+  const noPg = await runCli(['serve', '--http', '127.0.0.1:0', '--udp', 'off', '--data', data, '--store', 'postgres://postgres:secret@127.0.0.1:1/none'], {
+    timeoutMs: 30_000,
+  });
+  assert.equal(noPg.code, 1, noPg.stderr);
+  assert.match(noPg.stderr, /^logsrv serve: cannot open the PostgreSQL store at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/none: /);
+  assert.doesNotMatch(noPg.stderr, /secret/);
+});

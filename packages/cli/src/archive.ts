@@ -37,17 +37,6 @@ function dateArg(value: string): string {
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-/** A URL without its password, for messages. */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
 async function fail(command: string, err: unknown): Promise<never> {
   const { PgArchiveError } = await import('@logsrv/server');
   if (err instanceof (await archiveModule()).ArchiveError || err instanceof PgArchiveError) {
@@ -100,7 +89,9 @@ export function registerArchive(program: Command): void {
         const store = await openPostgres(o.store, o.data);
         try {
           const r = await store.restore(file);
-          process.stdout.write(`restored ${showDay(r.day)}: ${r.events} events from ${file} → the day's partition in ${redact(o.store)}\n`);
+          process.stdout.write(
+            `restored ${showDay(r.day)}: ${r.events} events from ${file} → the day's partition in ${(await import('@logsrv/server')).redactUrl(o.store)}\n`,
+          );
         } finally {
           await store.close();
         }

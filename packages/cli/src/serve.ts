@@ -33,7 +33,7 @@ export function registerServe(program: Command): void {
       }
       throw err;
     }
-    const { StartError, startServer } = await import('@logsrv/server');
+    const { redactUrl, StartError, startServer } = await import('@logsrv/server');
     let server: RunningServer;
     try {
       server = await startServer(config);
@@ -45,7 +45,17 @@ export function registerServe(program: Command): void {
       throw err;
     }
     const udp = server.udpPort === null ? 'UDP off' : `UDP ${config.udpHost}:${server.udpPort}`;
-    process.stderr.write(`logsrv listening on ${server.url} (HTTP ingest, read API, web UI), ${udp} — data in ${config.dataDir}\n`);
+    const parts = {
+      all: 'HTTP ingest, read API, web UI',
+      receiver: 'receiver: HTTP ingest',
+      writer: 'writer: health and metrics only',
+      reader: 'reader: read API, tails, web UI',
+    };
+    const engines =
+      config.store === 'sqlite'
+        ? `data in ${config.dataDir}`
+        : `queue ${config.queue}, store ${redactUrl(config.store)}${config.storeRead !== 'same' ? `, reads from ${redactUrl(config.storeRead)}` : ''}`;
+    process.stderr.write(`logsrv listening on ${server.url} (${parts[config.role]}), ${udp} — ${engines}\n`);
     if (!server.authEnabled) {
       process.stderr.write(
         `logsrv: no tokens in ${config.dataDir}/tokens.json — the server is open to every local user${config.insecure ? ' and, with --insecure, to anyone who can connect' : ' (loopback only)'}; \`logsrv token create\` turns auth on\n`,

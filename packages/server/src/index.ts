@@ -2,6 +2,7 @@ export type { Scope, TokenEntry } from './auth/index.js';
 export { createToken, readTokenFile, revokeToken, SCOPES } from './auth/index.js';
 // The engines behind the seams, for the contract suites and for embedding.
 export type { IdentifiedBatch } from './batch/index.js';
+export { redact as redactUrl } from './compose/engines.js';
 export type { ServerConfig } from './config.js';
 export { ConfigError, loadConfig, OPTIONS, optionSpecs } from './config.js';
 export type { RunningServer, StartOptions } from './main.js';

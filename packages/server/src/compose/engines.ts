@@ -7,9 +7,11 @@
 import { join } from 'node:path';
 import type { EventId } from '@logsrv/protocol';
 import type { ServerConfig } from '../config.js';
+import { StartError } from '../lifecycle.js';
 import type { CommitFeed } from '../queue/commit-feed.js';
 import { MemoryQueue } from '../queue/memory-queue.js';
 import type { Queue } from '../queue/queue.js';
+import { RedisUnavailable } from '../queue/redis/connect.js';
 import { RedisLiveFeed } from '../queue/redis/redis-live-feed.js';
 import { RedisQueue } from '../queue/redis/redis-queue.js';
 import { PostgresStore } from '../store/postgres/postgres-store.js';
@@ -82,7 +84,32 @@ export async function openEngines(config: ServerConfig, clock: () => number, mod
     return { store, readStore, queue, feed, lastId: feed?.watermark ?? null, redisUrl: url, close: closeAll };
   } catch (err) {
     await closeAll();
-    throw err;
+    throw startFailure(err, config);
+  }
+}
+
+/** What could not be reached, in one line (the CLI prints it and exits 1). */
+function startFailure(err: unknown, config: ServerConfig): unknown {
+  if (err instanceof RedisUnavailable) return new StartError(`${err.message} (--queue); is Redis running?`);
+  const msg = (err as Error)?.message ?? String(err);
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (
+    config.store !== 'sqlite' &&
+    (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || /database .* does not exist|password authentication|connect|ECONNREFUSED/.test(msg))
+  ) {
+    return new StartError(`cannot open the PostgreSQL store at ${redact(config.store)}: ${msg} (--store); is PostgreSQL running and the database created?`);
+  }
+  return err;
+}
+
+/** A URL without its password, for messages and logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
   }
 }
 
