@@ -128,7 +128,7 @@ export class MemoryQueue implements Queue {
       }
       entries.push(duplicates ? { id: e.id, duplicates } : { id: e.id });
     }
-    this.feed.emit({ entries, stored: without(batch, skipped), shard: batch.shard });
+    this.feed.emit({ entries, stored: without(batch, skipped), shard: 0 });
   }
 
   async fail(batch: TakenBatch, err: Error): Promise<void> {
@@ -136,7 +136,7 @@ export class MemoryQueue implements Queue {
       entries: batch.entries.map((e) => ({ id: e.id })),
       error: err,
       stored: { events: [], ms: new Float64Array(0), seq: new Float64Array(0) },
-      shard: batch.shard,
+      shard: 0,
     });
   }
 
@@ -160,10 +160,10 @@ export class MemoryQueue implements Queue {
 
 /** Whole entries as one batch; a single entry is handed over without copying. */
 function join(taken: Entry[], n: number): TakenBatch {
-  const refs: EntryRef[] = taken.map((e) => ({ id: e.id, count: e.events.length }));
+  const refs: EntryRef[] = taken.map((e) => ({ id: e.id, count: e.events.length, shard: 0 }));
   if (taken.length === 1) {
     const e = taken[0] as Entry;
-    return { events: e.events, ms: e.ms, seq: e.seq, entries: refs, shard: 0 };
+    return { events: e.events, ms: e.ms, seq: e.seq, entries: refs };
   }
   const events: NormalizedEvent[] = [];
   const ms = new Float64Array(n);
@@ -175,5 +175,5 @@ function join(taken: Entry[], n: number): TakenBatch {
     seq.set(e.seq, at);
     at += e.events.length;
   }
-  return { events, ms, seq, entries: refs, shard: 0 };
+  return { events, ms, seq, entries: refs };
 }

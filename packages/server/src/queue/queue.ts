@@ -29,13 +29,16 @@ export interface EntryRef {
   id: string;
   /** Its events are `count` consecutive events of the taken batch. */
   count: number;
+  /** The stream it came from, for queues with several (a shard number); 0 otherwise. */
+  shard: number;
 }
 
-/** Whole entries handed to one writer, in acceptance order. */
+/**
+ * Whole entries handed to one writer: in acceptance order within each shard (a batch may hold
+ * entries of several shards, one shard's after another's).
+ */
 export interface TakenBatch extends IdentifiedBatch {
   entries: EntryRef[];
-  /** Where the batch came from, for queues with several streams (a shard number); 0 otherwise. */
-  shard: number;
 }
 
 export interface Queue {

@@ -84,6 +84,8 @@ export class RedisQueue implements Queue {
   private readonly ready = new Map<number, Ready[]>();
   /** Taken batches per shard in take order; acks apply in this order. */
   private readonly inflight = new Map<number, Taken[]>();
+  private readonly taken = new Map<TakenBatch, Taken>();
+  private turn = 0;
   private readonly ackChain = new Map<number, Promise<void>>();
   private readonly retry: { batch: TakenBatch; at: number; sizes: number[] }[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
@@ -233,9 +235,8 @@ export class RedisQueue implements Queue {
         const [r] = this.retry.splice(due, 1);
         if (r) return this.track(r.batch, r.sizes);
       }
-      for (const [s, list] of this.ready) {
-        if (list.length > 0 && leases.owned.has(s)) return this.fromReady(s, list, maxEvents);
-      }
+      const batch = this.fromReady(leases, maxEvents);
+      if (batch) return batch;
       if (this.closed && this.sending.size > 0) await Promise.allSettled([...this.sending]);
       if (this.closed && this.retry.length === 0 && !(await this.anyNew(leases))) {
         await leases.stop();
@@ -254,21 +255,19 @@ export class RedisQueue implements Queue {
   }
 
   async ack(batch: TakenBatch, skipped: readonly number[] | undefined): Promise<void> {
-    const list = this.inflight.get(batch.shard) ?? [];
-    const t = list.find((x) => x.batch === batch);
+    const t = this.taken.get(batch);
     if (!t) return;
     t.done = true;
     t.skipped = skipped;
-    await this.drainAcks(batch.shard);
+    await Promise.all([...shardsOf(batch)].map((s) => this.drainAcks(s)));
   }
 
   /** The store failed: the batch stays pending and is tried again after a pause; its publishers wait. */
   async fail(batch: TakenBatch, err: Error): Promise<void> {
-    const list = this.inflight.get(batch.shard) ?? [];
-    const i = list.findIndex((x) => x.batch === batch);
-    const sizes = i >= 0 ? (list[i] as Taken).sizes : batch.entries.map(() => 0);
-    if (i >= 0) list.splice(i, 1);
-    this.opts.warn?.(`store write failed, retrying ${batch.events.length} events of shard ${batch.shard} in 1 s: ${err.message}`);
+    const t = this.taken.get(batch);
+    const sizes = t ? t.sizes : batch.entries.map(() => 0);
+    this.untrack(batch);
+    this.opts.warn?.(`store write failed, retrying ${batch.events.length} events in 1 s: ${err.message}`);
     this.retry.push({ batch, sizes, at: Date.now() + 1000 });
   }
 
@@ -306,44 +305,73 @@ export class RedisQueue implements Queue {
 
   // ---- writer side ----
 
+  /** Puts a batch in each of its shards' ack lines, in stream order (a retried batch goes back to its place). */
   private track(batch: TakenBatch, sizes: number[]): TakenBatch {
-    let list = this.inflight.get(batch.shard);
-    if (!list) {
-      list = [];
-      this.inflight.set(batch.shard, list);
-    }
-    // A retried batch goes back to its place: before everything taken after it.
-    const at = list.findIndex((x) => compareStreamIds(x.batch.entries[0]?.id ?? '0-0', batch.entries[0]?.id ?? '0-0') > 0);
     const t: Taken = { batch, sizes, done: false, skipped: undefined };
-    if (at < 0) list.push(t);
-    else list.splice(at, 0, t);
+    this.taken.set(batch, t);
+    for (const shard of shardsOf(batch)) {
+      let list = this.inflight.get(shard);
+      if (!list) {
+        list = [];
+        this.inflight.set(shard, list);
+      }
+      const first = firstEntryOf(batch, shard);
+      const at = list.findIndex((x) => compareStreamIds(firstEntryOf(x.batch, shard), first) > 0);
+      if (at < 0) list.push(t);
+      else list.splice(at, 0, t);
+    }
     return batch;
   }
 
-  private fromReady(shard: number, list: Ready[], maxEvents: number): TakenBatch {
-    const take: Ready[] = [];
-    let n = 0;
-    while (list.length > 0) {
-      const r = list[0] as Ready;
-      if (take.length > 0 && n + r.events.length > maxEvents) break;
-      take.push(r);
-      list.shift();
-      n += r.events.length;
+  private untrack(batch: TakenBatch): void {
+    const t = this.taken.get(batch);
+    if (!t) return;
+    this.taken.delete(batch);
+    for (const shard of shardsOf(batch)) {
+      const list = this.inflight.get(shard);
+      const i = list?.indexOf(t) ?? -1;
+      if (list && i >= 0) list.splice(i, 1);
     }
+  }
+
+  /**
+   * Entries read ahead, as one batch of up to `maxEvents` events (at least one entry) over every
+   * shard this writer owns: with few requests in flight a shard holds little at a time, and one
+   * transaction per shard would cost a commit each.
+   */
+  private fromReady(leases: ShardLeases, maxEvents: number): TakenBatch | null {
+    const take: { r: Ready; shard: number }[] = [];
+    let n = 0;
+    // Start at a different shard each time, so a busy shard cannot keep the others waiting.
+    const shards = [...this.ready.keys()];
+    const from = this.turn++ % Math.max(1, shards.length);
+    for (const shard of [...shards.slice(from), ...shards.slice(0, from)]) {
+      const list = this.ready.get(shard) as Ready[];
+      if (!leases.owned.has(shard)) continue;
+      while (list.length > 0) {
+        const r = list[0] as Ready;
+        if (take.length > 0 && n + r.events.length > maxEvents) break;
+        take.push({ r, shard });
+        list.shift();
+        n += r.events.length;
+      }
+      if (n >= maxEvents) break;
+    }
+    if (take.length === 0) return null;
     const events: NormalizedEvent[] = [];
     const ms = new Float64Array(n);
     const seq = new Float64Array(n);
     const entries: EntryRef[] = [];
     let at = 0;
-    for (const r of take) {
+    for (const { r, shard } of take) {
       entryIds(r.id, r.events.length, ms, seq, at);
       for (const e of r.events) events.push(e);
-      entries.push({ id: r.id, count: r.events.length });
+      entries.push({ id: r.id, count: r.events.length, shard });
       at += r.events.length;
     }
     return this.track(
-      { events, ms, seq, entries, shard },
-      take.map((r) => r.size),
+      { events, ms, seq, entries },
+      take.map(({ r }) => r.size),
     );
   }
 
@@ -429,8 +457,9 @@ export class RedisQueue implements Queue {
       const list = this.inflight.get(shard) ?? [];
       while (list.length > 0 && (list[0] as Taken).done) {
         const t = list[0] as Taken;
-        await this.applyAck(t);
+        await this.applyAck(t, shard);
         list.shift();
+        if (![...shardsOf(t.batch)].some((s) => this.inflight.get(s)?.includes(t))) this.taken.delete(t.batch);
       }
     });
     this.ackChain.set(
@@ -440,16 +469,31 @@ export class RedisQueue implements Queue {
     return next;
   }
 
-  private async applyAck(t: Taken): Promise<void> {
+  /** Acknowledges `shard`'s entries of a committed batch and announces them. */
+  private async applyAck(t: Taken, shard: number): Promise<void> {
     const { batch, skipped } = t;
-    const last = batch.entries[batch.entries.length - 1] as EntryRef;
-    const args: (string | number)[] = [GROUP, this.consumer, last.id];
-    batch.entries.forEach((e, i) => {
-      args.push(e.id, e.count, t.sizes[i] ?? 0);
+    const mine: { e: EntryRef; size: number; duplicates?: number[] }[] = [];
+    let next = 0; // index into skipped
+    let at = 0; // index into the batch
+    batch.entries.forEach((e, k) => {
+      let duplicates: number[] | undefined;
+      for (let i = 0; i < e.count; i++, at++) {
+        while (skipped !== undefined && next < skipped.length && (skipped[next] as number) < at) next++;
+        if (skipped !== undefined && skipped[next] === at) {
+          duplicates ??= [];
+          duplicates.push(i);
+          next++;
+        }
+      }
+      if (e.shard === shard) mine.push(duplicates ? { e, size: t.sizes[k] ?? 0, duplicates } : { e, size: t.sizes[k] ?? 0 });
     });
+    if (mine.length === 0) return;
+    const last = (mine[mine.length - 1] as { e: EntryRef }).e;
+    const args: (string | number)[] = [GROUP, this.consumer, last.id];
+    for (const m of mine) args.push(m.e.id, m.e.count, m.size);
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.cmd.logsrvAck(streamKey(batch.shard), watermarkKey(batch.shard), BACKLOG, BACKLOG_BYTES, leaseKey(batch.shard), ...args);
+        await this.cmd.logsrvAck(streamKey(shard), watermarkKey(shard), BACKLOG, BACKLOG_BYTES, leaseKey(shard), ...args);
         break;
       } catch (err) {
         // The rows are committed; only the bookkeeping is missing. Keep trying: until it lands
@@ -458,21 +502,7 @@ export class RedisQueue implements Queue {
         await sleep(Math.min(2000, 100 * 2 ** attempt));
       }
     }
-    const entries: CommitMessage['entries'] = [];
-    let next = 0;
-    let at = 0;
-    for (const e of batch.entries) {
-      let duplicates: number[] | undefined;
-      for (let i = 0; i < e.count; i++, at++) {
-        if (skipped !== undefined && skipped[next] === at) {
-          duplicates ??= [];
-          duplicates.push(i);
-          next++;
-        }
-      }
-      entries.push(duplicates ? { id: e.id, duplicates } : { id: e.id });
-    }
-    const msg: CommitMessage = { shard: batch.shard, wm: last.id, entries };
+    const msg: CommitMessage = { shard, wm: last.id, entries: mine.map((m) => (m.duplicates ? { id: m.e.id, duplicates: m.duplicates } : { id: m.e.id })) };
     await this.cmd.publish(COMMITS_CHANNEL, JSON.stringify(msg)).catch(() => {});
   }
 
@@ -542,6 +572,15 @@ export class RedisQueue implements Queue {
 }
 
 const EMPTY = { events: [], ms: new Float64Array(0), seq: new Float64Array(0) };
+
+function shardsOf(batch: TakenBatch): Set<number> {
+  return new Set(batch.entries.map((e) => e.shard));
+}
+
+/** The id of the batch's first entry of `shard` (entries of one shard are in stream order). */
+function firstEntryOf(batch: TakenBatch, shard: number): string {
+  return batch.entries.find((e) => e.shard === shard)?.id ?? '0-0';
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
