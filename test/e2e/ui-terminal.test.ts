@@ -13,9 +13,9 @@ import { browserMissing, openBrowser, visibleLines, waitVisible } from './ui-hel
 
 const missing = browserMissing();
 
-const BUILD = 'echo compiling; for p in 10 50 100; do printf "\\rprogress %d%%" $p; sleep 0.2; done; echo; printf "Password: "; sleep 0.3; echo ok; echo "warning: w1" >&2';
-const TEST =
-  'for i in 1 2 3; do echo out $i; echo err $i >&2; done; if [ -t 1 ]; then printf "\\033[32mcoloured\\033[0m\\n"; else echo plain; fi; exit 1';
+const BUILD =
+  'echo compiling; for p in 10 50 100; do printf "\\rprogress %d%%" $p; sleep 0.2; done; echo; printf "Password: "; sleep 0.3; echo ok; echo "warning: w1" >&2';
+const TEST = 'for i in 1 2 3; do echo out $i; echo err $i >&2; done; if [ -t 1 ]; then printf "\\033[32mcoloured\\033[0m\\n"; else echo plain; fi; exit 1';
 
 describe('the session page shows the output as the terminal did', { skip: missing ?? false, timeout: 120_000 }, () => {
   const suite = suiteServer();
@@ -82,9 +82,13 @@ describe('the session page shows the output as the terminal did', { skip: missin
   test('a progress bar being drawn is one row that updates live', async (t) => {
     const server = suite.server().url;
     const s = 'ui-progress-live';
-    const agent = startAgent(t, ['run', '--session', s, '--', 'sh', '-c', 'for p in 1 2 3 4 5 6 7 8; do printf "\\rstep %d/8" $p; sleep 0.4; done; echo; echo done'], {
-      env: { LOGSRV_SERVER: server, LOGSRV_SPOOL: suite.spool() },
-    });
+    const agent = startAgent(
+      t,
+      ['run', '--session', s, '--', 'sh', '-c', 'for p in 1 2 3 4 5 6 7 8; do printf "\\rstep %d/8" $p; sleep 0.4; done; echo; echo done'],
+      {
+        env: { LOGSRV_SERVER: server, LOGSRV_SPOOL: suite.spool() },
+      },
+    );
     const { page } = await openBrowser(t);
     await page.goto(`${server}/s/${s}`);
     const seen = new Set<string>();
