@@ -155,7 +155,8 @@ export function appendRows(rows: Row[], events: StoredEvent[]): Row[] {
  */
 export function rowsBefore(next: Row | undefined, events: StoredEvent[]): { rows: Row[]; mergedNext: boolean } {
   let open: string | null = next ? (next.kind === 'start' ? null : next.section) : null;
-  const out: Row[] = [];
+  // Built back to front, reversed at the end.
+  const rev: Row[] = [];
   let after = next;
   let mergedNext = false;
   for (let i = events.length - 1; i >= 0; i--) {
@@ -165,9 +166,9 @@ export function rowsBefore(next: Row | undefined, events: StoredEvent[]): { rows
     if (p?.open && after !== undefined && (after.kind === 'out' || after.kind === 'err') && after.key === e.key) {
       const raw = p.text + (after.raw ?? '');
       const merged: Row = { ...after, id: e.id, ts: e.ts, k: after.k - 1, events: after.events + 1, raw, text: screenLine(raw) };
-      if (out.length > 0) out[0] = merged;
+      if (rev.length > 0) rev[rev.length - 1] = merged;
       else {
-        out.unshift(merged);
+        rev.push(merged);
         mergedNext = true;
       }
       after = merged;
@@ -181,10 +182,10 @@ export function rowsBefore(next: Row | undefined, events: StoredEvent[]): { rows
       r.section = open ?? r.id;
       open = null;
     } else r.section = open;
-    out.unshift(r);
+    rev.push(r);
     after = r;
   }
-  return { rows: out, mergedNext };
+  return { rows: rev.reverse(), mergedNext };
 }
 
 /** `12.3 s`, `850 ms`, `2 min 5 s`. */
