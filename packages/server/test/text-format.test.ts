@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StoredEvent } from '@logsrv/protocol';
+import { renderHtml } from '../src/query/render.ts';
 import { renderTextBody } from '../src/store/row-text.ts';
 
 let n = 0;
@@ -56,4 +57,14 @@ test('key= asks for other events: their values, one per line', () => {
 
 test('search results (not joined): each value on its own line, output as its screen', () => {
   assert.equal(renderTextBody([run[4] as StoredEvent, run[8] as StoredEvent]), 'progress 100%\n{"phase":"migrate"}\n');
+});
+
+test('format=html: a line sent in pieces is one row, drawn as the terminal did, linked by its first piece', () => {
+  const html = renderHtml('s', run, null);
+  const rows = html.split('\n').filter((l) => l.startsWith('<div class="out"'));
+  assert.deepEqual(
+    rows.map((r) => r.replace(/<a [^>]*>#<\/a> /, '').replace(/<[^>]+>/g, '')),
+    ['compiling', 'progress 100%', 'Password: ok'],
+  );
+  assert.match(rows[1] as string, /id="e-1-3"/);
 });
