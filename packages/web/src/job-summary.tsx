@@ -1,6 +1,7 @@
 /**
  * The job at a glance, above the output: its status (as the sessions list shows it) and how long
- * it ran — from its first event to its last `step.exit`, or, while it runs, until now (ticking).
+ * it ran — from its first event to its last `step.exit` (at least that step's `durationMs`), or,
+ * while it runs, until now (ticking).
  */
 import { useEffect, useState } from 'react';
 import type { SessionSummary, StoredEvent } from './api.ts';
@@ -33,10 +34,13 @@ export function JobSummary({
   }, [running, following]);
   const start = ms(summary?.first);
   if (!summary || start === null) return null;
-  const exit = live.get('step.exit')?.ts ?? summary.latest['step.exit']?.ts;
+  const exit = live.get('step.exit') ?? summary.latest['step.exit'];
   let end: number | null;
   if (running) end = following ? Math.max(now, start) : ms(summary.last);
-  else end = ms(exit) ?? ms(summary.last);
+  else end = ms(exit?.ts) ?? ms(summary.last);
+  // At least the last step's own duration (events sent without times of their own share one).
+  const lastStep = exit && typeof exit.value === 'object' && exit.value !== null ? (exit.value as { durationMs?: unknown }).durationMs : undefined;
+  const took = end === null ? null : Math.max(end - start, !running && typeof lastStep === 'number' ? lastStep : 0);
   const tone = status?.tone ?? 'neutral';
   return (
     <section className={`job-summary ${tone}`} aria-label="Job summary">
@@ -44,10 +48,10 @@ export function JobSummary({
         <span className="visually-hidden">status: </span>
         {status ? status.label : 'no status'}
       </span>
-      {end !== null ? (
+      {took !== null ? (
         <span className="job-duration">
           {running ? 'running for ' : 'took '}
-          <strong>{duration(Math.max(0, end - start))}</strong>
+          <strong>{duration(Math.max(0, took))}</strong>
         </span>
       ) : null}
       <span className="job-started">started {clock(summary.first as string)}</span>
