@@ -44,10 +44,12 @@ export function JobSummary({
   const tone = status?.tone ?? 'neutral';
   return (
     <section className={`job-summary ${tone}`} aria-label="Job summary">
-      <span className="job-status">
-        <span className="visually-hidden">status: </span>
-        {status ? status.label : 'no status'}
-      </span>
+      {status ? (
+        <span className="job-status">
+          <span className="visually-hidden">status: </span>
+          {status.label}
+        </span>
+      ) : null}
       {took !== null ? (
         <span className="job-duration">
           {running ? 'running for ' : 'took '}
