@@ -27,6 +27,17 @@ function build(session: string, failing: boolean): Ev[] {
   const line = (value: string, key = 'stdout', step = 'test') => out.push({ session, key, value, step, component: 'ci' });
   out.push({ session, key: 'step.start', value: { command: ['npm', 'ci'], cwd: '/work' }, step: 'install', component: 'ci' });
   line(`${dim('npm')} ${cyan('http')} fetch GET 200 https://registry.npmjs.org/react 41ms`, 'stdout', 'install');
+  // A progress bar redrawn with \r, sent in pieces as `logsrv run` does: one line on the page.
+  for (const p of [10, 45, 80])
+    out.push({
+      session,
+      key: 'stdout',
+      value: `\r${cyan('fetching')} ${'█'.repeat(p / 5)}${'░'.repeat(20 - p / 5)} ${p}%`,
+      step: 'install',
+      component: 'ci',
+      attrs: { partial: true },
+    });
+  line(`\r${cyan('fetching')} ${'█'.repeat(20)} 100%`, 'stdout', 'install');
   line('added 412 packages, and audited 413 packages in 6s', 'stdout', 'install');
   line(`${yellow('npm warn')} deprecated inflight@1.0.6: This module is not supported`, 'stderr', 'install');
   out.push({ session, key: 'step.exit', value: { code: 0, signal: null, durationMs: 6120, final: false }, step: 'install', component: 'ci' });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { ServerProcess } from './helpers.js';
-import { json, postNdjson, request, runCli, startServer } from './helpers.js';
+import { BIN, childEnv, json, postNdjson, ROOT, request, runCli, startServer } from './helpers.js';
 
 describe('logsrv query', () => {
   let server: ServerProcess;
@@ -133,5 +133,37 @@ describe('logsrv query', () => {
     const down = await runCli(['query', 'x', '--server', `http://127.0.0.1:${port}`], { timeoutMs: 20_000 });
     assert.equal(down.code, 1);
     assert.match(down.stderr, /cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+  });
+  test('colour codes are rendered on a terminal and left out otherwise; redraws show their last state; 1 event', async () => {
+    const r = await postNdjson(server.url, [
+      { session: 'colours', key: 'stdout', value: '\u001b[32mPASS\u001b[0m all good' },
+      { session: 'colours', key: 'stdout', value: '\rfetching 10%\rfetching 100%' },
+      { session: 'solo', key: 'stdout', value: 'solitary line' },
+    ]);
+    assert.equal(r.status, 200, r.text);
+    // Not a terminal (a pipe): no escape sequence at all, not even escaped as text.
+    const piped = await query(['PASS']);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.match(piped.stdout, / {2}colours {2}stdout {2}PASS all good\n$/);
+    assert.ok(!piped.stdout.includes('\u001b') && !piped.stdout.includes('\\x1b'), JSON.stringify(piped.stdout));
+    const progress = await query(['fetching']);
+    assert.match(progress.stdout, / {2}stdout {2}fetching 100%\n$/);
+    // On a terminal (a pseudo-terminal here): the colours as they were, reset after the value.
+    const pty = await import('node-pty');
+    const term = pty.spawn(process.execPath, [BIN, 'query', 'PASS', '--server', server.url], {
+      cols: 200,
+      rows: 24,
+      cwd: ROOT,
+      env: childEnv() as Record<string, string>,
+    });
+    let shown = '';
+    term.onData((d) => {
+      shown += d;
+    });
+    const code = await new Promise<number>((res) => term.onExit((e) => res(e.exitCode)));
+    assert.equal(code, 0, shown);
+    assert.ok(shown.includes('\u001b[32mPASS\u001b[0m all good\u001b[0m'), JSON.stringify(shown));
+    const solo = await query(['--sessions', 'solitary']);
+    assert.match(solo.stdout, / {2}solo {2}1 event\n$/);
   });
 });

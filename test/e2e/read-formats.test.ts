@@ -86,11 +86,17 @@ describe('reading a session through the spawned server', () => {
     );
   });
 
-  test('format=text returns the values one per line, strings verbatim and others as JSON', async () => {
+  test('format=text is the output as a terminal showed it: output values verbatim, a named step as a separator, no other events', async () => {
     const r = await request(eventsUrl(server.url, SESSION, { format: 'text' }));
     assert.equal(r.status, 200);
     assert.match(String(r.headers['content-type']), /^text\/plain/);
-    assert.equal(r.text, posted.map((p) => `${asText(p.value)}\n`).join(''));
+    const output = posted.filter((p) => p.key === 'stdout' || p.key === 'stderr').map((p) => `${asText(p.value)}\n`);
+    assert.equal(r.text, `── step build ──\n${output.join('')}`);
+  });
+
+  test('format=text with key= gives the values of that key one per line, others as JSON', async () => {
+    const r = await request(eventsUrl(server.url, SESSION, { format: 'text', key: 'api.latency' }));
+    assert.equal(r.text, '42.5\n');
   });
 
   test('format=html escapes every value, key and attribute and strips terminal escapes', async () => {

@@ -30,7 +30,6 @@ const BACKLOG_MEMORY_BYTES = 4 * 1024 * 1024;
 /** A fixed part of every event of this run: session, step. */
 export type EventBase = Pick<OutgoingEvent, 'session' | 'step'>;
 
-const CR_ATTRS = ',"attrs":{"cr":true}}';
 const PARTIAL_ATTRS = ',"attrs":{"partial":true}}';
 
 interface Stream {
@@ -88,7 +87,7 @@ export class OutputCapture {
       ts: 0,
       quiet: null,
       lines: new OutputLines(this.maxLineBytes, (value: string, end: PieceEnd) => {
-        this.sender.sendEncoded(`${prefix}${JSON.stringify(value)},"ts":${stream.ts}${end === 'line' ? '}' : end === 'cr' ? CR_ATTRS : PARTIAL_ATTRS}`);
+        this.sender.sendEncoded(`${prefix}${JSON.stringify(value)},"ts":${stream.ts}${end === 'line' ? '}' : PARTIAL_ATTRS}`);
       }),
     };
     this.streams.push(stream);

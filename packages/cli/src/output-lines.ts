@@ -1,26 +1,29 @@
 /**
- * A command's output bytes → the text of line events, as `logsrv run` and `logsrv send` send them.
+ * A command's output bytes → the text of line events, as `logsrv run` and `logsrv send` send them
+ * (the stored form is described in @logsrv/protocol's terminal-line.ts).
  *
  * - Decoding: UTF-8 through a streaming decoder, so a character split across two reads is
  *   joined, never cut; invalid bytes become U+FFFD (the replacement character), never an error.
  * - Line ends: `\n` and `\r\n` end a line (`end: 'line'`, the terminator is not part of the
- *   text). A bare `\r` — a progress bar redrawing its line — ends a segment too, sent at once with
- *   `end: 'cr'` so a viewer can draw it the way a terminal does (the next segment replaces it);
- *   empty `\r` segments carry nothing and are not sent. Nothing is merged or dropped: every
- *   progress state a terminal would have shown is sent.
+ *   text). A bare `\r` does not: it stays in the text, as do `\b` and escape sequences, so a
+ *   renderer can replay the line the way a terminal drew it.
+ * - Redraws go out at once: an unfinished line that holds a `\r` or `\b` (a progress bar, a
+ *   spinner) is sent as it stands after every read, `end: 'partial'`, without waiting for the
+ *   quiet period — its next piece continues it. Nothing is merged or dropped: every progress
+ *   state is sent.
  * - Long lines: a line whose event value would be over `maxValueBytes` once JSON-encoded is sent
  *   as consecutive pieces, all but the last with `end: 'partial'`; joining them gives the line
  *   back. Memory for an unfinished line is bounded the same way.
  * - Unfinished lines: `flushPartial()` (called by the owner after a quiet period) sends what has
- *   no line end yet — a prompt, a progress line — as `partial`; the rest of the line follows
- *   later as its own event.
+ *   no line end yet — a prompt — as `partial`; the rest of the line follows later as its own
+ *   event.
  *
- * Known limit: a `\r\n` whose two bytes arrive on either side of a `flushPartial()` is sent as a
- * `cr` segment rather than a `line` (the text is the same).
+ * A `\r\n` whose two bytes arrive in different reads is sent as a piece ending in `\r` and an
+ * empty line end: joined, that is the same line on screen.
  */
 import { StringDecoder } from 'node:string_decoder';
 
-export type PieceEnd = 'line' | 'cr' | 'partial';
+export type PieceEnd = 'line' | 'partial';
 export type PieceSink = (text: string, end: PieceEnd) => void;
 
 /** Bytes of `s` as a JSON string value, without the quotes. */
@@ -45,10 +48,8 @@ export function fitPrefix(s: string, max: number, total = encodedBytes(s)): numb
 
 export class OutputLines {
   private readonly decoder = new StringDecoder('utf8');
-  /** Text after the last line end; may end with a `\r` whose meaning the next byte decides. */
+  /** Text after the last line end, with no `\r` or `\b` in it (those go out at once). */
   private pending = '';
-  /** The last flushPartial() sent a segment ended by `\r`: a `\n` first thing next was its CRLF. */
-  private swallowLf = false;
 
   constructor(
     private readonly maxValueBytes: number,
@@ -69,10 +70,7 @@ export class OutputLines {
     this.feed(this.decoder.end());
     const p = this.pending;
     this.pending = '';
-    if (p.length === 0) return;
-    if (p.endsWith('\r')) {
-      if (p.length > 1) this.emit(p.slice(0, -1), 'cr');
-    } else this.emit(p, 'line');
+    if (p.length > 0) this.emit(p, 'line');
   }
 
   /** Sends the unfinished line as it is now (see the file comment). */
@@ -80,48 +78,29 @@ export class OutputLines {
     const p = this.pending;
     if (p.length === 0) return;
     this.pending = '';
-    if (p.endsWith('\r')) {
-      if (p.length > 1) this.emit(p.slice(0, -1), 'cr');
-      this.swallowLf = true;
-    } else this.emit(p, 'partial');
+    this.emit(p, 'partial');
   }
 
   private feed(input: string): void {
     if (input.length === 0) return;
-    let text = input;
-    if (this.swallowLf) {
-      this.swallowLf = false;
-      if (text.charCodeAt(0) === 0x0a) text = text.slice(1);
-    }
-    if (this.pending.length > 0) {
-      text = this.pending + text;
-      this.pending = '';
-    }
-    const n = text.length;
+    const text = this.pending.length > 0 ? this.pending + input : input;
+    this.pending = '';
     let from = 0;
     let lf = text.indexOf('\n');
-    // Most output has no `\r` at all: then this is -1 once and never searched again.
-    let cr = text.indexOf('\r');
-    for (;;) {
-      if (cr !== -1 && (lf === -1 || cr < lf)) {
-        if (cr + 1 >= n) break; // `\r` last: CRLF or a redraw, the next data tells
-        if (cr + 1 === lf) {
-          this.emit(text.slice(from, cr), 'line');
-          from = lf + 1;
-          lf = text.indexOf('\n', from);
-        } else {
-          if (cr > from) this.emit(text.slice(from, cr), 'cr');
-          from = cr + 1;
-        }
-        cr = text.indexOf('\r', from);
-        continue;
-      }
-      if (lf === -1) break;
-      this.emit(text.slice(from, lf), 'line');
+    while (lf !== -1) {
+      // `\r\n` ends a line like `\n`; any other `\r` is part of the line's text.
+      const end = lf > from && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf;
+      this.emit(text.slice(from, end), 'line');
       from = lf + 1;
       lf = text.indexOf('\n', from);
     }
+    if (from === text.length) return;
     let rest = from === 0 ? text : text.slice(from);
+    // A redraw (progress bar, spinner) is shown at once, as the terminal showed it.
+    if (rest.indexOf('\r') !== -1 || rest.indexOf('\b') !== -1) {
+      this.emit(rest, 'partial');
+      return;
+    }
     // Bound an unfinished line: send full pieces of it now, keep the tail.
     if (rest.length * 6 > this.maxValueBytes) {
       let total = encodedBytes(rest);

@@ -8,6 +8,8 @@
  * Exit codes: 0 done (also when nothing matched), 1 the server refused or could not be reached,
  * 2 usage error.
  */
+
+import { screenLine } from '@logsrv/protocol/terminal';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 
@@ -53,13 +55,66 @@ function write(text: string): Promise<void> | undefined {
   return new Promise((resolve) => process.stdout.once('drain', resolve));
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+// An SGR (colour) sequence, or any other escape sequence: a CSI, an OSC string, ESC + one character.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are the subject
+const ESCAPES = /(\u001b\[[0-9;:]*m)|\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[^[\]]?/g;
+
+function escapeControl(s: string): string {
+  return s.replace(CONTROL, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
+
 /** One line, control characters escaped, so a value can never break the listing or drive the terminal. */
 function oneLine(text: string, max = VALUE_CHARS): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
-  const s = text.replace(/[\u0000-\u001f\u007f]/g, (c) =>
-    c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
+  const s = escapeControl(text);
   return s.length > max ? `${s.slice(0, max)}…` : s;
+}
+
+/**
+ * A value on one line of the listing. `colour` (stdout is a terminal): its colour codes (SGR) are
+ * kept, so it shows as coloured as it was, and reset after it; otherwise every escape sequence is
+ * left out. Any other control character is escaped either way, and `\r` redraws are shown as
+ * their last state first (screenLine). At most `max` visible characters.
+ */
+function valueLine(text: string, colour: boolean, max = VALUE_CHARS): string {
+  const shown = screenLine(text);
+  let out = '';
+  let visible = 0;
+  let coloured = false;
+  let from = 0;
+  const addText = (t: string): boolean => {
+    const esc = escapeControl(t);
+    if (visible + esc.length > max) {
+      out += `${esc.slice(0, max - visible)}…`;
+      return false;
+    }
+    out += esc;
+    visible += esc.length;
+    return true;
+  };
+  ESCAPES.lastIndex = 0;
+  for (let m = ESCAPES.exec(shown); m !== null; m = ESCAPES.exec(shown)) {
+    if (!addText(shown.slice(from, m.index))) return coloured ? `${out}\u001b[0m` : out;
+    if (colour && m[1] !== undefined) {
+      out += m[1];
+      coloured = true;
+    }
+    from = m.index + m[0].length;
+  }
+  addText(shown.slice(from));
+  return coloured ? `${out}\u001b[0m` : out;
+}
+
+/** Colours on a terminal; NO_COLOR turns them off, FORCE_COLOR on (https://no-color.org). */
+function wantColour(): boolean {
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
+  return process.stdout.isTTY === true;
+}
+
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 interface Event {
@@ -73,10 +128,10 @@ interface Event {
   step?: string;
 }
 
-function eventLine(e: Event): string {
-  const value = typeof e.value === 'string' ? e.value : JSON.stringify(e.value);
+function eventLine(e: Event, colour: boolean): string {
+  const value = typeof e.value === 'string' ? valueLine(e.value, colour) : oneLine(JSON.stringify(e.value));
   const meta = [e.level, e.component, e.step].filter((m) => m !== undefined).join(' ');
-  return `${e.received}  ${oneLine(e.session, 80)}  ${oneLine(e.key, 80)}${meta ? `  [${oneLine(meta, 120)}]` : ''}  ${oneLine(value)}\n`;
+  return `${e.received}  ${oneLine(e.session, 80)}  ${oneLine(e.key, 80)}${meta ? `  [${oneLine(meta, 120)}]` : ''}  ${value}\n`;
 }
 
 interface Summary {
@@ -97,7 +152,7 @@ function sessionLine(s: Summary): string {
   const parts = [
     s.last ?? '-'.padEnd(24),
     oneLine(s.session, 80),
-    `${s.count} events`,
+    plural(s.count, 'event'),
     levels ? `levels ${levels}` : '',
     users.size > 0 ? `user ${oneLine([...users].join(','), 80)}` : '',
     s.components.length > 0 ? `component ${oneLine(s.components.join(','), 80)}` : '',
@@ -142,11 +197,12 @@ function filters(o: QueryOptions, names: readonly (keyof QueryOptions)[]): URLSe
 async function queryEvents(server: string, o: QueryOptions, want: number): Promise<{ printed: number; next: string | null }> {
   const params = filters(o, ['session', 'user', 'terminal', 'component', 'key', 'level', 'step', 'from', 'to', 'q', 'after']);
   let printed = 0;
+  const colour = !o.json && wantColour();
   for (;;) {
     params.set('limit', String(Math.min(PAGE_EVENTS, want - printed)));
     const { body, next } = await get(server, '/v1/events', params, o.token);
     for (const e of (body as { events: Event[] }).events) {
-      await write(o.json ? `${JSON.stringify(e)}\n` : eventLine(e));
+      await write(o.json ? `${JSON.stringify(e)}\n` : eventLine(e, colour));
       printed++;
     }
     if (next === null || printed >= want) return { printed, next };

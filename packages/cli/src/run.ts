@@ -3,7 +3,10 @@
  *
  * Runs the command with stdin inherited and stdout/stderr through pipes; every chunk is written
  * unchanged to our stdout/stderr and split into line events (`stdout`/`stderr`, see
- * output-lines.ts) in the order the chunks were read. Around them: `step.start`
+ * output-lines.ts) in the order the chunks were read. With two pipes that is the only order there
+ * is: what the command wrote to both between two reads of ours cannot be ordered (the kernel keeps
+ * no time for pipe writes). `--tty` (run-tty.ts) runs it in a pseudo-terminal instead: one stream,
+ * exact order, colours — all of it `stdout`. Around them: `step.start`
  * `{command, cwd}` and `step.exit` `{code, signal, durationMs, final}`; `final` is true unless
  * `--keep-open`, so tails of the session end with the run.
  *
@@ -38,6 +41,8 @@ import {
   startLeftovers,
 } from './agent-common.js';
 import { type EventBase, OutputCapture } from './output-capture.js';
+import type { TtyChild } from './run-tty.js';
+import { spawnTty } from './run-tty.js';
 
 const OUTPUT_GRACE_MS = 2000;
 
@@ -45,6 +50,7 @@ interface RunFlags {
   session?: string;
   step?: string;
   keepOpen?: boolean;
+  tty?: boolean;
   maxLineBytes: number;
   server?: string;
   token?: string;
@@ -64,6 +70,7 @@ export function registerRun(program: Command): void {
     .argument('<command...>', 'the command to run and its arguments')
     .option('--session <id>', 'session to log into (default: a new one, printed to stderr)')
     .option('--step <name>', 'step name recorded on every event of this run')
+    .option('--tty', 'run the command in a pseudo-terminal: colours, progress bars and the exact order of stdout and stderr, all sent as stdout')
     .option('--keep-open', 'more steps follow in this session: step.exit says final: false, so tails do not end')
     .option('--max-line-bytes <n>', 'longer lines are sent as several consecutive events (attrs.partial)', intOption(64), DEFAULT_MAX_LINE_BYTES)
     .passThroughOptions();
@@ -72,6 +79,66 @@ export function registerRun(program: Command): void {
     const code = await runCommand(command, flags);
     process.exit(code);
   });
+}
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: NodeJS.ErrnoException;
+}
+
+/** The command, run through pipes or a pseudo-terminal: what runCommand needs of either. */
+interface Child {
+  stdout: NodeJS.ReadableStream & { destroy?: () => void };
+  /** null under --tty: one stream. */
+  stderr: (NodeJS.ReadableStream & { destroy?: () => void }) | null;
+  exited: Promise<Exit>;
+  readonly exitCode: number | null;
+  readonly signalCode: NodeJS.Signals | null;
+  kill(sig: NodeJS.Signals): void;
+  release(): void;
+}
+
+function pipeChild(file: string, args: string[]): Child {
+  const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'pipe'] });
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }));
+  });
+  return {
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    get exitCode() {
+      return child.exitCode;
+    },
+    get signalCode() {
+      return child.signalCode;
+    },
+    kill(sig) {
+      if (child.pid !== undefined) child.kill(sig);
+    },
+    release() {},
+  };
+}
+
+async function ttyChild(file: string, args: string[]): Promise<Child> {
+  const t: TtyChild = await spawnTty(file, args);
+  let done: Exit | null = null;
+  const exited = t.exited.then((e) => (done = e));
+  return {
+    stdout: t.output,
+    stderr: null,
+    exited,
+    get exitCode() {
+      return done ? (done.code ?? -1) : null;
+    },
+    get signalCode() {
+      return done?.signal ?? null;
+    },
+    kill: (sig) => t.kill(sig),
+    release: () => t.release(),
+  };
 }
 
 function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -103,12 +170,14 @@ async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
   const base: EventBase = flags.step === undefined ? { session } : { session, step: flags.step };
   const started = Date.now();
   const t0 = performance.now();
-  sender.send({ ...base, key: 'step.start', value: { command: argv, cwd: process.cwd() }, ts: started });
+  const startValue: Record<string, unknown> = { command: argv, cwd: process.cwd() };
+  if (flags.tty) startValue.tty = true;
+  sender.send({ ...base, key: 'step.start', value: startValue, ts: started });
 
   capture = new OutputCapture(sender, base, flags.maxLineBytes, settings.spoolDir);
-  const child = spawn(file, args, { stdio: ['inherit', 'pipe', 'pipe'] });
+  const child = flags.tty ? await ttyChild(file, args) : pipeChild(file, args);
   const out = capture.add(child.stdout, process.stdout, 'stdout');
-  const err = capture.add(child.stderr, process.stderr, 'stderr');
+  const err = child.stderr ? capture.add(child.stderr, process.stderr, 'stderr') : { done: Promise.resolve(), abandon() {} };
 
   const interactive = isatty(0);
   let flushing = false;
@@ -121,16 +190,15 @@ async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
       leftovers.stop();
       return;
     }
-    if (sig !== 'SIGTERM' && interactive) return;
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) child.kill(sig);
+    // Under --tty the command has a terminal of its own: no terminal signal reaches it but ours.
+    if (sig !== 'SIGTERM' && interactive && !flags.tty) return;
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
   for (const s of signals) process.on(s, onSignal);
 
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }));
-  });
+  const exit = await child.exited;
+  child.release();
   const durationMs = Math.round(performance.now() - t0);
   let timer: NodeJS.Timeout | undefined;
   const drained = await Promise.race([

@@ -1,11 +1,12 @@
 /**
  * `logsrv tail SESSION [--after ID] [--json]` (SPEC §4): follows a session live until it ends,
- * printing values as the terminal running the command would have shown them. Reconnects by
+ * printing values as the terminal running the command would have shown them (see printEvent). Reconnects by
  * itself with the last id after a dropped connection or a server restart (no duplicate, no gap).
  */
 
 import { TailError, tail } from '@logsrv/client/tail';
 import type { StoredEvent } from '@logsrv/protocol';
+import { outputPiece } from '@logsrv/protocol/terminal';
 import type { Command } from 'commander';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:7070';
@@ -34,10 +35,17 @@ function shortValue(e: StoredEvent): string {
   return v.length > SHORT_VALUE_CHARS ? `${v.slice(0, SHORT_VALUE_CHARS)}…` : v;
 }
 
+/**
+ * Output is written as the command wrote it: a piece of an unfinished line (attrs.partial: a
+ * prompt, a progress bar being redrawn with `\r`) without a newline, `\r` and colours kept, so
+ * the terminal running `logsrv tail` draws it live the way the command's terminal did.
+ */
 export function printEvent(e: StoredEvent, json: boolean): Promise<void> | undefined {
   if (json) return write(process.stdout, `${JSON.stringify(e)}\n`);
-  if (e.key === 'stdout') return write(process.stdout, `${valueText(e)}\n`);
-  if (e.key === 'stderr') return write(process.stderr, `${valueText(e)}\n`);
+  if (e.key === 'stdout' || e.key === 'stderr') {
+    const p = outputPiece(e);
+    return write(e.key === 'stdout' ? process.stdout : process.stderr, p.open ? p.text : `${p.text}\n`);
+  }
   return write(process.stderr, `${e.key} ${shortValue(e)}\n`);
 }
 

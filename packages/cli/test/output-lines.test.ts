@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { screenLine } from '@logsrv/protocol/terminal';
 import fc from 'fast-check';
 import { encodedBytes, OutputLines, type PieceEnd } from '../src/output-lines.ts';
 
@@ -28,29 +29,18 @@ function join(pieces: Piece[]): Piece[] {
   return out;
 }
 
-/** The rules of output-lines.ts applied to the whole output at once, for comparison. */
+/** The rules of output-lines.ts applied to the whole output at once: lines end at `\n` (a `\r` before it is dropped), other `\r` stay. */
 function reference(all: Buffer): Piece[] {
   const text = all.toString('utf8');
-  const out: Piece[] = [];
-  let cur = '';
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (ch === '\n') {
-      out.push([cur, 'line']);
-      cur = '';
-    } else if (ch === '\r') {
-      if (text[i + 1] === '\n') {
-        out.push([cur, 'line']);
-        cur = '';
-        i++;
-      } else {
-        if (cur) out.push([cur, 'cr']);
-        cur = '';
-      }
-    } else cur += ch;
-  }
-  if (cur) out.push([cur, 'line']);
+  const out: Piece[] = text.split('\n').map((l) => [l.endsWith('\r') ? l.slice(0, -1) : l, 'line']);
+  const last = out.pop() as Piece;
+  if (last[0] !== '' || text.endsWith('\r')) out.push(last);
   return out;
+}
+
+/** What a terminal shows of each line (the trailing `\r` puts every line through the screen model, so escapes are compared normalised). */
+function screens(pieces: Piece[]): string[] {
+  return pieces.map(([t]) => screenLine(`${t}\r`));
 }
 
 function chunksOf(buf: Buffer, cuts: number[]): Buffer[] {
@@ -95,24 +85,13 @@ describe('OutputLines', () => {
           ['', 'line'],
         ],
       ],
-      [
-        '10%\r20%\r30%\rdone\n',
-        [
-          ['10%', 'cr'],
-          ['20%', 'cr'],
-          ['30%', 'cr'],
-          ['done', 'line'],
-        ],
-      ],
-      [
-        '\rprogress 1\rprogress 2\n',
-        [
-          ['progress 1', 'cr'],
-          ['progress 2', 'line'],
-        ],
-      ],
-      ['x\r', [['x', 'cr']]],
-      ['\r\r\n', [['', 'line']]],
+      // A redraw stays in the text; a line read whole is one event.
+      ['10%\r20%\r30%\rdone\n', [['10%\r20%\r30%\rdone', 'line']]],
+      ['\rprogress 1\rprogress 2\n', [['\rprogress 1\rprogress 2', 'line']]],
+      // An unfinished line with a redraw goes out at once, `\r` and all.
+      ['x\r', [['x\r', 'partial']]],
+      ['\r\r\n', [['\r', 'line']]],
+      ['a\bb\n', [['a\bb', 'line']]],
       ['héllo → 😀\n', [['héllo → 😀', 'line']]],
     ];
     for (const [input, want] of cases) assert.deepEqual(split([Buffer.from(input)]), want, JSON.stringify(input));
@@ -131,7 +110,8 @@ describe('OutputLines', () => {
     fc.assert(
       fc.property(fc.array(interesting, { maxLength: 300 }), fc.array(fc.nat(), { maxLength: 20 }), (bytes, cuts) => {
         const buf = Buffer.from(bytes);
-        assert.deepEqual(join(split(chunksOf(buf, cuts))), reference(buf));
+        // A `\r\n` cut between reads leaves its `\r` in the first piece: the same picture.
+        assert.deepEqual(screens(join(split(chunksOf(buf, cuts)))), screens(reference(buf)));
       }),
       { numRuns: 2000 },
     );
@@ -143,7 +123,7 @@ describe('OutputLines', () => {
         const buf = Buffer.from(bytes);
         const pieces = split(chunksOf(buf, cuts), max);
         for (const [text] of pieces) assert.ok(encodedBytes(text) <= max, `piece of ${encodedBytes(text)} bytes over ${max}`);
-        assert.deepEqual(join(pieces), reference(buf));
+        assert.deepEqual(screens(join(pieces)), screens(reference(buf)));
       }),
       { numRuns: 1000 },
     );
@@ -172,14 +152,33 @@ describe('OutputLines', () => {
     assert.equal(lines.hasPending, true);
     lines.flushPartial();
     lines.push(Buffer.from('ok\n50%\r'));
-    lines.flushPartial();
+    assert.equal(lines.hasPending, false, 'a redraw does not wait for the quiet period');
     lines.push(Buffer.from('\nnext\n'));
     lines.end();
     assert.deepEqual(out, [
       ['Password: ', 'partial'],
       ['ok', 'line'],
-      ['50%', 'cr'],
+      ['50%\r', 'partial'],
+      ['', 'line'],
       ['next', 'line'],
     ]);
+  });
+
+  test('a progress bar redrawn read by read sends every state at once, as pieces of one line', () => {
+    const out: Piece[] = [];
+    const lines = new OutputLines(1 << 20, (text, end) => out.push([text, end]));
+    for (const p of [10, 50, 100]) {
+      lines.push(Buffer.from(`\rprogress ${p}%`));
+      assert.equal(lines.hasPending, false);
+    }
+    lines.push(Buffer.from('\n'));
+    lines.end();
+    assert.deepEqual(out, [
+      ['\rprogress 10%', 'partial'],
+      ['\rprogress 50%', 'partial'],
+      ['\rprogress 100%', 'partial'],
+      ['', 'line'],
+    ]);
+    assert.equal(screenLine(out.map(([t]) => t).join('')), 'progress 100%');
   });
 });

@@ -135,7 +135,8 @@ describe('GET /v1/sessions/:session/events', () => {
       );
       const text = await get('format=text');
       assert.equal(text.headers.get('content-type'), 'text/plain; charset=utf-8');
-      assert.equal(await text.text(), '{"name":"build"}\ncompiling <b>\n\u001b[31mwarning\u001b[0m <script>alert(1)</script>\ntest ok\n');
+      // The output only (issue 15): a named step's start is a separator, not its JSON.
+      assert.equal(await text.text(), '── step build ──\ncompiling <b>\n\u001b[31mwarning\u001b[0m <script>alert(1)</script>\ntest ok\n');
       const nd = (await (await get('format=ndjson')).text()).trim().split('\n');
       assert.equal(nd.length, 4);
       assert.equal(JSON.parse(nd[3] as string).value, 'test ok');

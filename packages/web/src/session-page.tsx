@@ -7,9 +7,11 @@ import type { VirtuosoHandle } from 'react-virtuoso';
 import { Virtuoso } from 'react-virtuoso';
 import { downloadSession, errorText } from './api.ts';
 import { EventsTable } from './events-table.tsx';
+import { JobSummary } from './job-summary.tsx';
 import { LogRow } from './log-row.tsx';
 import { Link, sessionHref } from './router.tsx';
 import type { ExitInfo, Row } from './rows.ts';
+import { rowHas } from './rows.ts';
 import { SearchBar, useSessionSearch } from './search.tsx';
 import { StatusBadge, sessionStatus } from './status.tsx';
 import { useLogWindow } from './use-log-window.ts';
@@ -105,7 +107,7 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
     const visible: Row[] = [];
     let beforeAnchor = win.anchorId !== null;
     for (const r of win.rows) {
-      if (beforeAnchor && r.id === win.anchorId) beforeAnchor = false;
+      if (beforeAnchor && rowHas(r, win.anchorId)) beforeAnchor = false;
       if (show(r)) visible.push(r);
       else if (beforeAnchor) hiddenBefore++;
     }
@@ -116,7 +118,7 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   useEffect(() => {
     const id = pendingScroll.current;
     if (id === null) return;
-    const at = visible.findIndex((r) => r.id === id);
+    const at = visible.findIndex((r) => rowHas(r, id));
     if (at < 0) return;
     pendingScroll.current = null;
     // After the list has taken the new row count (it applies it in its own effects).
@@ -143,7 +145,8 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
           href={sessionHref(session, row.id)}
           showTs={showTs}
           terms={terms}
-          current={row.id === currentId}
+          current={rowHas(row, currentId)}
+          lineNumber={win.kBase === null ? null : win.kBase + row.k}
           collapsed={row.kind === 'start' ? collapsed.has(row.section ?? row.id) : false}
           exit={row.kind === 'start' ? exits.get(row.section ?? row.id) : undefined}
           onToggle={toggle}
@@ -151,7 +154,7 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
         />
       );
     },
-    [visible, firstItemIndex, session, showTs, terms, currentId, collapsed, exits, toggle, link],
+    [visible, firstItemIndex, session, showTs, terms, currentId, collapsed, exits, toggle, link, win.kBase],
   );
 
   // While following, every change of the rows ends with the last one in view. Virtuoso's
@@ -221,6 +224,10 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   };
 
   const status = sessionStatus(w.summary, w.liveLatest);
+  // Rows may hold several events (a line sent in pieces).
+  const firstRow = win.rows[0];
+  const lastRow = win.rows[win.rows.length - 1];
+  const loadedEvents = firstRow && lastRow ? lastRow.k + lastRow.events - firstRow.k : 0;
   const live = w.status === 'live' || w.status === 'connecting' || w.status === 'reconnecting';
 
   return (
@@ -245,9 +252,9 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
                     : 'not following'}
         </span>
         <div className="tools">
-          {w.summary && w.summary.count > win.rows.length ? (
+          {w.summary && w.summary.count > loadedEvents ? (
             <span className="window-info" title="Only a window of the session is kept in the page; more loads as you scroll">
-              {win.rows.length.toLocaleString()} of {w.summary.count.toLocaleString()} events loaded
+              {loadedEvents.toLocaleString()} of {w.summary.count.toLocaleString()} events loaded
             </span>
           ) : null}
           <button type="button" onClick={jumpToStart} disabled={win.rows.length === 0}>
@@ -267,6 +274,7 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
           </button>
         </div>
       </header>
+      <JobSummary summary={w.summary} live={w.liveLatest} status={status} following={live} />
       <SearchBar search={search} />
       {downloading ? <p className="note">{downloading}</p> : null}
       {w.error ? (

@@ -15,7 +15,7 @@ import type { SessionSummary, StoredEvent } from './api.ts';
 import { ApiError, errorText, getJson, sessionPath } from './api.ts';
 import { compareIds, idPos, pageAfter, pageBefore, pageFrom, posAfter } from './history.ts';
 import type { Row } from './rows.ts';
-import { rowsAfter, rowsBefore } from './rows.ts';
+import { appendRows, rowsAfter, rowsBefore } from './rows.ts';
 import type { TailStatus } from './sse.ts';
 import { followTail } from './sse.ts';
 
@@ -38,6 +38,8 @@ export interface LogWindow {
   initialIndex: number | 'LAST';
   /** Bumps on every change of rows. */
   version: number;
+  /** A row's line number is kBase + row.k; null while the window's place in the session is unknown. */
+  kBase: number | null;
 }
 
 export interface WindowApi {
@@ -54,20 +56,41 @@ export interface WindowApi {
   indexOf: (id: string) => number;
 }
 
-const EMPTY: LogWindow = { rows: [], firstItemIndex: BASE_INDEX, anchorId: null, atStart: true, atEnd: true, gen: 0, initialIndex: 'LAST', version: 0 };
+const EMPTY: LogWindow = {
+  rows: [],
+  firstItemIndex: BASE_INDEX,
+  anchorId: null,
+  atStart: true,
+  atEnd: true,
+  gen: 0,
+  initialIndex: 'LAST',
+  version: 0,
+  kBase: null,
+};
 
-/** Index of the row with `id` in rows sorted by id, or -1. */
+/** Index of the row holding event `id` (rows sorted by id, each spanning id…lastId), or -1. */
 function findRow(rows: Row[], id: string): number {
   let lo = 0;
   let hi = rows.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const c = compareIds((rows[mid] as Row).id, id);
-    if (c === 0) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+    const r = rows[mid] as Row;
+    if (compareIds(id, r.id) < 0) hi = mid - 1;
+    else if (compareIds(id, r.lastId) > 0) lo = mid + 1;
+    else return mid;
   }
   return -1;
+}
+
+/** The id after which the window ends: where tails and later pages continue. */
+function endId(rows: Row[]): string | null {
+  return rows.length > 0 ? (rows[rows.length - 1] as Row).lastId : null;
+}
+
+/** kBase for rows that end with the session's `count`-th event. */
+function baseFromEnd(rows: Row[], count: number): number {
+  const last = rows[rows.length - 1];
+  return count - (last ? last.k + last.events : 0) + 1;
 }
 
 export function useLogWindow(session: string): WindowApi {
@@ -107,9 +130,9 @@ export function useLogWindow(session: string): WindowApi {
     if (events.length === 0 || !w.atEnd) return;
     const last = w.rows[w.rows.length - 1];
     // The tail resumes exactly after the last id; this only guards against a window reopened meanwhile.
-    const fresh = last ? events.filter((e) => compareIds(e.id, last.id) > 0) : events;
+    const fresh = last ? events.filter((e) => compareIds(e.id, last.lastId) > 0) : events;
     if (fresh.length === 0) return;
-    let rows = w.rows.concat(rowsAfter(last, fresh));
+    let rows = appendRows(w.rows, fresh);
     let firstItemIndex = w.firstItemIndex;
     let atStart = w.atStart;
     if (rows.length > MAX_ROWS) {
@@ -201,8 +224,9 @@ export function useLogWindow(session: string): WindowApi {
         gen,
         initialIndex: 'LAST',
         version: winRef.current.version + 1,
+        kBase: s ? baseFromEnd(rows, s.count) : null,
       });
-      startTail(rows.length > 0 ? (rows[rows.length - 1] as Row).id : null);
+      startTail(endId(rows));
     } catch (err) {
       if (gen === genRef.current) {
         setError(errorText(err));
@@ -225,6 +249,14 @@ export function useLogWindow(session: string): WindowApi {
         if (gen !== genRef.current) return;
         const rows = rowsAfter(undefined, [...back.events, ...fwd.events]);
         const at = findRow(rows, id);
+        // Line numbers: known from the start, or from the end with the session's current count.
+        let kBase: number | null = null;
+        if (back.atStart) kBase = 1 - (rows[0]?.k ?? 0);
+        else if (fwd.atEnd) {
+          const s = await loadSummary();
+          kBase = s ? baseFromEnd(rows, s.count) : null;
+        }
+        if (gen !== genRef.current) return;
         commit({
           rows,
           firstItemIndex: BASE_INDEX,
@@ -234,8 +266,9 @@ export function useLogWindow(session: string): WindowApi {
           gen,
           initialIndex: Math.max(at, 0),
           version: winRef.current.version + 1,
+          kBase,
         });
-        if (fwd.atEnd) startTail(rows.length > 0 ? (rows[rows.length - 1] as Row).id : null);
+        if (fwd.atEnd) startTail(endId(rows));
         else setStatus('stopped');
         if (at < 0) setError(`No event ${id} in this session; showing the nearest lines.`);
       } catch (err) {
@@ -260,8 +293,10 @@ export function useLogWindow(session: string): WindowApi {
       const page = await pageBefore(session, pos, PAGE);
       const cur = winRef.current;
       if (gen !== genRef.current) return;
-      const older = rowsBefore(cur.rows[0], page.events);
-      let rows = older.concat(cur.rows);
+      const { rows: older, mergedNext } = rowsBefore(cur.rows[0], page.events);
+      // A line whose first pieces were in this page: its row replaces the old first row.
+      const added = older.length - (mergedNext ? 1 : 0);
+      let rows = older.concat(mergedNext ? cur.rows.slice(1) : cur.rows);
       let atEnd = cur.atEnd;
       if (rows.length > MAX_ROWS) {
         rows = rows.slice(0, MAX_ROWS - PAGE * 10);
@@ -276,8 +311,9 @@ export function useLogWindow(session: string): WindowApi {
         rows,
         atStart: page.atStart || page.events.length === 0,
         atEnd,
-        firstItemIndex: cur.firstItemIndex - older.length,
+        firstItemIndex: cur.firstItemIndex - added,
         version: cur.version + 1,
+        kBase: cur.kBase ?? (page.atStart && rows[0] ? 1 - rows[0].k : null),
       });
     } catch (err) {
       setError(errorText(err));
@@ -293,10 +329,10 @@ export function useLogWindow(session: string): WindowApi {
     busy.current = true;
     const gen = genRef.current;
     try {
-      const page = await pageAfter(session, last.id, PAGE);
+      const page = await pageAfter(session, last.lastId, PAGE);
       const cur = winRef.current;
       if (gen !== genRef.current) return;
-      let rows = cur.rows.concat(rowsAfter(cur.rows[cur.rows.length - 1], page.events));
+      let rows = appendRows(cur.rows, page.events);
       let firstItemIndex = cur.firstItemIndex;
       let atStart = cur.atStart;
       if (rows.length > MAX_ROWS) {
@@ -306,7 +342,7 @@ export function useLogWindow(session: string): WindowApi {
         atStart = false;
       }
       commit({ ...cur, rows, firstItemIndex, atStart, atEnd: page.atEnd, version: cur.version + 1 });
-      if (page.atEnd) startTail(rows.length > 0 ? (rows[rows.length - 1] as Row).id : last.id);
+      if (page.atEnd) startTail(endId(rows) ?? last.lastId);
     } catch (err) {
       setError(errorText(err));
     } finally {

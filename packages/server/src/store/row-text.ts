@@ -10,6 +10,7 @@
  * thread renders (tested).
  */
 import type { StoredEvent } from '@logsrv/protocol';
+import { outputPiece, screenLine } from '@logsrv/protocol';
 
 export const TEXT_FORMATS = ['json', 'ndjson', 'text'] as const;
 export type TextFormat = (typeof TEXT_FORMATS)[number];
@@ -24,12 +25,76 @@ export interface RenderedPage {
   count: number;
 }
 
-/** A page of events as the body of `format`: json `{"events":[...],"next":...}`, ndjson, or values one per line. */
-export function renderPage(events: StoredEvent[], next: string | null, format: TextFormat, prev?: string | null): RenderedPage {
+/**
+ * How `format=text` reads a page of one session's events:
+ * - `joined` (a session read without `q`): the command's output as a terminal showed it —
+ *   `stdout`/`stderr` pieces joined into lines in id order (both streams share the screen), each
+ *   line through screenLine (`\r` redraws shown as their last state), a named step's
+ *   `step.start` as a separator line `── step NAME ──`, other events left out unless `key` asks
+ *   for them. A line still open at the end of the page is written without its newline; the next
+ *   page goes on with it (and, when that page starts with a redraw, keeps its leading `\r`, so
+ *   pages joined still show one line).
+ * - otherwise (search results, `q` matches): every value on its own line, output through
+ *   screenLine, other values as JSON.
+ */
+export interface TextOptions {
+  joined: boolean;
+  /** The page starts after a cursor: its first piece may continue a line of the previous page. */
+  continued?: boolean;
+  /** The `key` filter of the read, if any. */
+  key?: string;
+}
+
+const OUTPUT_KEYS = new Set(['stdout', 'stderr']);
+
+function valueText(e: StoredEvent): string {
+  return typeof e.value === 'string' ? e.value : JSON.stringify(e.value);
+}
+
+/** The body of `format=text` (see {@link TextOptions}). */
+export function renderTextBody(events: StoredEvent[], opts: TextOptions = { joined: false }): string {
+  let body = '';
+  if (!opts.joined) {
+    for (const e of events) body += `${OUTPUT_KEYS.has(e.key) ? screenLine(valueText(e)) : valueText(e)}\n`;
+    return body;
+  }
+  let acc = '';
+  let open = false;
+  let first = opts.continued === true;
+  const line = (raw: string): string => {
+    const shown = screenLine(raw);
+    const keepCr = first && raw.charCodeAt(0) === 0x0d;
+    first = false;
+    return keepCr ? `\r${shown}` : shown;
+  };
+  for (const e of events) {
+    if (OUTPUT_KEYS.has(e.key)) {
+      const p = outputPiece(e);
+      acc += p.text;
+      open = p.open;
+      if (open) continue;
+      body += `${line(acc)}\n`;
+      acc = '';
+      continue;
+    }
+    if (open) {
+      body += `${line(acc)}\n`;
+      acc = '';
+      open = false;
+    }
+    first = false;
+    if (opts.key !== undefined) body += `${valueText(e)}\n`;
+    else if (e.key === 'step.start' && e.step !== undefined) body += `── step ${e.step} ──\n`;
+  }
+  if (open) body += line(acc);
+  return body;
+}
+
+/** A page of events as the body of `format`: json `{"events":[...],"next":...}`, ndjson, or text ({@link renderTextBody}). */
+export function renderPage(events: StoredEvent[], next: string | null, format: TextFormat, prev?: string | null, text?: TextOptions): RenderedPage {
   let body = '';
   if (format === 'json') body = JSON.stringify(prev === undefined ? { events, next } : { events, next, prev });
   else if (format === 'ndjson') for (const e of events) body += `${JSON.stringify(e)}\n`;
-  // What a terminal would have shown: strings as they are, other values as JSON.
-  else for (const e of events) body += `${typeof e.value === 'string' ? e.value : JSON.stringify(e.value)}\n`;
+  else body = renderTextBody(events, text);
   return prev === undefined ? { body, next, count: events.length } : { body, next, prev, count: events.length };
 }

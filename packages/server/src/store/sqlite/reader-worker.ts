@@ -218,8 +218,10 @@ serveRequests((req: WorkerRequest) => {
     case 'readEvents':
       return readEvents(ctx, req.q as EventsQuery);
     case 'renderSession': {
-      const page = readSession(req.q as SessionQuery);
-      return renderPage(page.events, page.next, req.format as TextFormat, page.prev);
+      const q = req.q as SessionQuery;
+      const page = readSession(q);
+      const continued = (q.after ?? null) !== null || (q.before ?? null) !== null;
+      return renderPage(page.events, page.next, req.format as TextFormat, page.prev, { joined: q.q === undefined, continued, key: q.key });
     }
     case 'renderEvents': {
       const page = readEvents(ctx, req.q as EventsQuery);
