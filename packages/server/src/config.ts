@@ -52,7 +52,7 @@ export const OPTIONS = [
     env: 'LOGSRV_QUEUE',
     kind: 'string',
     default: 'memory',
-    help: 'queue engine: memory (embedded) or redis://HOST:PORT/DB (Redis Streams; needs --store postgres://…)',
+    help: 'queue engine: memory (embedded) or redis://HOST:PORT/DB (Redis Streams, which needs a PostgreSQL store)',
   },
   {
     key: 'queueShards',
