@@ -7,6 +7,7 @@ import { HttpAuth } from './auth/index.js';
 import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
 import { buildApp } from './http/app.js';
+import { type SyslogReceivers, startSyslog } from './ingest/syslog/index.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
 import { createMemoryEventQuota } from './limits/event-quota.js';
 import { createMemoryLimiter } from './limits/rate-limit.js';
@@ -34,6 +35,9 @@ export interface RunningServer {
   authEnabled: boolean;
   /** The bound UDP port, or null when UDP is off. */
   udpPort: number | null;
+  /** The bound syslog ports, or null when off (`--syslog-udp`, `--syslog-tcp`). */
+  syslogUdpPort: number | null;
+  syslogTcpPort: number | null;
   app: FastifyInstance;
   store: Store;
   queue: Queue;
@@ -56,6 +60,16 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       throw new ConfigError(
         `refusing UDP on ${config.udpHost}: datagrams carry no token, so anyone who can reach it could write. Bind UDP to loopback, turn it off (--udp off), or pass --insecure`,
       );
+    }
+    for (const [flag, host] of [
+      ['--syslog-udp', config.syslogUdpHost],
+      ['--syslog-tcp', config.syslogTcpHost],
+    ] as const) {
+      if (host !== null && !isLoopback(host)) {
+        throw new ConfigError(
+          `refusing syslog on ${host} (${flag}): syslog carries no token, so anyone who can reach it could write. Bind it to loopback or pass --insecure`,
+        );
+      }
     }
   }
   const store: Store = new SqliteStore({
@@ -149,21 +163,26 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     await retention?.stop();
     await tails.close();
     await udp?.close();
+    await syslog?.close();
     await app.close();
     queue.close();
     await writer.drained();
     await store.close();
   };
   let udpPort: number | null = null;
+  let syslog: SyslogReceivers | null = null;
+  let where = `HTTP ${config.httpHost}:${config.httpPort}`;
   try {
+    if (udp) where = `UDP ${config.udpHost}:${config.udpPort}`;
     udpPort = udp ? await udp.start() : null;
+    where = 'syslog';
+    syslog = await startSyslog(config, { queue, metrics, blocked, resolveSession: registry.resolve, warn: (msg) => app?.log.warn(msg) });
+    where = `HTTP ${config.httpHost}:${config.httpPort}`;
     await app.listen({ host: config.httpHost, port: config.httpPort });
   } catch (err) {
     // Nothing was served yet: stop what did start, then say which address could not be had.
     await stop().catch(() => {});
-    throw new StartError(
-      listenFailure(err, udp !== null && udpPort === null ? `UDP ${config.udpHost}:${config.udpPort}` : `HTTP ${config.httpHost}:${config.httpPort}`),
-    );
+    throw new StartError(listenFailure(err, where === 'syslog' ? ((err as { where?: string }).where ?? where) : where));
   }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
@@ -183,6 +202,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const running: RunningServer = {
     url: `http://${host}:${port}`,
     udpPort,
+    syslogUdpPort: syslog?.udpPort ?? null,
+    syslogTcpPort: syslog?.tcpPort ?? null,
     authEnabled: auth.enabled,
     app,
     store,
