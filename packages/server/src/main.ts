@@ -135,6 +135,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       quota: createMemoryEventQuota(),
       blocked,
     },
+    shippers: { otlp: config.otlpSession, loki: config.lokiSession, elasticsearch: config.elasticsearchSession },
   });
   const udp =
     config.udpHost === null

@@ -5,6 +5,7 @@ import Fastify, { LogController } from 'fastify';
 import type { HttpAuth } from '../auth/index.js';
 import type { HttpIngestOptions } from '../ingest/http-ingest.js';
 import { registerHttpIngest } from '../ingest/http-ingest.js';
+import { registerShipperRoutes, type ShipperSessions } from '../ingest/shippers.js';
 import type { SourceLimiter } from '../limits/rate-limit.js';
 import type { Metrics } from '../metrics.js';
 import { registerEventSearch } from '../query/events-search.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   /** The live hub; tail routes are registered when given. */
   tails?: TailHub;
   ingest: HttpIngestOptions;
+  /** Session templates of the shippers' HTTP protocols (OTLP, Loki, Elasticsearch); defaults when absent. */
+  shippers?: ShipperSessions;
   /** Per-source limit; absent when `--rate-limit` is 0. */
   limiter?: SourceLimiter | undefined;
   blocked: BlockedSources;
@@ -118,6 +121,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerWebUi(app, deps.webRoot);
 
   registerHttpIngest(app, deps.ingest);
+  registerShipperRoutes(app, deps.ingest, deps.shippers);
   registerSessionEvents(app, deps.store);
   registerEventSearch(app, deps.store);
   registerSessionList(app, deps.store);
