@@ -22,10 +22,10 @@ import { liveE2e } from './live-e2e.ts';
 import { query } from './query.ts';
 import { tailFanout } from './tail-fanout.ts';
 import { tailLatency } from './tail-latency.ts';
-import { udpIngest } from './udp-ingest.ts';
+import { syslogIngest, udpIngest } from './udp-ingest.ts';
 import { uiBigSession } from './ui-big-session.ts';
 
-const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, query, uiBigSession];
+const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, syslogIngest, query, uiBigSession];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);
