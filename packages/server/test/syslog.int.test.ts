@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -205,5 +205,28 @@ describe('syslog garbage', () => {
     // 4 bad datagrams (the empty one included), 2 bad lines, 1 cut frame.
     assert.equal(await metric(srv, 'logsrv_dropped_total', 'invalid_syslog'), 4 + 2 + 1);
     assert.equal(await metric(srv, 'logsrv_accepted_total'), 2);
+  });
+});
+
+describe('syslog receivers at start', () => {
+  test('off loopback without --insecure is refused; a taken address stops the start naming it', async () => {
+    const { ConfigError, StartError } = await import('@logsrv/server');
+    await assert.rejects(
+      startTestServer({ syslogUdp: '0.0.0.0:0' }),
+      (e: Error) => e instanceof ConfigError && /refusing syslog on 0\.0\.0\.0 \(--syslog-udp\)/.test(e.message),
+    );
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      await assert.rejects(
+        startTestServer({ syslogTcp: `127.0.0.1:${port}` }),
+        (e: Error) =>
+          e instanceof StartError &&
+          e.message === `cannot listen on syslog TCP 127.0.0.1:${port}: the address is in use (another logsrv?); pick another with --syslog-udp/--syslog-tcp`,
+      );
+    } finally {
+      taken.close();
+    }
   });
 });
