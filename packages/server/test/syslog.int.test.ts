@@ -230,3 +230,31 @@ describe('syslog receivers at start', () => {
     }
   });
 });
+
+describe('syslog TCP connection cap', () => {
+  test('connections past --max-connections-per-ip are closed at once and counted; the others keep working', async () => {
+    const srv = await startTestServer({ syslogTcp: '127.0.0.1:0', maxConnectionsPerIp: 2 });
+    try {
+      const open = async () => {
+        const s = connect(srv.syslogTcpPort as number, '127.0.0.1');
+        s.on('error', () => {});
+        await new Promise((r) => s.once('connect', r));
+        return s;
+      };
+      const a = await open();
+      const b = await open();
+      const c = await open();
+      await new Promise((r) => c.once('close', r));
+      assert.equal(await metric(srv, 'logsrv_dropped_total', 'too_many_connections'), 1);
+      a.end('<13>1 - h a - - [x@1 session="cap"] from a\n');
+      b.end('<13>1 - h a - - [x@1 session="cap"] from b\n');
+      const values = await until('both events', async () => {
+        const e = await readAll(srv.url, 'cap');
+        return e.length === 2 ? e.map((x) => x.value).sort() : undefined;
+      });
+      assert.deepEqual(values, ['from a', 'from b']);
+    } finally {
+      await srv.dispose();
+    }
+  });
+});

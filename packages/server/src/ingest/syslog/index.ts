@@ -63,6 +63,7 @@ export async function startSyslog(config: ServerConfig, d: SyslogDeps): Promise<
           metrics: d.metrics,
           resolveSession: d.resolveSession,
           warn: d.warn,
+          maxConnectionsPerIp: config.maxConnectionsPerIp,
         });
   const close = async () => {
     await Promise.all([udp?.close(), tcp?.close()]);

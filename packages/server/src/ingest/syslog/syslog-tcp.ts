@@ -38,11 +38,14 @@ export interface SyslogTcpOptions {
   metrics: Metrics;
   resolveSession?: SessionResolver | undefined;
   warn: (msg: string) => void;
+  /** Open connections one source address may hold (`--max-connections-per-ip`; 0: no limit); more are closed at once and counted. */
+  maxConnectionsPerIp?: number;
 }
 
 export class SyslogTcp {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  private readonly perIp = new Map<string, number>();
   private readonly pending = new Set<Promise<unknown>>();
   private readonly template: SessionTemplate;
 
@@ -81,6 +84,14 @@ export class SyslogTcp {
   private connection(socket: Socket): void {
     const o = this.o;
     const peer = socket.remoteAddress;
+    const ip = peer ?? '';
+    const open = (this.perIp.get(ip) ?? 0) + 1;
+    if (o.maxConnectionsPerIp && open > o.maxConnectionsPerIp) {
+      o.metrics.dropped.inc({ transport: 'syslog', reason: 'too_many_connections' });
+      socket.destroy();
+      return;
+    }
+    this.perIp.set(ip, open);
     this.sockets.add(socket);
     let batch: NormalizedEvent[] = [];
     let bytes = 0;
@@ -139,6 +150,11 @@ export class SyslogTcp {
       socket.end();
     });
     socket.on('error', () => {}); // a reset by the peer: what was read is still stored
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      const left = (this.perIp.get(ip) ?? 1) - 1;
+      if (left <= 0) this.perIp.delete(ip);
+      else this.perIp.set(ip, left);
+    });
   }
 }
