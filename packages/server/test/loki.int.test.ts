@@ -97,6 +97,30 @@ describe('Loki push API', () => {
     );
   });
 
+  test('Content-Encoding: snappy on JSON and protobuf; GET /ready for readiness probes', async () => {
+    const json = Buffer.from(
+      snappy.compress(Buffer.from(JSON.stringify({ streams: [{ stream: { session: 'loki-snappy' }, values: [['1733393000000000000', 'json+snappy']] }] }))),
+    );
+    let res = await fetch(`${srv.url}/loki/api/v1/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'snappy' },
+      body: json,
+    });
+    assert.equal(res.status, 204);
+    res = await fetch(`${srv.url}/loki/api/v1/push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy' },
+      body: protoPush([{ labels: '{session="loki-snappy"}', entries: [{ timestamp: { seconds: 1733393001 }, line: 'proto+snappy' }] }]),
+    });
+    assert.equal(res.status, 204);
+    assert.deepEqual(
+      (await readAll(srv.url, 'loki-snappy')).map((e) => e.value),
+      ['json+snappy', 'proto+snappy'],
+    );
+    const ready = await fetch(`${srv.url}/ready`);
+    assert.deepEqual([ready.status, await ready.text()], [200, 'ready\n']);
+  });
+
   test('bad entries are left out, the rest stored, and the answer is a 400 naming them (as Loki does)', async () => {
     const r = await push(
       srv,

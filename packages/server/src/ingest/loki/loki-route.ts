@@ -4,10 +4,12 @@
  * As Loki does, entries that fail validation are left out while the rest are stored, and the
  * answer is then `400` with a plain-text message naming how many and why (Promtail and Alloy do not
  * retry a 400). A body that cannot be decoded: `400`; full queue `503`, token over quota `429`
- * (both retried by the shippers).
+ * (both retried by the shippers). `Content-Encoding: snappy` is accepted for both body types, and
+ * `GET /ready` answers `ready` as Loki's readiness probe does.
  */
 import { LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import snappy from 'snappyjs';
 import type { HttpIngestOptions } from '../http-ingest.js';
 import { SessionTemplate } from '../session-template.js';
 import { admitQuota, countGarbage, ingestCandidates, rawBodies, readBody } from '../shipper-ingest.js';
@@ -29,18 +31,26 @@ export function registerLoki(app: FastifyInstance, o: HttpIngestOptions, session
   const template = new SessionTemplate(sessionTemplate);
   app.register(async (scope) => {
     rawBodies(scope);
+    // Loki's readiness probe, which Vector's Loki sink asks before sending.
+    scope.get('/ready', async (_req, reply) => text(reply, 200, 'ready'));
     scope.post('/loki/api/v1/push', async (req, reply) => {
       const proto = isProtobuf(req);
       if (proto === null) {
         countGarbage(o.metrics, 'loki', 'unsupported_media_type');
         return text(reply, 415, `unsupported Content-Type ${req.headers['content-type']}: send application/x-protobuf (snappy) or application/json`);
       }
+      // A protobuf push is snappy-compressed by definition; some clients say so in
+      // Content-Encoding, and a JSON body may be snappy-compressed the same way.
+      const snappyEncoded = String(req.headers['content-encoding'] ?? '').toLowerCase() === 'snappy';
+      if (snappyEncoded) delete req.headers['content-encoding'];
       try {
         const charge = await admitQuota(req, reply, o);
         const body = await readBody(req, o.maxJsonBodyBytes, '--max-json-body-bytes');
         let streams: PushedStream[];
         try {
-          streams = proto ? decodePush(body, o.maxJsonBodyBytes) : jsonStreams(JSON.parse(body.toString('utf8')));
+          streams = proto
+            ? decodePush(body, o.maxJsonBodyBytes)
+            : jsonStreams(JSON.parse(Buffer.from(snappyEncoded ? snappy.uncompress(body, o.maxJsonBodyBytes) : body).toString('utf8')));
         } catch (err) {
           const reason = err instanceof LokiShapeError ? 'invalid_loki' : proto ? 'invalid_protobuf' : 'invalid_json';
           countGarbage(o.metrics, 'loki', reason);
