@@ -136,6 +136,23 @@ describe('Elasticsearch bulk', () => {
     assert.match(browser.headers.get('content-type') ?? '', /text\/html/);
   });
 
+  test('a document larger than --max-line-bytes as an event fails its item only', async () => {
+    const small = await startTestServer({ maxLineBytes: 1024 });
+    try {
+      const c = new Client({ node: small.url });
+      const res = await c.bulk({
+        operations: [{ index: { _index: 'big' } }, { message: 'x'.repeat(2000) }, { index: { _index: 'big' } }, { message: 'fits' }],
+      });
+      assert.equal(res.errors, true);
+      assert.equal(res.items[0]?.index?.status, 400);
+      assert.match(String(res.items[0]?.index?.error?.reason), /over 1 KiB as an event \(--max-line-bytes\) \(line_too_large\)/);
+      assert.equal(res.items[1]?.index?.status, 201);
+      await c.close();
+    } finally {
+      await small.dispose();
+    }
+  });
+
   test('garbage: a malformed action line is one 400 in Elasticsearch shape, counted; the receiver keeps working', async () => {
     const res = await fetch(`${srv.url}/_bulk`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body: 'this is not json\n{"a":1}\n' });
     assert.equal(res.status, 400);

@@ -152,6 +152,12 @@ export async function ingestCandidates(
       reject(i, a);
       continue;
     }
+    // One record is one event: the same size bound as an NDJSON line (bytes counted only when it could matter).
+    const chars = a.value.length + (a.attrs?.length ?? 0);
+    if (chars * 3 > o.maxLineBytes && Buffer.byteLength(a.value) + Buffer.byteLength(a.attrs ?? '') > o.maxLineBytes) {
+      reject(i, { reason: 'line_too_large', error: `record is over ${formatBytes(o.maxLineBytes)} as an event (--max-line-bytes)` });
+      continue;
+    }
     const denied = restrict?.(a.session, a.component);
     if (denied) {
       reject(i, { reason: 'forbidden', error: denied });
