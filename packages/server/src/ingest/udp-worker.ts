@@ -57,7 +57,7 @@ socket.on('message', (msg, rinfo) => {
     if (d.allowed) read(msg, rinfo.address);
     else {
       blocked.set(rinfo.address, (blocked.get(rinfo.address) ?? 0) + 1);
-      drop('rate_limited', countLines(msg));
+      drop('rate_limited', o.format === 'syslog' ? 1 : countLines(msg));
     }
   });
 });
