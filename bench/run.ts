@@ -20,12 +20,13 @@ import { fmt, fmtRatio } from './lib/stats.ts';
 import type { BenchContext, Benchmark, ResultFile } from './lib/types.ts';
 import { liveE2e } from './live-e2e.ts';
 import { query } from './query.ts';
+import { scaleOut } from './scale-out.ts';
 import { tailFanout } from './tail-fanout.ts';
 import { tailLatency } from './tail-latency.ts';
 import { syslogIngest, udpIngest } from './udp-ingest.ts';
 import { uiBigSession } from './ui-big-session.ts';
 
-const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, syslogIngest, query, uiBigSession];
+const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, syslogIngest, query, uiBigSession, scaleOut];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);

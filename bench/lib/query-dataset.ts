@@ -59,7 +59,7 @@ export interface QueryDataset {
 }
 
 interface StoreLike {
-  append(events: NormalizedEvent[], nowMs: number): Promise<unknown>;
+  append(batch: { events: NormalizedEvent[]; ms: Float64Array; seq: Float64Array }): Promise<unknown>;
   register(session: string, reg: { user?: string; terminal?: string; attrs?: Record<string, unknown> }, nowMs: number): Promise<unknown>;
   close(): Promise<void>;
 }
@@ -218,12 +218,21 @@ async function writeDay(repoRoot: string, shape: Shape, day: number, scratch: st
     const [b0, b1] = shape.batchesOfDay(day);
     const inflight = new Set<Promise<unknown>>();
     const t0 = Date.now();
+    // Ids as the queue would give them: the batch's time, consecutive seqs, never going back.
+    let lastMs = 0;
+    let lastSeq = -1;
     for (let b = b0; b < b1; b++) {
       const events: NormalizedEvent[] = [];
       for (let i = b * BATCH; i < Math.min(shape.events, (b + 1) * BATCH); i++) events.push(shape.event(i));
       // Two appends outstanding keep the writer thread busy while the next batch is built.
       while (inflight.size >= 2) await Promise.race(inflight);
-      const p: Promise<unknown> = store.append(events, shape.batchMs(b)).finally(() => inflight.delete(p));
+      const at = Math.max(shape.batchMs(b), lastMs);
+      let seq0 = at === lastMs ? lastSeq + 1 : 0;
+      const ms = new Float64Array(events.length).fill(at);
+      const seq = Float64Array.from(events, () => seq0++);
+      lastMs = at;
+      lastSeq = seq0 - 1;
+      const p: Promise<unknown> = store.append({ events, ms, seq }).finally(() => inflight.delete(p));
       inflight.add(p);
       if ((b - b0) % 50 === 49) log(`    day ${day + 1}: ${b - b0 + 1}/${b1 - b0} batches, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     }

@@ -15,7 +15,7 @@ import { type BodyTemplate, createRng, makeBody, stamp } from './ndjson-workload
 import { sampleStats } from './stored-rows.ts';
 
 /** The 13 event columns after (ms, seq), in INSERT order. */
-type Row = [
+export type Row = [
   string,
   string,
   string,
@@ -63,7 +63,7 @@ function toRow(line: string): Row {
 }
 
 /** Endless source of distinct workload rows, made from a small pool of stamped templates. */
-class RowSource {
+export class RowSource {
   private readonly pool: BodyTemplate[] = [];
   private next = 0;
   private lineNo: number;

@@ -17,6 +17,7 @@ export const ErrorCodes = {
   LOGSRV_ERR_FORBIDDEN: { status: 403, text: 'token not allowed here' },
   LOGSRV_ERR_RATE_LIMITED: { status: 429, text: 'too many requests from this source' },
   LOGSRV_ERR_QUEUE_FULL: { status: 503, text: 'ingest queue is full' },
+  LOGSRV_ERR_QUEUE_UNAVAILABLE: { status: 503, text: 'the queue (Redis) is unavailable' },
   LOGSRV_ERR_SHUTTING_DOWN: { status: 503, text: 'server is shutting down' },
   LOGSRV_ERR_TOO_MANY_TAILS: { status: 503, text: 'too many live tails open' },
   LOGSRV_ERR_UPLOAD_TIMEOUT: { status: 408, text: 'request body arrived too slowly' },

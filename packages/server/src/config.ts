@@ -31,9 +31,48 @@ export const OPTIONS = [
     help: 'HTTP listen address HOST:PORT (port 0 picks a free one)',
   },
   { key: 'dataDir', flag: '--data', env: 'LOGSRV_DATA', kind: 'path', default: './data', help: 'directory of the embedded store (one SQLite file per day)' },
-  { key: 'store', flag: '--store', env: 'LOGSRV_STORE', kind: 'string', default: 'sqlite', help: 'store engine: sqlite (embedded)' },
-  { key: 'queue', flag: '--queue', env: 'LOGSRV_QUEUE', kind: 'string', default: 'memory', help: 'queue engine: memory (embedded)' },
-  { key: 'role', flag: '--role', env: 'LOGSRV_ROLE', kind: 'enum', values: ['all'], default: 'all', help: 'which parts run in this process' },
+  {
+    key: 'store',
+    flag: '--store',
+    env: 'LOGSRV_STORE',
+    kind: 'string',
+    default: 'sqlite',
+    help: 'store engine: sqlite (embedded, a file per day in --data) or postgres://HOST:PORT/DBNAME (a partition per day)',
+  },
+  {
+    key: 'storeRead',
+    flag: '--store-read',
+    env: 'LOGSRV_STORE_READ',
+    kind: 'string',
+    default: 'same',
+    help: 'where queries, tails and reports read: "same" as --store, or postgres://… of a read replica',
+  },
+  {
+    key: 'queue',
+    flag: '--queue',
+    env: 'LOGSRV_QUEUE',
+    kind: 'string',
+    default: 'memory',
+    help: 'queue engine: memory (embedded) or redis://HOST:PORT/DB (Redis Streams; needs --store postgres://…)',
+  },
+  {
+    key: 'queueShards',
+    flag: '--queue-shards',
+    env: 'LOGSRV_QUEUE_SHARDS',
+    kind: 'int',
+    min: 1,
+    default: 4,
+    help: 'Redis streams a deployment spreads sessions over (every process must agree; at most one writer works a shard at a time)',
+  },
+  {
+    key: 'role',
+    flag: '--role',
+    env: 'LOGSRV_ROLE',
+    kind: 'enum',
+    values: ['all', 'receiver', 'writer', 'reader'],
+    default: 'all',
+    help: 'which parts run in this process: receiver (ingest), writer (queue → store), reader (queries, tails, UI, reports), or all',
+  },
   {
     key: 'maxBodyBytes',
     flag: '--max-body-bytes',
@@ -313,8 +352,10 @@ export interface ServerConfig {
   httpPort: number;
   dataDir: string;
   store: string;
+  storeRead: string;
   queue: string;
-  role: 'all';
+  queueShards: number;
+  role: 'all' | 'receiver' | 'writer' | 'reader';
   maxBodyBytes: number;
   maxJsonBodyBytes: number;
   maxLineBytes: number;
@@ -427,8 +468,7 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     const raw = flags[o.key] ?? env[o.env] ?? file[o.key] ?? o.default;
     values[o.key] = check(o, raw);
   }
-  if (values.store !== 'sqlite') throw new ConfigError(`--store ${values.store}: only the embedded "sqlite" store is available in this version`);
-  if (values.queue !== 'memory') throw new ConfigError(`--queue ${values.queue}: only the embedded "memory" queue is available in this version`);
+  checkEngines(values.store as string, values.storeRead as string, values.queue as string, values.role as string, values.queueShards as number);
   if ((values.idleTimeoutMs as number) <= (values.tailHeartbeatMs as number)) {
     throw new ConfigError(
       `--idle-timeout-ms (${values.idleTimeoutMs}) must be longer than --tail-heartbeat-ms (${values.tailHeartbeatMs}), or idle tails would be cut between heartbeats`,
@@ -458,6 +498,27 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
     syslogTcpHost: syslogTcp ? syslogTcp.host : null,
     syslogTcpPort: syslogTcp ? syslogTcp.port : 0,
   };
+}
+
+/** The engine combinations that can work (SPEC §4, §6), with a message that says what to change. */
+function checkEngines(store: string, storeRead: string, queue: string, role: string, shards: number): void {
+  const pg = /^postgres(ql)?:\/\//.test(store);
+  if (store !== 'sqlite' && !pg) throw new ConfigError(`--store ${store}: use "sqlite" or postgres://HOST:PORT/DBNAME`);
+  if (queue !== 'memory' && !queue.startsWith('redis://')) throw new ConfigError(`--queue ${queue}: use "memory" or redis://HOST:PORT/DB`);
+  if (storeRead !== 'same' && !/^postgres(ql)?:\/\//.test(storeRead))
+    throw new ConfigError(`--store-read ${storeRead}: use "same" or postgres://HOST:PORT/DBNAME of a replica`);
+  if (storeRead !== 'same' && !pg) throw new ConfigError('--store-read needs --store postgres://… (the embedded store has no replicas)');
+  if (queue.startsWith('redis://') && !pg) {
+    throw new ConfigError(
+      `--queue ${queue} needs --store postgres://HOST:PORT/DBNAME: the embedded SQLite store is written by one process, and several writers draining Redis need a shared store`,
+    );
+  }
+  if (role !== 'all' && queue === 'memory') {
+    throw new ConfigError(
+      `--role ${role} runs one part of a deployment in this process; the parts meet through --queue redis://… and --store postgres://… (the memory queue lives in one process: use --role all)`,
+    );
+  }
+  if (shards > 256) throw new ConfigError(`--queue-shards ${shards}: at most 256`);
 }
 
 function splitHostPort(text: string): { host: string; port: number } {

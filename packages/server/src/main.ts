@@ -1,27 +1,38 @@
 /**
- * The composition root: the only place that knows which Queue and Store implementations run.
- * Everything else sees the interfaces.
+ * The composition root: assembles the modules the configured role runs (as Loki's `-target`
+ * does) on the engines picked from config (compose/engines.ts). Only this file and engines.ts
+ * know which Queue and Store implementations run; lifecycle (the stop order, listen failures)
+ * lives in lifecycle.ts.
+ *
+ * Modules: `receiver` (HTTP and UDP ingest → queue), `writer` (queue → store), `reader` (queries,
+ * tails, reports, the web UI). `--role all` runs the three in one process.
  */
 import type { FastifyInstance } from 'fastify';
 import { HttpAuth } from './auth/index.js';
+import type { Engines, Module } from './compose/engines.js';
+import { openEngines } from './compose/engines.js';
 import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
 import { buildApp } from './http/app.js';
 import { type SyslogReceivers, startSyslog } from './ingest/syslog/index.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
+import { isLoopback, Lifecycle, listenFailure, StartError } from './lifecycle.js';
 import { createMemoryEventQuota } from './limits/event-quota.js';
-import { createMemoryLimiter } from './limits/rate-limit.js';
+import { createMemoryLimiter, createRedisLimiter } from './limits/rate-limit.js';
 import { createMetrics } from './metrics.js';
-import { MemoryQueue } from './queue/memory-queue.js';
 import type { Queue } from './queue/queue.js';
+import type { LogsrvRedis } from './queue/redis/connect.js';
+import { openRedis } from './queue/redis/connect.js';
 import { SessionRegistry } from './registry/index.js';
+import { RegistrySync } from './registry/registry-sync.js';
 import { BlockedSources } from './reports/blocked-sources.js';
 import type { Retention } from './store/retention.js';
 import { startRetention } from './store/retention.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { TailHub } from './tail/index.js';
 import { Writer } from './writer/writer.js';
+
+export { StartError } from './lifecycle.js';
 
 export interface StartOptions {
   /** Epoch-ms clock for ids and day partitions; tests inject one to cross midnight. */
@@ -40,105 +51,107 @@ export interface RunningServer {
   syslogTcpPort: number | null;
   app: FastifyInstance;
   store: Store;
-  queue: Queue;
+  /** Null in a reader-only process. */
+  queue: Queue | null;
   /** Stops accepting, answers in-flight requests, commits everything queued, closes the store. */
   close(): Promise<void>;
 }
 
+const ROLE_MODULES: Record<ServerConfig['role'], readonly Module[]> = {
+  all: ['receiver', 'writer', 'reader'],
+  receiver: ['receiver'],
+  writer: ['writer'],
+  reader: ['reader'],
+};
+
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const clock = opts.clock ?? Date.now;
+  const modules = new Set(ROLE_MODULES[config.role]);
   // Secure defaults (SPEC §7): before anything else starts, refuse an open server off loopback.
   let authWarn: (msg: string) => void = (msg) => process.stderr.write(`${msg}\n`);
   const auth = new HttpAuth(config.dataDir, (msg) => authWarn(msg));
-  if (!config.insecure) {
-    if (!auth.enabled && !isLoopback(config.httpHost)) {
-      throw new ConfigError(
-        `refusing to listen on ${config.httpHost} without tokens: anyone who can connect could read every log. Create one with \`logsrv token create --scope admin --data ${config.dataDir}\`, or pass --insecure`,
-      );
-    }
-    if (config.udpHost !== null && !isLoopback(config.udpHost)) {
-      throw new ConfigError(
-        `refusing UDP on ${config.udpHost}: datagrams carry no token, so anyone who can reach it could write. Bind UDP to loopback, turn it off (--udp off), or pass --insecure`,
-      );
-    }
-    for (const [flag, host] of [
-      ['--syslog-udp', config.syslogUdpHost],
-      ['--syslog-tcp', config.syslogTcpHost],
-    ] as const) {
-      if (host !== null && !isLoopback(host)) {
-        throw new ConfigError(
-          `refusing syslog on ${host} (${flag}): syslog carries no token, so anyone who can reach it could write. Bind it to loopback or pass --insecure`,
-        );
-      }
-    }
-  }
-  const store: Store = new SqliteStore({
-    dataDir: config.dataDir,
-    readerThreads: config.readerThreads,
-    synchronous: config.sqliteSynchronous,
-    searchIndex: config.searchIndex === 'on',
-    searchChunkRows: config.searchChunkRows,
-  });
-  const queue: Queue = new MemoryQueue({ maxEvents: config.maxQueueEvents, maxBytes: config.maxQueueBytes });
-  const metrics = createMetrics(() => queue.depth);
-  // Recovers the last id now, so a broken data dir fails at start rather than on first write.
-  const lastId = await store.lastId();
+  checkExposure(config, auth.enabled);
+
+  const engines: Engines = await openEngines(config, clock, modules, (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`)));
+  const { store, queue } = engines;
+  const metrics = createMetrics(() => queue?.depth ?? 0);
+  const receiver = modules.has('receiver') && queue !== null;
   // Enrichment (SPEC §5) resolves sessions from this cache on the receiving thread.
   const registry = new SessionRegistry(store, clock);
-  await registry.load();
-  const tails = new TailHub({
-    maxClients: config.maxTailClients,
-    clientBufferBytes: config.tailClientBufferBytes,
-    heartbeatMs: config.tailHeartbeatMs,
-    lastId,
-    registry: metrics.registry,
-  });
+  let registrySync: RegistrySync | null = null;
+  if (receiver) {
+    await registry.load();
+    if (engines.redisUrl) registrySync = await RegistrySync.start(engines.redisUrl, registry, store);
+  }
+  const tails =
+    modules.has('reader') && engines.feed
+      ? new TailHub({
+          maxClients: config.maxTailClients,
+          clientBufferBytes: config.tailClientBufferBytes,
+          heartbeatMs: config.tailHeartbeatMs,
+          lastId: engines.lastId,
+          feed: engines.feed,
+          registry: metrics.registry,
+        })
+      : undefined;
 
-  const limiter = config.rateLimit > 0 ? createMemoryLimiter(config.rateLimit, config.rateLimitBurst || 2 * config.rateLimit) : undefined;
+  const burst = config.rateLimitBurst || 2 * config.rateLimit;
+  let limiterRedis: LogsrvRedis | null = null;
+  if (config.rateLimit > 0 && engines.redisUrl && receiver) limiterRedis = await openRedis(engines.redisUrl, { name: 'logsrv-rate-limit' });
+  const limiter =
+    config.rateLimit > 0
+      ? limiterRedis
+        ? createRedisLimiter(limiterRedis, config.rateLimit, burst)
+        : createMemoryLimiter(config.rateLimit, burst)
+      : undefined;
   const blocked = new BlockedSources();
   let app: FastifyInstance | undefined;
   authWarn = (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`));
-  const writer = new Writer(queue, store, {
-    maxBatchEvents: config.maxBatchEvents,
-    clock,
-    onError: (err) => app?.log.error({ err }, 'write failed'),
-    onCommit: tails.onCommit,
-    onBatch: (n, s) => {
-      metrics.batchEvents.observe(n);
-      metrics.batchSeconds.observe(s);
-    },
-  });
-  writer.start();
+  const writer =
+    modules.has('writer') && queue
+      ? new Writer(queue, store, {
+          maxBatchEvents: config.maxBatchEvents,
+          onError: (err) => app?.log.error({ err }, 'write failed'),
+          onBatch: (n, s) => {
+            metrics.batchEvents.observe(n);
+            metrics.batchSeconds.observe(s);
+          },
+        })
+      : null;
+  writer?.start();
 
   app = buildApp({
-    store,
+    store: modules.has('reader') ? engines.readStore : undefined,
+    tailStore: store,
     metrics,
     tails,
     limiter,
     blocked,
     auth,
-    registry,
+    registry: receiver ? registry : undefined,
     rateLimit: config.rateLimit,
     connections: { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxPerIp: config.maxConnectionsPerIp },
     logLevel: config.logLevel,
-    health: () => ({ queueDepth: queue.depth }),
-    ingest: {
-      queue,
-      metrics,
-      resolveSession: registry.resolve,
-      maxBodyBytes: config.maxBodyBytes,
-      maxJsonBodyBytes: config.maxJsonBodyBytes,
-      maxLineBytes: config.maxLineBytes,
-      requestBatchEvents: config.requestBatchEvents,
-      maxRejectedReported: 1000,
-      queueWaitMs: 30_000,
-      quota: createMemoryEventQuota(),
-      blocked,
-    },
+    health: () => ({ role: config.role, queueDepth: queue?.depth ?? 0 }),
+    ingest: receiver
+      ? {
+          queue,
+          metrics,
+          resolveSession: registry.resolve,
+          maxBodyBytes: config.maxBodyBytes,
+          maxJsonBodyBytes: config.maxJsonBodyBytes,
+          maxLineBytes: config.maxLineBytes,
+          requestBatchEvents: config.requestBatchEvents,
+          maxRejectedReported: 1000,
+          queueWaitMs: 30_000,
+          quota: createMemoryEventQuota(),
+          blocked,
+        }
+      : undefined,
     shippers: { otlp: config.otlpSession, loki: config.lokiSession, elasticsearch: config.elasticsearchSession },
   });
   const udp =
-    config.udpHost === null
+    !receiver || !queue || config.udpHost === null
       ? null
       : new UdpIngest({
           host: config.udpHost,
@@ -156,40 +169,44 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         });
   auth.watch();
   let retention: Retention | null = null;
-  // Order matters: no new requests; in-flight ones finish (their batches commit); then the queue
-  // closes, the writer drains it, and only then the store closes. Tails first: they never end by
-  // themselves, and their clients resume after a restart.
-  const stop = async () => {
-    auth.stop();
-    await retention?.stop();
-    await tails.close();
-    await udp?.close();
-    await syslog?.close();
-    await app.close();
-    queue.close();
-    await writer.drained();
-    await store.close();
-  };
-  let udpPort: number | null = null;
+
+  // Stop order: no new requests; in-flight ones finish (their batches commit); then the queue
+  // closes, the writer drains it, and only then the engines close. Tails first: they never end
+  // by themselves, and their clients resume after a restart.
   let syslog: SyslogReceivers | null = null;
+  const life = new Lifecycle();
+  life.onStop('auth', () => auth.stop());
+  life.onStop('retention', () => retention?.stop());
+  life.onStop('tails', () => tails?.close());
+  life.onStop('udp', () => udp?.close());
+  life.onStop('syslog', () => syslog?.close());
+  life.onStop('http', () => app.close());
+  life.onStop('registry sync', () => registrySync?.stop());
+  life.onStop('rate limits', () => limiterRedis?.disconnect());
+  life.onStop('queue', () => queue?.close());
+  life.onStop('writer', () => writer?.drained());
+  life.onStop('engines', () => engines.close());
+
+  let udpPort: number | null = null;
   let where = `HTTP ${config.httpHost}:${config.httpPort}`;
   try {
     if (udp) where = `UDP ${config.udpHost}:${config.udpPort}`;
     udpPort = udp ? await udp.start() : null;
     where = 'syslog';
-    syslog = await startSyslog(config, { queue, metrics, blocked, resolveSession: registry.resolve, warn: (msg) => app?.log.warn(msg) });
+    syslog =
+      receiver && queue ? await startSyslog(config, { queue, metrics, blocked, resolveSession: registry.resolve, warn: (msg) => app?.log.warn(msg) }) : null;
     where = `HTTP ${config.httpHost}:${config.httpPort}`;
     await app.listen({ host: config.httpHost, port: config.httpPort });
   } catch (err) {
     // Nothing was served yet: stop what did start, then say which address could not be had.
-    await stop().catch(() => {});
+    await life.stop().catch(() => {});
     throw new StartError(listenFailure(err, where === 'syslog' ? ((err as { where?: string }).where ?? where) : where));
   }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
   const host = config.httpHost.includes(':') ? `[${config.httpHost}]` : config.httpHost;
 
-  if (config.retentionDays > 0) {
+  if (config.retentionDays > 0 && modules.has('writer')) {
     retention = startRetention({
       store,
       days: config.retentionDays,
@@ -199,8 +216,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     });
   }
 
-  let closing: Promise<void> | null = null;
-  const running: RunningServer = {
+  return {
     url: `http://${host}:${port}`,
     udpPort,
     syslogUdpPort: syslog?.udpPort ?? null,
@@ -209,28 +225,31 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     app,
     store,
     queue,
-    close() {
-      closing ??= stop();
-      return closing;
-    },
+    close: () => life.stop(),
   };
-  return running;
 }
 
-/** The server could not start for a reason of its environment (an address in use, say): exit 1. */
-export class StartError extends Error {
-  override name = 'StartError';
-}
-
-function listenFailure(err: unknown, what: string): string {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'EADDRINUSE' || /EADDRINUSE/.test(String((err as Error)?.message)))
-    return `cannot listen on ${what}: the address is in use (another logsrv?); pick another with ${what.startsWith('syslog') ? '--syslog-udp/--syslog-tcp' : '--http/--udp'}`;
-  if (code === 'EACCES' || /EACCES/.test(String((err as Error)?.message)))
-    return `cannot listen on ${what}: permission denied (ports below 1024 need privileges)`;
-  return `cannot listen on ${what}: ${(err as Error)?.message ?? String(err)}`;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+/** Refuses an open server off loopback (SPEC §7) unless --insecure. */
+function checkExposure(config: ServerConfig, authEnabled: boolean): void {
+  if (config.insecure) return;
+  if (!authEnabled && !isLoopback(config.httpHost)) {
+    throw new ConfigError(
+      `refusing to listen on ${config.httpHost} without tokens: anyone who can connect could read every log. Create one with \`logsrv token create --scope admin --data ${config.dataDir}\`, or pass --insecure`,
+    );
+  }
+  if (config.udpHost !== null && !isLoopback(config.udpHost)) {
+    throw new ConfigError(
+      `refusing UDP on ${config.udpHost}: datagrams carry no token, so anyone who can reach it could write. Bind UDP to loopback, turn it off (--udp off), or pass --insecure`,
+    );
+  }
+  for (const [flag, host] of [
+    ['--syslog-udp', config.syslogUdpHost],
+    ['--syslog-tcp', config.syslogTcpHost],
+  ] as const) {
+    if (host !== null && !isLoopback(host)) {
+      throw new ConfigError(
+        `refusing syslog on ${host} (${flag}): syslog carries no token, so anyone who can reach it could write. Bind it to loopback or pass --insecure`,
+      );
+    }
+  }
 }

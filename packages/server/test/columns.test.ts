@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import fc from 'fast-check';
-import { packEvents, unpackEvents, unpackToColumns } from '../src/store/sqlite/columns.ts';
+import { packEvents, unpackEvents, unpackToColumns } from '../src/batch/columns.ts';
 
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compareIds, parseId } from '@logsrv/protocol';
 import { ndjson, post, readAll, rng, startTestServer } from './helpers.ts';
+import { freshPgDatabase, redisOrSkip } from './services.ts';
 import type { TailConn } from './sse-helpers.ts';
 import { openTail } from './sse-helpers.ts';
 
@@ -51,10 +52,10 @@ const SPECS: Spec[] = [
   },
 ];
 
-async function runScenario(seed: number): Promise<void> {
+async function runScenario(seed: number, flags: Record<string, unknown> = {}): Promise<void> {
   const rand = rng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)] as T;
-  const srv = await startTestServer({ maxBatchEvents: 500 });
+  const srv = await startTestServer({ maxBatchEvents: 500, ...flags });
   try {
     let writing = true;
     let sent = 0;
@@ -148,6 +149,23 @@ async function runScenario(seed: number): Promise<void> {
     await srv.dispose();
   }
 }
+
+describe('tail seam over Redis Streams and PostgreSQL (live feed read back from the streams, history from PostgreSQL)', () => {
+  const seeds = process.env.LOGSRV_TAIL_SEED ? [Number(process.env.LOGSRV_TAIL_SEED)] : [3, Date.now() % 100_000];
+  for (const seed of seeds) {
+    test(`the same property on --queue redis:// --store postgres:// with 4 shards (seed ${seed})`, { timeout: 120_000 }, async (t) => {
+      const redis = 'redis://127.0.0.1:6379/13';
+      if (!(await redisOrSkip(redis, { flush: true }))) return t.skip('Redis is not available');
+      const pg = await freshPgDatabase();
+      if (!pg) return t.skip('PostgreSQL is not available');
+      try {
+        await runScenario(seed, { queue: redis, store: pg.url, queueShards: 4 });
+      } finally {
+        await pg.drop();
+      }
+    });
+  }
+});
 
 describe('tail seam', () => {
   const seeds = process.env.LOGSRV_TAIL_SEED ? [Number(process.env.LOGSRV_TAIL_SEED)] : [1, 2, Date.now() % 100_000];

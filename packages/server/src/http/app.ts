@@ -22,18 +22,22 @@ import { registerWebUi } from './home.js';
 import { registerRateLimit } from './rate-limit-hook.js';
 
 export interface AppDeps {
-  store: Store;
+  /** The read routes (queries, sessions) are registered when given (the reader module). */
+  store?: Store | undefined;
   metrics: Metrics;
   /** The live hub; tail routes are registered when given. */
-  tails?: TailHub;
-  ingest: HttpIngestOptions;
+  tails?: TailHub | undefined;
+  /** Where tails read history: the primary store (a replica may lag behind the hub's watermark). Default: `store`. */
+  tailStore?: Store | undefined;
+  /** `POST /v1/events` is registered when given (the receiver module). */
+  ingest?: HttpIngestOptions | undefined;
   /** Session templates of the shippers' HTTP protocols (OTLP, Loki, Elasticsearch); defaults when absent. */
   shippers?: ShipperSessions;
   /** Per-source limit; absent when `--rate-limit` is 0. */
   limiter?: SourceLimiter | undefined;
   blocked: BlockedSources;
   /** The session registry; `PUT /v1/sessions/:session` is registered when given. */
-  registry?: SessionRegistry;
+  registry?: SessionRegistry | undefined;
   /** Bearer tokens and scopes; every route is open when absent. */
   auth?: HttpAuth | undefined;
   rateLimit: number;
@@ -120,13 +124,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   registerWebUi(app, deps.webRoot);
 
-  registerHttpIngest(app, deps.ingest);
-  registerShipperRoutes(app, deps.ingest, deps.shippers);
-  registerSessionEvents(app, deps.store);
-  registerEventSearch(app, deps.store);
-  registerSessionList(app, deps.store);
+  if (deps.ingest) {
+    registerHttpIngest(app, deps.ingest);
+    registerShipperRoutes(app, deps.ingest, deps.shippers);
+  }
+  if (deps.store) {
+    registerSessionEvents(app, deps.store);
+    registerEventSearch(app, deps.store);
+    registerSessionList(app, deps.store);
+    if (deps.tails) registerTailRoutes(app, { hub: deps.tails, store: deps.tailStore ?? deps.store });
+  }
   if (deps.registry) registerRegistryRoutes(app, deps.registry);
-  if (deps.tails) registerTailRoutes(app, { hub: deps.tails, store: deps.store });
   return app;
 }
 

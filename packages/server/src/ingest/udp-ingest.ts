@@ -10,10 +10,10 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { LogsrvError } from '@logsrv/protocol';
+import { unpackEvents } from '../batch/index.js';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
 import type { BlockedSources } from '../reports/blocked-sources.js';
-import { unpackEvents } from '../store/sqlite/columns.js';
 import type { SessionResolver } from './accept.js';
 import type { FromUdpWorker, ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
 
@@ -193,7 +193,9 @@ export class UdpIngest {
             ? 'queue_full'
             : err instanceof LogsrvError && err.code === 'LOGSRV_ERR_SHUTTING_DOWN'
               ? 'shutting_down'
-              : 'store_error';
+              : err instanceof LogsrvError && err.code === 'LOGSRV_ERR_QUEUE_UNAVAILABLE'
+                ? 'queue_unavailable'
+                : 'store_error';
         metrics.dropped.inc({ transport: this.transport, reason }, n);
       },
     );

@@ -1,5 +1,5 @@
 /** What crosses between the main thread and the UDP receive thread (`udp-worker.ts`). */
-import type { PackedEvents } from '../store/sqlite/columns.js';
+import type { PackedEvents } from '../batch/index.js';
 
 export interface UdpWorkerData {
   host: string;

@@ -3,7 +3,8 @@
  * swap the in-memory one for a Redis-backed one (rate-limiter-flexible has both) without touching
  * the HTTP or UDP receivers.
  */
-import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
 export type Decision = { allowed: true } | { allowed: false; retryAfterMs: number };
 
@@ -22,7 +23,34 @@ const ALLOWED: Decision = { allowed: true };
 export function createMemoryLimiter(perSecond: number, burst: number): SourceLimiter {
   const steady = new RateLimiterMemory({ points: perSecond, duration: 1 });
   const spare = new RateLimiterMemory({ keyPrefix: 'burst', points: Math.max(burst, 1), duration: 10 });
-  const limiter = new BurstyRateLimiter(steady, spare);
+  return wrap(new BurstyRateLimiter(steady, spare));
+}
+
+/**
+ * The same limits kept in Redis, shared by every receiver of a deployment: a source that spent its
+ * allowance on one receiver is limited on all. While Redis cannot be reached each process falls
+ * back to its own in-memory limits (rate-limiter-flexible's insurance limiter) rather than letting
+ * everything through or refusing everything.
+ */
+export function createRedisLimiter(redis: Redis, perSecond: number, burst: number): SourceLimiter {
+  const steady = new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: 'logsrv:rl',
+    points: perSecond,
+    duration: 1,
+    insuranceLimiter: new RateLimiterMemory({ points: perSecond, duration: 1 }),
+  });
+  const spare = new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: 'logsrv:rl-burst',
+    points: Math.max(burst, 1),
+    duration: 10,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix: 'burst', points: Math.max(burst, 1), duration: 10 }),
+  });
+  return wrap(new BurstyRateLimiter(steady, spare));
+}
+
+function wrap(limiter: BurstyRateLimiter): SourceLimiter {
   return {
     async consume(source, points = 1) {
       try {

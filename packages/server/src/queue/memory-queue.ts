@@ -1,36 +1,66 @@
-import type { NormalizedEvent } from '@logsrv/protocol';
+import type { EventId, NormalizedEvent } from '@logsrv/protocol';
 import { formatBytes, LogsrvError } from '@logsrv/protocol';
-import type { Committed, Queue, QueueEntry } from './queue.js';
+import { IdClock, without } from '../batch/index.js';
+import type { CommitNotice } from './commit-feed.js';
+import { LocalCommitFeed } from './commit-feed.js';
+import type { Accepted, EntryRef, Queue, TakenBatch } from './queue.js';
 
 export interface MemoryQueueOptions {
   /** Bound on events waiting to be written. */
   maxEvents: number;
   /** Bound on their serialized size. */
   maxBytes: number;
+  /** The newest id already stored: ids continue after it (null for an empty store). */
+  lastId: EventId | null;
+  /** Epoch-ms clock for ids; tests inject one to cross midnight. */
+  clock: () => number;
+}
+
+interface Entry {
+  id: string;
+  events: NormalizedEvent[];
+  ms: Float64Array;
+  seq: Float64Array;
+  bytes: number;
+}
+
+interface Waiting {
+  resolve(a: Accepted): void;
+  reject(err: Error): void;
 }
 
 /**
- * The embedded queue: a FIFO of published batches in this process. Overflow policy: a publish
- * that would take the queue past either bound is refused at once (HTTP turns that into
- * `503 Retry-After`, UDP into a counted drop). An empty queue always admits one batch, so a
- * batch larger than the bounds cannot starve.
+ * The embedded queue: a FIFO of published batches in this process, and the commit feed that
+ * settles them. Overflow policy: a publish that would take the queue past either bound is refused
+ * at once (HTTP turns that into `503 Retry-After`, UDP into a counted drop). An empty queue always
+ * admits one batch, so a batch larger than the bounds cannot starve. Ids come from one counter,
+ * so they increase in acceptance order across all sessions.
  */
 export class MemoryQueue implements Queue {
+  readonly feed = new LocalCommitFeed();
   /** Entries before `head` have been taken; their slots are cleared so batches can be collected. */
-  private entries: (QueueEntry | undefined)[] = [];
+  private entries: (Entry | undefined)[] = [];
   private head = 0;
   private events = 0;
   private bytes = 0;
   private closed = false;
   private waiter: (() => void) | null = null;
+  private nextEntry = 0;
+  private readonly ids: IdClock;
+  /** Publishers waiting for their entry's commit notice, by entry id. */
+  private readonly waiting = new Map<string, Waiting>();
 
-  constructor(private readonly opts: MemoryQueueOptions) {}
+  constructor(private readonly opts: MemoryQueueOptions) {
+    this.ids = new IdClock(opts.lastId, opts.clock);
+    // Publishers learn of their commit from the feed, as they would across processes.
+    this.feed.subscribe(this.settle);
+  }
 
   get depth(): number {
     return this.events;
   }
 
-  publish(events: NormalizedEvent[], bytes: number): Promise<Committed> {
+  publish(events: NormalizedEvent[], bytes: number): Promise<Accepted> {
     if (this.closed) return Promise.reject(new LogsrvError('LOGSRV_ERR_SHUTTING_DOWN'));
     if (this.events > 0 && (this.events + events.length > this.opts.maxEvents || this.bytes + bytes > this.opts.maxBytes)) {
       return Promise.reject(
@@ -40,9 +70,15 @@ export class MemoryQueue implements Queue {
         ),
       );
     }
-    return new Promise<Committed>((resolve, reject) => {
-      this.entries.push({ events, bytes, resolve, reject });
-      this.events += events.length;
+    const n = events.length;
+    const ms = new Float64Array(n);
+    const seq = new Float64Array(n);
+    this.ids.assign(ms, seq, 0, n);
+    const id = String(this.nextEntry++);
+    return new Promise<Accepted>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.entries.push({ id, events, ms, seq, bytes });
+      this.events += n;
       this.bytes += bytes;
       const w = this.waiter;
       this.waiter = null;
@@ -50,19 +86,19 @@ export class MemoryQueue implements Queue {
     });
   }
 
-  async take(maxEvents: number): Promise<QueueEntry[] | null> {
+  async take(maxEvents: number): Promise<TakenBatch | null> {
     while (this.head === this.entries.length) {
       if (this.closed) return null;
       await new Promise<void>((r) => {
         this.waiter = r;
       });
     }
-    const out: QueueEntry[] = [];
+    const taken: Entry[] = [];
     let n = 0;
     while (this.head < this.entries.length) {
-      const e = this.entries[this.head] as QueueEntry;
-      if (out.length > 0 && n + e.events.length > maxEvents) break;
-      out.push(e);
+      const e = this.entries[this.head] as Entry;
+      if (taken.length > 0 && n + e.events.length > maxEvents) break;
+      taken.push(e);
       this.entries[this.head] = undefined;
       n += e.events.length;
       this.events -= e.events.length;
@@ -74,7 +110,34 @@ export class MemoryQueue implements Queue {
       this.entries = this.entries.slice(this.head);
       this.head = 0;
     }
-    return out;
+    return join(taken, n);
+  }
+
+  async ack(batch: TakenBatch, skipped: readonly number[] | undefined): Promise<void> {
+    const entries: CommitNotice['entries'] = [];
+    let next = 0; // index into skipped
+    let at = 0; // index into the batch
+    for (const e of batch.entries) {
+      let duplicates: number[] | undefined;
+      for (let i = 0; i < e.count; i++, at++) {
+        if (skipped !== undefined && skipped[next] === at) {
+          duplicates ??= [];
+          duplicates.push(i);
+          next++;
+        }
+      }
+      entries.push(duplicates ? { id: e.id, duplicates } : { id: e.id });
+    }
+    this.feed.emit({ entries, stored: without(batch, skipped), shard: batch.shard });
+  }
+
+  async fail(batch: TakenBatch, err: Error): Promise<void> {
+    this.feed.emit({
+      entries: batch.entries.map((e) => ({ id: e.id })),
+      error: err,
+      stored: { events: [], ms: new Float64Array(0), seq: new Float64Array(0) },
+      shard: batch.shard,
+    });
   }
 
   close(): void {
@@ -83,4 +146,34 @@ export class MemoryQueue implements Queue {
     this.waiter = null;
     w?.();
   }
+
+  private readonly settle = (n: CommitNotice): void => {
+    for (const e of n.entries) {
+      const w = this.waiting.get(e.id);
+      if (!w) continue;
+      this.waiting.delete(e.id);
+      if (n.error) w.reject(n.error);
+      else w.resolve(e.duplicates ? { duplicates: e.duplicates } : {});
+    }
+  };
+}
+
+/** Whole entries as one batch; a single entry is handed over without copying. */
+function join(taken: Entry[], n: number): TakenBatch {
+  const refs: EntryRef[] = taken.map((e) => ({ id: e.id, count: e.events.length }));
+  if (taken.length === 1) {
+    const e = taken[0] as Entry;
+    return { events: e.events, ms: e.ms, seq: e.seq, entries: refs, shard: 0 };
+  }
+  const events: NormalizedEvent[] = [];
+  const ms = new Float64Array(n);
+  const seq = new Float64Array(n);
+  let at = 0;
+  for (const e of taken) {
+    for (const ev of e.events) events.push(ev);
+    ms.set(e.ms, at);
+    seq.set(e.seq, at);
+    at += e.events.length;
+  }
+  return { events, ms, seq, entries: refs, shard: 0 };
 }

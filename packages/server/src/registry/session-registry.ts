@@ -41,17 +41,29 @@ export class SessionRegistry {
     return user === undefined ? undefined : this.users.get(user);
   };
 
+  /**
+   * Other processes of a deployment that keep the same cache (registry-sync.ts): told of every
+   * registration made here, after it is durable and before it is answered.
+   */
+  announce: ((m: RegistrationResult['mappings']) => Promise<void>) | null = null;
+
   /** Creates or replaces a registration; resolves once it is durable and the cache follows it. */
   async register(session: string, reg: Registration): Promise<RegistrationResult> {
     const r = await this.store.register(session, reg, this.clock());
-    for (const [user, current] of r.mappings.users) {
+    this.apply(r.mappings);
+    await this.announce?.(r.mappings);
+    return r;
+  }
+
+  /** Takes a registration's effect on the current sessions (made here or by another process). */
+  apply(m: RegistrationResult['mappings']): void {
+    for (const [user, current] of m.users) {
       if (current === null) this.users.delete(user);
       else this.users.set(user, current);
     }
-    for (const [terminal, current] of r.mappings.terminals) {
+    for (const [terminal, current] of m.terminals) {
       if (current === null) this.terminals.delete(terminal);
       else this.terminals.set(terminal, current);
     }
-    return r;
   }
 }

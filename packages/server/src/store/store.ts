@@ -6,20 +6,17 @@
  * order; reads may run concurrently with each other and with `append`. Every method is async:
  * an implementation never does synchronous storage I/O on the caller's thread.
  */
-import type { EventId, NormalizedEvent, StoredEvent } from '@logsrv/protocol';
+import type { EventId, StoredEvent } from '@logsrv/protocol';
+import type { IdentifiedBatch } from '../batch/index.js';
 import type { RenderedPage, TextFormat } from './row-text.js';
 
-/**
- * Ids given to one appended batch: the i-th *stored* event got `${ms}-${seq0 + i}`. Without
- * `skipped` every event was stored, so event i of the batch got `${ms}-${seq0 + i}`.
- */
+/** What one append did besides storing. */
 export interface AppendResult {
-  ms: number;
-  seq0: number;
   /**
    * Indices (ascending) of the batch's events not stored because their `(producer, seq)` was
-   * already committed (SPEC §1 idempotency; the rule is in sqlite/writer-worker.ts). They take
-   * no id; the stored events' ids stay consecutive.
+   * already committed (SPEC §1 idempotency; the rule is in sqlite/writer-worker.ts) or because an
+   * event with the same id already is (a batch committed by a writer that died before its
+   * acknowledgement, delivered again). They are acknowledged all the same.
    */
   skipped?: number[];
 }
@@ -161,11 +158,11 @@ export interface SessionPage {
 
 export interface Store {
   /**
-   * Durably commits `events` (they survive `kill -9` once this resolves) and assigns their ids:
-   * `ms = max(nowMs, last ms)`, seqs continuing the last id when the ms did not move. Events
-   * whose `(producer, seq)` is already committed are skipped (`AppendResult.skipped`).
+   * Durably commits the batch with the ids it carries (they survive `kill -9` once this
+   * resolves). Events whose `(producer, seq)` is already committed, or whose id is already
+   * stored, are skipped (`AppendResult.skipped`): appending the same batch twice stores it once.
    */
-  append(events: NormalizedEvent[], nowMs: number): Promise<AppendResult>;
+  append(batch: IdentifiedBatch): Promise<AppendResult>;
   /** One session's events in id order after a cursor, across day partitions. */
   readSession(q: SessionQuery): Promise<EventPage>;
   /** Events of all sessions matching the filters, in id order, across day partitions. */

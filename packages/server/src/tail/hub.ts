@@ -1,6 +1,6 @@
 /**
- * The live hub (SPEC §6): fed by the writer's commits on the receiving thread, it fans committed
- * events out to SSE tails.
+ * The live hub (SPEC §6): subscribed to the commit feed (in-process, or from Redis in a reader
+ * process), it fans committed events out to SSE tails.
  *
  * - One subscription per distinct filter, shared by all its viewers: an event is matched and
  *   serialized once per subscription, never per client, and its frames reach each socket as one
@@ -9,15 +9,16 @@
  *   reader sees it); everything after it reaches every current subscriber through the hub. A
  *   tail reads history up to the watermark it attached at and takes the rest live: no gap, no
  *   duplicate (see tail-route.ts).
- * - Ingest never waits for a client: `onCommit` only queues; flushes write without waiting, and
+ * - Ingest never waits for a client: the feed listener only queues; flushes write without waiting, and
  *   a client whose unsent bytes pass its limit is told `lagged` and dropped.
  */
 import type { ServerResponse } from 'node:http';
 import type { EventId, NormalizedEvent } from '@logsrv/protocol';
 import { isSessionEnd, LogsrvError } from '@logsrv/protocol';
 import type { Registry } from 'prom-client';
+import type { IdentifiedBatch } from '../batch/index.js';
+import type { CommitFeed, CommitNotice } from '../queue/commit-feed.js';
 import { committedToEvent } from '../store/rows.js';
-import type { AppendResult } from '../store/store.js';
 import type { TailFilter } from './filter.js';
 import { compileFilter, filterKey } from './filter.js';
 import { eventFrame } from './sse.js';
@@ -35,6 +36,8 @@ export interface TailHubOptions {
   heartbeatMs: number;
   /** The newest id in the store at start: the first watermark. */
   lastId: EventId | null;
+  /** Where committed events come from, in commit order. */
+  feed: CommitFeed;
   registry?: Registry;
 }
 
@@ -50,9 +53,7 @@ export interface TailHubOptions {
 const FANOUT_GAP_FACTOR = 2;
 
 interface Commit {
-  events: NormalizedEvent[];
-  ms: number;
-  seq0: number;
+  batch: IdentifiedBatch;
   at: number;
 }
 
@@ -91,6 +92,7 @@ export class TailHub implements ClientOwner {
   private readonly heartbeatTimer: NodeJS.Timeout;
   private closed = false;
   private readonly metrics: TailMetrics;
+  private readonly unsubscribeFeed: () => void;
 
   constructor(private readonly opts: TailHubOptions) {
     this.committed = opts.lastId;
@@ -104,6 +106,7 @@ export class TailHub implements ClientOwner {
       for (const c of this.clients) c.heartbeat();
     }, opts.heartbeatMs);
     this.heartbeatTimer.unref();
+    this.unsubscribeFeed = opts.feed.subscribe(this.onCommit);
   }
 
   get clientCount(): number {
@@ -115,16 +118,18 @@ export class TailHub implements ClientOwner {
     return this.committed;
   }
 
-  /** The writer's commit callback: runs on this thread in commit order, returns at once. */
-  readonly onCommit = (events: NormalizedEvent[], ids: AppendResult): void => {
-    if (events.length === 0 || this.closed) return;
-    const last = { ms: ids.ms, seq: ids.seq0 + events.length - 1 };
+  /** The feed's listener: runs on this thread in commit order, returns at once. */
+  private readonly onCommit = (n: CommitNotice): void => {
+    const batch = n.stored;
+    const count = batch.events.length;
+    if (count === 0 || this.closed) return;
+    const last = { ms: batch.ms[count - 1] as number, seq: batch.seq[count - 1] as number };
     this.committed = last;
     if (this.subs.size === 0 && this.pending.length === 0) {
       this.watermark = last; // nobody is following: nothing to hand over
       return;
     }
-    this.pending.push({ events, ms: ids.ms, seq0: ids.seq0, at: performance.now() });
+    this.pending.push({ batch, at: performance.now() });
     this.schedule();
   };
 
@@ -188,6 +193,7 @@ export class TailHub implements ClientOwner {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    this.unsubscribeFeed();
     clearInterval(this.heartbeatTimer);
     const all = [...this.clients];
     for (const c of all) c.shutdown();
@@ -216,12 +222,13 @@ export class TailHub implements ClientOwner {
     const global = this.global;
     let last = this.watermark as EventId;
     for (const c of commits) {
-      const { events, ms, seq0 } = c;
+      const { events, ms: msOf, seq: seqOf } = c.batch;
       for (let i = 0; i < events.length; i++) {
         const e = events[i] as NormalizedEvent;
         const own = this.bySession.get(e.session);
         if (own === undefined && global.size === 0) continue;
-        const seq = seq0 + i;
+        const ms = msOf[i] as number;
+        const seq = seqOf[i] as number;
         // Serialized at most once, whatever the number of subscriptions and clients.
         let frame: string | null = null;
         const ended = own !== undefined && isSessionEnd(e.key, e.value, e.vjson);
@@ -248,7 +255,8 @@ export class TailHub implements ClientOwner {
           }
         }
       }
-      last = { ms, seq: seq0 + events.length - 1 };
+      const n = events.length - 1;
+      last = { ms: msOf[n] as number, seq: seqOf[n] as number };
     }
     this.watermark = last;
     for (const sub of touched) this.flushSubscription(sub, last);

@@ -24,9 +24,9 @@
  * indexing cost does not grow with the size of the day.
  */
 import type Database from 'better-sqlite3';
+import type { EventColumns } from '../../batch/index.js';
 import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
-import type { EventColumns } from './columns.js';
 
 /**
  * `PRAGMA user_version` of a day file whose summary tables exist and are complete, and whose
@@ -191,7 +191,9 @@ function backfillSummaries(db: Database.Database): void {
 
 /** A session's share of one batch. */
 interface BatchSession {
+  firstMs: number;
   firstSeq: number;
+  lastMs: number;
   lastSeq: number;
   count: number;
   levels: Map<string, number> | null;
@@ -202,11 +204,11 @@ interface BatchSession {
 
 export interface DayIndex {
   /**
-   * Records the stored events of a batch: summaries and full-text index. Call inside the batch's
-   * transaction, after the events are inserted: event i (skipping `skip`) got rowid
-   * `firstRowid + k` and id `ms-(seq0 + k)` for its position k among the stored.
+   * Records the stored events of a day's run of a batch: summaries and full-text index. Call
+   * inside the batch's transaction, after the events are inserted: event i of `from..to-1`
+   * (skipping `skip`) got rowid `firstRowid + k` for its position k among the stored.
    */
-  apply(c: EventColumns, skip: number[] | undefined, firstRowid: number, ms: number, seq0: number): void;
+  apply(r: { c: EventColumns; ms: Float64Array; seq: Float64Array; from: number; to: number }, skip: number[] | undefined, firstRowid: number): void;
 }
 
 export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_ROWS): DayIndex {
@@ -226,24 +228,28 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
   const starts = chunkStartsOf(db.prepare(CHUNK_NAMES_SQL).pluck().all() as string[]);
   const index = starts.length > 0 ? new ChunkedIndex(db, chunkRows, starts) : null;
   return {
-    apply(c, skip, firstRowid, ms, seq0) {
+    apply(r, skip, firstRowid) {
+      const { c } = r;
       const sessions = new Map<string, BatchSession>();
       let next = 0;
+      while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
       let k = 0;
-      for (let i = 0; i < c.n; i++) {
+      for (let i = r.from; i < r.to; i++) {
         if (skip !== undefined && skip[next] === i) {
           next++;
           continue;
         }
-        const seq = seq0 + k;
+        const ms = r.ms[i] as number;
+        const seq = r.seq[i] as number;
         const row = firstRowid + k;
         k++;
         const session = c.session[i] as string;
         let s = sessions.get(session);
         if (s === undefined) {
-          s = { firstSeq: seq, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null };
+          s = { firstMs: ms, firstSeq: seq, lastMs: ms, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null };
           sessions.set(session, s);
         }
+        s.lastMs = ms;
         s.lastSeq = seq;
         s.count++;
         s.latest.set(c.key[i] as string, row);
@@ -260,7 +266,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         }
       }
       for (const [session, s] of sessions) {
-        upsertSummary.run(session, ms, s.firstSeq, ms, s.lastSeq, s.count);
+        upsertSummary.run(session, s.firstMs, s.firstSeq, s.lastMs, s.lastSeq, s.count);
         if (s.levels) for (const [level, n] of s.levels) upsertLevel.run(session, level, n);
         for (const [key, row] of s.latest) upsertLatest.run(session, key, row);
         if (s.fields) {

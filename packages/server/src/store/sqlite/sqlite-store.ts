@@ -4,7 +4,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import type { EventId, NormalizedEvent } from '@logsrv/protocol';
+import type { EventId } from '@logsrv/protocol';
+import type { IdentifiedBatch } from '../../batch/index.js';
+import { packEvents } from '../../batch/index.js';
 import type { RenderedPage, TextFormat } from '../row-text.js';
 import type {
   AppendResult,
@@ -21,7 +23,6 @@ import type {
   SessionsQuery,
   Store,
 } from '../store.js';
-import { packEvents } from './columns.js';
 import { INDEX_CHUNK_ROWS } from './day-index.js';
 import { WorkerClient } from './worker-rpc.js';
 
@@ -70,8 +71,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  append(events: NormalizedEvent[], nowMs: number): Promise<AppendResult> {
-    return this.writer.call<AppendResult>({ op: 'append', events: packEvents(events), nowMs });
+  append(batch: IdentifiedBatch): Promise<AppendResult> {
+    return this.writer.call<AppendResult>({ op: 'append', events: packEvents(batch.events), ms: batch.ms, seq: batch.seq });
   }
 
   lastId(): Promise<EventId | null> {

@@ -6,9 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
+import type { EventColumns, PackedEvents } from '../../batch/index.js';
+import { unpackToColumns } from '../../batch/index.js';
 import type { Registration } from '../store.js';
-import type { EventColumns, PackedEvents } from './columns.js';
-import { unpackToColumns } from './columns.js';
 import type { DayIndex } from './day-index.js';
 import { ensureDayTables, prepareDayIndex } from './day-index.js';
 import { RegistryDb } from './registry-db.js';
@@ -32,8 +32,8 @@ const registry = new RegistryDb(dataDir, synchronous);
 interface Open {
   day: string;
   db: Database.Database;
-  /** Inserts the events not listed in `skip` (ascending indices) and records the new marks, in one transaction. */
-  insertMany: (c: EventColumns, ms: number, seq0: number, skip: number[] | undefined, marks: Map<string, number> | undefined) => void;
+  /** Inserts events `from..to-1` not listed in `skip` (ascending batch indices) and records the new marks, in one transaction. */
+  insertMany: (r: DayRun, skip: number[] | undefined, marks: Map<string, number> | undefined) => void;
   markOf: Database.Statement;
   index: DayIndex;
 }
@@ -66,6 +66,7 @@ let lastSeq = -1;
  * out of memory by MAX_MARKS newer producers starts from no mark.
  */
 const MAX_MARKS = 100_000;
+const DAY_MS = 86_400_000;
 const marks = new Map<string, number>();
 
 function rememberMark(producer: string, seq: number): void {
@@ -74,11 +75,31 @@ function rememberMark(producer: string, seq: number): void {
   if (marks.size > MAX_MARKS) marks.delete(marks.keys().next().value as string);
 }
 
-/** Indices of the duplicates in `c` and the marks the others raise; undefined when there are none. */
-function findDuplicates(o: Open, c: EventColumns): { skip: number[] | undefined; raised: Map<string, number> | undefined } {
+/** Events `from..to-1` of a batch, all of one day, with the ids the queue gave them. */
+interface DayRun {
+  c: EventColumns;
+  ms: Float64Array;
+  seq: Float64Array;
+  from: number;
+  to: number;
+}
+
+/**
+ * Indices of the events of `r` not to store, and the marks the others raise. An event is skipped
+ * when its id is not above the last stored one (a batch delivered again: ids only grow here, as
+ * the one memory queue hands them out in order) or when it is a producer duplicate.
+ */
+function findDuplicates(o: Open, r: DayRun): { skip: number[] | undefined; raised: Map<string, number> | undefined } {
+  const { c } = r;
   let skip: number[] | undefined;
   let raised: Map<string, number> | undefined;
-  for (let i = 0; i < c.n; i++) {
+  for (let i = r.from; i < r.to; i++) {
+    const m = r.ms[i] as number;
+    if (m < lastMs || (m === lastMs && (r.seq[i] as number) <= lastSeq)) {
+      skip ??= [];
+      skip.push(i);
+      continue;
+    }
     const producer = c.producer[i];
     const seq = c.pseq[i];
     if (producer == null || seq == null) continue;
@@ -111,19 +132,20 @@ function open(day: string): Open {
   const raiseMark = db.prepare('INSERT INTO producers (producer, seq) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET seq = max(seq, excluded.seq)');
   const markOf = db.prepare('SELECT seq FROM producers WHERE producer = ?');
   // One transaction per batch: this is the group commit — a batch holds many requests' events.
-  // Stored events get consecutive seqs; skipped duplicates take none.
-  const insertMany = db.transaction((c: EventColumns, ms: number, seq0: number, skip: number[] | undefined, raised: Map<string, number> | undefined) => {
+  // Each event is stored under the id its queue gave it.
+  const insertMany = db.transaction((r: DayRun, skip: number[] | undefined, raised: Map<string, number> | undefined) => {
+    const { c, ms, seq } = r;
     let next = 0; // index into skip
-    let seq = seq0;
+    while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
     let firstRowid = -1;
-    for (let i = 0; i < c.n; i++) {
+    for (let i = r.from; i < r.to; i++) {
       if (skip !== undefined && skip[next] === i) {
         next++;
         continue;
       }
       const info = insert.run(
-        ms,
-        seq++,
+        ms[i],
+        seq[i],
         c.session[i],
         c.key[i],
         c.value[i],
@@ -141,7 +163,7 @@ function open(day: string): Open {
       if (firstRowid < 0) firstRowid = Number(info.lastInsertRowid);
     }
     // Summaries and the full-text index, in the same transaction as the events.
-    index.apply(c, skip, firstRowid, ms, seq0);
+    index.apply(r, skip, firstRowid);
     if (raised) for (const [producer, mark] of raised) raiseMark.run(producer, mark);
   });
   return { day, db, insertMany, markOf, index };
@@ -209,22 +231,32 @@ for (const day of listDays(dataDir)) {
 serveRequests((req: WorkerRequest) => {
   switch (req.op) {
     case 'append': {
-      const events = unpackToColumns(req.events as PackedEvents);
-      const now = req.nowMs as number;
-      const ms = Math.max(now, lastMs);
-      const seq0 = ms === lastMs ? lastSeq + 1 : 0;
-      if (events.n === 0) return { ms, seq0 };
-      const o = dbFor(dayOf(ms));
-      const { skip, raised } = findDuplicates(o, events);
-      const stored = events.n - (skip?.length ?? 0);
-      if (stored > 0) o.insertMany(events, ms, seq0, skip, raised);
-      // Only after the commit: a failed transaction leaves the marks as they were.
-      if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
-      if (stored > 0) {
-        lastMs = ms;
-        lastSeq = seq0 + stored - 1;
+      const c = unpackToColumns(req.events as PackedEvents);
+      const ms = req.ms as Float64Array;
+      const seq = req.seq as Float64Array;
+      let skipped: number[] | undefined;
+      // A batch holds one day's events but around midnight; each day's run goes to its own file.
+      for (let from = 0; from < c.n; ) {
+        const dayNo = Math.floor((ms[from] as number) / DAY_MS);
+        let to = from + 1;
+        while (to < c.n && Math.floor((ms[to] as number) / DAY_MS) === dayNo) to++;
+        const r: DayRun = { c, ms, seq, from, to };
+        const o = dbFor(dayOf(ms[from] as number));
+        const { skip, raised } = findDuplicates(o, r);
+        const stored = to - from - (skip?.length ?? 0);
+        if (stored > 0) o.insertMany(r, skip, raised);
+        // Only after the commit: a failed transaction leaves the marks as they were.
+        if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
+        if (stored > 0) {
+          let last = to - 1;
+          while (skip?.includes(last)) last--;
+          lastMs = ms[last] as number;
+          lastSeq = seq[last] as number;
+        }
+        if (skip) skipped = skipped ? skipped.concat(skip) : skip;
+        from = to;
       }
-      return skip ? { ms, seq0, skipped: skip } : { ms, seq0 };
+      return skipped ? { skipped } : {};
     }
     case 'lastId':
       return lastSeq < 0 ? null : { ms: lastMs, seq: lastSeq };

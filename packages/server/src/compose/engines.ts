@@ -1,0 +1,105 @@
+/**
+ * The engines a deployment runs on, picked from config and nowhere else: the store (embedded
+ * SQLite, or PostgreSQL, with an optional read replica) and the queue with its commit feed
+ * (in-process, or Redis Streams). What a process opens depends on the modules its role runs: a
+ * receiver publishes, a writer takes, a reader follows the live feed.
+ */
+import { join } from 'node:path';
+import type { EventId } from '@logsrv/protocol';
+import type { ServerConfig } from '../config.js';
+import type { CommitFeed } from '../queue/commit-feed.js';
+import { MemoryQueue } from '../queue/memory-queue.js';
+import type { Queue } from '../queue/queue.js';
+import { RedisLiveFeed } from '../queue/redis/redis-live-feed.js';
+import { RedisQueue } from '../queue/redis/redis-queue.js';
+import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
+
+export type Module = 'receiver' | 'writer' | 'reader';
+
+export interface Engines {
+  /** The primary store: writes, registrations, and tails' history (which must see every commit). */
+  store: Store;
+  /** Where queries and reports read: a replica (--store-read), or the primary. */
+  readStore: Store;
+  /** Null in a process that neither receives nor writes. */
+  queue: Queue | null;
+  /** Committed events for the live hub; null without the reader module. */
+  feed: CommitFeed | null;
+  /** The hub's first watermark: every event up to it is in the store. */
+  lastId: EventId | null;
+  /** The Redis URL when the queue is Redis (other parts share it: registry sync). */
+  redisUrl: string | null;
+  close(): Promise<void>;
+}
+
+export async function openEngines(config: ServerConfig, clock: () => number, modules: ReadonlySet<Module>, warn: (msg: string) => void): Promise<Engines> {
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => {});
+  };
+  try {
+    const store = await openStore(config, clock);
+    closers.push(() => store.close());
+    let readStore: Store = store;
+    if (config.storeRead !== 'same') {
+      const replica = await PostgresStore.open(config.storeRead, { readOnly: true, applicationName: 'logsrv-reader' });
+      closers.push(() => replica.close());
+      readStore = replica;
+    }
+
+    if (config.queue === 'memory') {
+      // Recovers the last id now, so a broken data dir fails at start rather than on first write.
+      const lastId = await store.lastId();
+      const queue = new MemoryQueue({ maxEvents: config.maxQueueEvents, maxBytes: config.maxQueueBytes, lastId, clock });
+      return { store, readStore, queue, feed: queue.feed, lastId, redisUrl: null, close: closeAll };
+    }
+
+    const url = config.queue;
+    let queue: RedisQueue | null = null;
+    if (modules.has('receiver') || modules.has('writer')) {
+      const floor = await store.lastId();
+      const q = await RedisQueue.open({
+        url,
+        shards: config.queueShards,
+        maxEvents: config.maxQueueEvents,
+        maxBytes: config.maxQueueBytes,
+        clock,
+        consume: modules.has('writer'),
+        floor,
+        warn,
+      });
+      closers.push(() => q.dispose());
+      queue = q;
+    }
+    let feed: RedisLiveFeed | null = null;
+    if (modules.has('reader')) {
+      const f = await RedisLiveFeed.open({ url, shards: config.queueShards, store, warn });
+      closers.push(() => f.close());
+      feed = f;
+    }
+    return { store, readStore, queue, feed, lastId: feed?.watermark ?? null, redisUrl: url, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function openStore(config: ServerConfig, clock: () => number): Promise<Store> {
+  if (config.store === 'sqlite') {
+    return new SqliteStore({
+      dataDir: config.dataDir,
+      readerThreads: config.readerThreads,
+      synchronous: config.sqliteSynchronous,
+      searchIndex: config.searchIndex === 'on',
+      searchChunkRows: config.searchChunkRows,
+    });
+  }
+  return PostgresStore.open(config.store, {
+    clock,
+    searchIndex: config.searchIndex === 'on',
+    archiveDir: join(config.dataDir, 'archive'),
+    applicationName: `logsrv-${config.role}`,
+  });
+}

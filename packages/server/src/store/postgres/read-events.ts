@@ -1,0 +1,134 @@
+/**
+ * Reading events: one session after or before a cursor, all sessions by filter and `q` over
+ * `(after, until]`, where a session ends, the last id. Each read is one SQL statement over the
+ * partitioned table; `ms` bounds beside the `(ms, seq)` row comparison let PostgreSQL skip the
+ * partitions outside the range, and `ORDER BY ms, seq LIMIT n` walks the primary key or the
+ * (session, ms, seq) index in order — or, for a rare word, the GIN index on `words` and a sort:
+ * the planner picks by its statistics.
+ */
+import type { EventId } from '@logsrv/protocol';
+import { isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
+import type { Sql } from 'postgres';
+import { parseTextQuery } from '../../search/index.js';
+import type { EventRowLike } from '../rows.js';
+import { rowToEvent } from '../rows.js';
+import type { EventPage, EventsQuery, SessionEnd, SessionQuery } from '../store.js';
+import { decodeRow, pgText } from './copy-rows.js';
+import { SELECT_COLUMNS } from './schema.js';
+import { textCondition } from './text-sql.js';
+
+/** Larger than any id's ms or seq; within bigint. */
+export const NO_BOUND = Number.MAX_SAFE_INTEGER;
+const FILTER_COLUMNS = ['key', 'step', 'component', 'user', 'terminal', 'level'] as const;
+
+async function rows(sql: Sql, text: string, args: unknown[]): Promise<EventRowLike[]> {
+  const got = await sql.unsafe<EventRowLike[]>(text, args as never[], { prepare: true });
+  return got.map(decodeRow);
+}
+
+/** `session = …`, the field filters and `q` as ` AND …` conditions, numbered from `$first`. */
+function filters(q: Partial<EventsQuery>, first: number): { sql: string; args: unknown[] } {
+  let sql = '';
+  const args: unknown[] = [];
+  let n = first;
+  if (q.session !== undefined) {
+    sql += ` AND session = $${n++}`;
+    args.push(pgText(q.session));
+  }
+  for (const c of FILTER_COLUMNS) {
+    const v = q[c];
+    if (v === undefined) continue;
+    sql += ` AND ${c === 'user' ? '"user"' : c} = $${n++}`;
+    args.push(pgText(v));
+  }
+  const tq = parseTextQuery(q.q);
+  if (tq) {
+    const t = textCondition(tq, n);
+    sql += t.sql;
+    args.push(...t.args);
+  }
+  return { sql, args };
+}
+
+/** Stored rows of `q`, in id order, up to `limit` + 1 (to tell whether a page follows). */
+export async function readEventRows(sql: Sql, q: EventsQuery): Promise<{ rows: EventRowLike[]; next: string | null }> {
+  const lo = q.after ?? { ms: -1, seq: -1 };
+  const hi = q.until ?? { ms: NO_BOUND, seq: NO_BOUND };
+  if (lo.ms > hi.ms || (lo.ms === hi.ms && lo.seq >= hi.seq)) return { rows: [], next: null };
+  const f = filters(q, 6);
+  const text = `SELECT ${SELECT_COLUMNS} FROM events
+    WHERE ms >= $1 AND ms <= $3 AND (ms, seq) > ($1, $2) AND (ms, seq) <= ($3, $4)${f.sql}
+    ORDER BY ms, seq LIMIT $5`;
+  const got = await rows(sql, text, [lo.ms, lo.seq, hi.ms, hi.seq, q.limit + 1, ...f.args]);
+  return page(got, q.limit);
+}
+
+function page(got: EventRowLike[], limit: number): { rows: EventRowLike[]; next: string | null } {
+  const more = got.length > limit;
+  if (more) got.length = limit;
+  const last = got[got.length - 1];
+  return { rows: got, next: more && last ? `${last.ms}-${last.seq}` : null };
+}
+
+export async function readEvents(sql: Sql, q: EventsQuery): Promise<EventPage> {
+  const { rows: got, next } = await readEventRows(sql, q);
+  return { events: got.map(rowToEvent), next };
+}
+
+export async function readSession(sql: Sql, q: SessionQuery): Promise<EventPage> {
+  if (q.before) return readSessionBefore(sql, q, q.before);
+  if (q.q !== undefined && q.q.trim() !== '') return readEvents(sql, { ...q, until: null });
+  const lo = q.after ?? { ms: -1, seq: -1 };
+  const f = filters({ key: q.key, step: q.step }, 5);
+  const text = `SELECT ${SELECT_COLUMNS} FROM events
+    WHERE session = $1 AND ms >= $2 AND (ms, seq) > ($2, $3)${f.sql}
+    ORDER BY ms, seq LIMIT $4`;
+  const { rows: got, next } = page(await rows(sql, text, [pgText(q.session), lo.ms, lo.seq, q.limit + 1, ...f.args]), q.limit);
+  return { events: got.map(rowToEvent), next };
+}
+
+/** The `limit` events of a session just before `before`, in id order (read backwards on the index). */
+async function readSessionBefore(sql: Sql, q: SessionQuery, before: EventId): Promise<EventPage> {
+  const f = filters({ key: q.key, step: q.step }, 5);
+  const text = `SELECT ${SELECT_COLUMNS} FROM events
+    WHERE session = $1 AND ms <= $2 AND (ms, seq) < ($2, $3)${f.sql}
+    ORDER BY ms DESC, seq DESC LIMIT $4`;
+  const got = (await rows(sql, text, [pgText(q.session), before.ms, before.seq, q.limit + 1, ...f.args])).reverse();
+  const more = got.length > q.limit;
+  if (more) got.shift();
+  const events = got.map(rowToEvent);
+  const last = events[events.length - 1];
+  // Reading on after the last event returned gives the rest: the events from `before` on.
+  return { events, next: last ? last.id : null, prev: more && events[0] ? events[0].id : null };
+}
+
+/** End events are read this many at a time (a session may have many `step.exit` that are not final). */
+const END_PAGE = 256;
+
+export async function sessionEnd(sql: Sql, session: string, after: EventId | null, until: EventId | null): Promise<SessionEnd> {
+  let lo = after ?? { ms: -1, seq: -1 };
+  const hi = until ?? { ms: NO_BOUND, seq: NO_BOUND };
+  const s = pgText(session);
+  const firstSql = `SELECT ms, seq, key, value, vjson FROM events
+    WHERE session = $1 AND ms >= $2 AND ms <= $4 AND (ms, seq) > ($2, $3) AND (ms, seq) <= ($4, $5)
+      AND key IN ('${SESSION_END_KEY}', '${STEP_EXIT_KEY}')
+    ORDER BY ms, seq LIMIT ${END_PAGE}`;
+  while (lo.ms < hi.ms || (lo.ms === hi.ms && lo.seq < hi.seq)) {
+    const got = await rows(sql, firstSql, [s, lo.ms, lo.seq, hi.ms, hi.seq]);
+    for (const r of got) if (isSessionEnd(r.key, r.value, r.vjson)) return { first: `${r.ms}-${r.seq}`, endedAt: null };
+    const last = got[got.length - 1];
+    if (got.length < END_PAGE || !last) break;
+    lo = { ms: last.ms, seq: last.seq };
+  }
+  // No end in the range: the session has still ended if its newest event up to `until` is an end.
+  const lastSql = `SELECT ms, seq, key, value, vjson FROM events
+    WHERE session = $1 AND ms <= $2 AND (ms, seq) <= ($2, $3) ORDER BY ms DESC, seq DESC LIMIT 1`;
+  const [r] = await rows(sql, lastSql, [s, hi.ms, hi.seq]);
+  if (!r) return { first: null, endedAt: null };
+  return { first: null, endedAt: isSessionEnd(r.key, r.value, r.vjson) ? `${r.ms}-${r.seq}` : null };
+}
+
+export async function lastId(sql: Sql): Promise<EventId | null> {
+  const [r] = await sql<{ ms: number; seq: number }[]>`SELECT ms, seq FROM events ORDER BY ms DESC, seq DESC LIMIT 1`;
+  return r ? { ms: r.ms, seq: r.seq } : null;
+}

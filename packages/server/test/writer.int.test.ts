@@ -1,0 +1,68 @@
+/**
+ * The writer against a real SQLite store: ids come from the queue at acceptance, duplicates are
+ * reported per entry, and the commit feed carries only what was stored, with its ids.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { NormalizedEvent } from '@logsrv/protocol';
+import type { CommitNotice } from '@logsrv/server';
+import { MemoryQueue, SqliteStore, Writer } from '@logsrv/server';
+
+function ev(value: string, pseq: number | null = null): NormalizedEvent {
+  return {
+    session: 's',
+    key: 'k',
+    value,
+    vjson: 0,
+    ts: null,
+    component: null,
+    user: null,
+    terminal: null,
+    step: null,
+    level: null,
+    attrs: null,
+    producer: pseq === null ? null : 'p',
+    pseq,
+  };
+}
+
+test('a group commit of two entries: ids from the queue, duplicates per entry, the feed carries the stored events with their ids', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
+  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+  try {
+    const queue = new MemoryQueue({ maxEvents: 1000, maxBytes: 1 << 20, lastId: { ms: 1000, seq: 4 }, clock: () => 1000 });
+    const seen: CommitNotice[] = [];
+    queue.feed.subscribe((n) => seen.push(n));
+    const writer = new Writer(queue, store, { maxBatchEvents: 100 });
+    // Both entries are queued before the writer starts, so they share one transaction. Producer
+    // p's seq 1 is sent twice within the first entry and again in the second: stored once.
+    const a = queue.publish([ev('a0', 1), ev('a1', 1), ev('a2')], 3);
+    const b = queue.publish([ev('b0', 1), ev('b1', 2), ev('b2')], 3);
+    writer.start();
+    const [ra, rb] = await Promise.all([a, b]);
+    assert.deepEqual(ra, { duplicates: [1] });
+    assert.deepEqual(rb, { duplicates: [0] });
+    assert.equal(seen.length, 1, 'one transaction, one notice');
+    const stored = (seen[0] as CommitNotice).stored;
+    // Ids continue after the store's last id, in acceptance order; duplicates keep their gap.
+    const ids = Array.from(stored.events, (_e, i) => `${stored.ms[i]}-${stored.seq[i]}`);
+    assert.deepEqual(
+      stored.events.map((e) => e.value),
+      ['a0', 'a2', 'b1', 'b2'],
+    );
+    assert.deepEqual(ids, ['1000-5', '1000-7', '1000-9', '1000-10']);
+    const page = await store.readSession({ session: 's', after: null, limit: 10 });
+    assert.deepEqual(
+      page.events.map((e) => `${e.id} ${e.value}`),
+      ['1000-5 a0', '1000-7 a2', '1000-9 b1', '1000-10 b2'],
+    );
+    queue.close();
+    await writer.drained();
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
