@@ -53,6 +53,14 @@ describe('shippers behind tokens', () => {
       assert.ok((await send(path, type, body('auth-ok'), `Bearer ${t.ingest}`)).status < 300, path);
       assert.ok((await send(path, type, body('auth-ok'), `Bearer ${t.admin}`)).status < 300, path);
     }
+    // ... each refusal in its protocol's words
+    const otlp401 = await send('/v1/logs', 'application/json', otlp('open'));
+    assert.deepEqual(await otlp401.json(), { code: 16, message: 'missing token: send Authorization: Bearer <token> (create one with `logsrv token create`)' });
+    const loki403 = await send('/loki/api/v1/push', 'application/json', loki('open'), `Bearer ${t.read}`);
+    assert.match(await loki403.text(), /^this token lacks the 'ingest' scope/);
+    const es401 = await send('/_bulk', 'application/x-ndjson', bulk('open'));
+    assert.equal(es401.headers.get('x-elastic-product'), 'Elasticsearch');
+    assert.deepEqual(((await es401.json()) as { error: { type: string }; status: number }).error.type, 'security_exception');
     const res = await fetch(`${srv.url}/v1/sessions/auth-ok/events`, { headers: { authorization: `Bearer ${t.read}` } });
     assert.equal(((await res.json()) as { events: unknown[] }).events.length, 8);
   });

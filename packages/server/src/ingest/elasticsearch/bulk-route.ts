@@ -43,7 +43,7 @@ function errorType(status: number): string {
   if (status === 429) return 'es_rejected_execution_exception';
   if (status === 503) return 'unavailable_shards_exception';
   if (status === 413) return 'content_too_long_exception';
-  if (status === 401) return 'security_exception';
+  if (status === 401 || status === 403) return 'security_exception';
   return 'illegal_argument_exception';
 }
 
@@ -89,6 +89,12 @@ export function registerElasticsearch(app: FastifyInstance, o: HttpIngestOptions
   });
   app.register(async (scope) => {
     rawBodies(scope);
+    // Refusals of the shared hooks (auth, rate limit, shutdown) in Elasticsearch's error shape.
+    scope.setErrorHandler((err, req, reply) => {
+      if (!(err instanceof LogsrvError)) throw err;
+      if (err.status === 503) reply.header('retry-after', '1');
+      return esError(reply, req, err.status, errorType(err.status), err.message);
+    });
     const handler = async (req: FastifyRequest<{ Params: { index?: string } }>, reply: FastifyReply) => {
       const started = Date.now();
       const ct = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';

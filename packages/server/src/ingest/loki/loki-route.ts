@@ -31,6 +31,12 @@ export function registerLoki(app: FastifyInstance, o: HttpIngestOptions, session
   const template = new SessionTemplate(sessionTemplate);
   app.register(async (scope) => {
     rawBodies(scope);
+    // Refusals of the shared hooks (auth, rate limit, shutdown) as Loki answers them: plain text.
+    scope.setErrorHandler((err, _req, reply) => {
+      if (!(err instanceof LogsrvError)) throw err;
+      if (err.status === 503) reply.header('retry-after', '1');
+      return text(reply, err.status, err.message);
+    });
     // Loki's readiness probe, which Vector's Loki sink asks before sending.
     scope.get('/ready', async (_req, reply) => text(reply, 200, 'ready'));
     scope.post('/loki/api/v1/push', async (req, reply) => {

@@ -43,6 +43,12 @@ export function registerOtlp(app: FastifyInstance, o: HttpIngestOptions, session
   const template = new SessionTemplate(sessionTemplate);
   app.register(async (scope) => {
     rawBodies(scope);
+    // Refusals of the shared hooks (auth, rate limit, shutdown) in OTLP's words too.
+    scope.setErrorHandler((err, req, reply) => {
+      if (!(err instanceof LogsrvError)) throw err;
+      if (err.status === 503) reply.header('retry-after', '1');
+      return send(reply, encodingOf(req) ?? 'json', err.status, 'status', { code: rpcCode(err.status), message: err.message });
+    });
     scope.post('/v1/logs', async (req, reply) => {
       const enc = encodingOf(req);
       if (enc === null) {
