@@ -24,10 +24,10 @@ import { query } from './query.ts';
 import { scaleOut } from './scale-out.ts';
 import { tailFanout } from './tail-fanout.ts';
 import { tailLatency } from './tail-latency.ts';
-import { udpIngest } from './udp-ingest.ts';
+import { syslogIngest, udpIngest } from './udp-ingest.ts';
 import { uiBigSession } from './ui-big-session.ts';
 
-const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, query, uiBigSession, scaleOut, pgAppend];
+const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, syslogIngest, query, uiBigSession, scaleOut, pgAppend];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);

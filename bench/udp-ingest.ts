@@ -1,10 +1,12 @@
 /**
- * `udp-ingest`: UDP datagrams of ~200-byte distinct events (one per datagram) offered at 25k, 50k,
+ * `udp-ingest` and `syslog-ingest`: UDP datagrams of ~200-byte distinct events (one per datagram) offered at 25k, 50k,
  * 100k and 200k datagrams/s by sender processes separate from the server, into the real `logsrv
  * serve` (stored = its `logsrv_accepted_total{transport="udp"}`, drops by reason from /metrics,
  * checked against the rows in SQLite after stop) and, in the same run, into a private rsyslogd
  * (imudp → omfile; stored = lines in its file). Loss = (sent − stored) / sent, where sent is what
- * the senders' OS accepted. The ratio is our stored rate ÷ rsyslog's.
+ * the senders' OS accepted. The ratio is our stored rate ÷ rsyslog's. `syslog-ingest` is the same
+ * run with syslog datagrams (RFC 5424 and RFC 3164) sent to `--syslog-udp`: rsyslog gets the very
+ * datagrams it would get from its own senders.
  *
  * Each repetition runs logsrv, then rsyslog, at the same rate, so both see the same background
  * load on this shared machine. A fresh logsrv (and rsyslogd) per rate.
@@ -84,13 +86,27 @@ async function settle(sent: number, accounted: () => Promise<number> | number): 
   }
 }
 
-function udpCounters(m: Map<string, number>): { accepted: number; dropped: Record<string, number> } {
+/** What differs between `udp-ingest` (NDJSON datagrams on `--udp`) and `syslog-ingest` (syslog datagrams on `--syslog-udp`). */
+interface Variant {
+  name: string;
+  description: string;
+  /** The `transport` label of the receiver's counters. */
+  transport: 'udp' | 'syslog';
+  format: 'json' | 'syslog';
+  /** `serve` arguments that turn the receiver on at a free port. */
+  serverArgs: string[];
+  /** Finds the bound port in `serve`'s start line. */
+  portPattern: RegExp;
+  what: string;
+}
+
+function udpCounters(m: Map<string, number>, transport: string): { accepted: number; dropped: Record<string, number> } {
   const dropped: Record<string, number> = {};
+  const prefix = `logsrv_dropped_total{transport="${transport}",reason="`;
   for (const [k, v] of m) {
-    const r = /^logsrv_dropped_total\{transport="udp",reason="([a-z0-9_]+)"\}$/.exec(k);
-    if (r) dropped[r[1] as string] = v;
+    if (k.startsWith(prefix)) dropped[k.slice(prefix.length, -2)] = v;
   }
-  return { accepted: m.get('logsrv_accepted_total{transport="udp"}') ?? 0, dropped };
+  return { accepted: m.get(`logsrv_accepted_total{transport="${transport}"}`) ?? 0, dropped };
 }
 
 function sum(r: Record<string, number>): number {
@@ -107,8 +123,8 @@ function diff(a: Record<string, number>, b: Record<string, number>): Record<stri
 }
 
 /** Offers the load to logsrv and measures what it stored and counted. */
-async function runLogsrv(server: LogsrvProcess, port: number, senders: UdpSenders, rate: number, ms: number): Promise<Sample> {
-  const c0 = udpCounters(await server.metrics());
+async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, senders: UdpSenders, rate: number, ms: number): Promise<Sample> {
+  const c0 = udpCounters(await server.metrics(), v.transport);
   const threads0 = threadCpuMs(server.pid);
   const proc0 = processCpuMs(server.pid);
   const host0 = hostBusyMs();
@@ -118,7 +134,7 @@ async function runLogsrv(server: LogsrvProcess, port: number, senders: UdpSender
   const proc = processCpuMs(server.pid) - proc0;
   let c1 = c0;
   await settle(offered.sent, async () => {
-    c1 = udpCounters(await server.metrics());
+    c1 = udpCounters(await server.metrics(), v.transport);
     return c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped));
   });
   const stored = c1.accepted - c0.accepted;
@@ -197,7 +213,7 @@ interface RateResult {
   notes: string[];
 }
 
-async function runRate(ctx: BenchContext, senders: UdpSenders, rsyslogd: string | null, rate: number, seconds: number): Promise<RateResult> {
+async function runRate(v: Variant, ctx: BenchContext, senders: UdpSenders, rsyslogd: string | null, rate: number, seconds: number): Promise<RateResult> {
   const warmupMs = envNumber('BENCH_WARMUP_SECONDS', 2, 0) * 1000;
   const recvBuffer = envNumber('BENCH_UDP_RECV_BUFFER_BYTES', 4 * 1024 * 1024, 4096);
   const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-bench-udp-'));
@@ -209,12 +225,12 @@ async function runRate(ctx: BenchContext, senders: UdpSenders, rsyslogd: string 
     server = await startLogsrv({
       repoRoot: ctx.repoRoot,
       dataDir,
-      args: ['--log-level', 'warn', '--udp-recv-buffer-bytes', String(recvBuffer)],
+      args: ['--log-level', 'warn', '--udp-recv-buffer-bytes', String(recvBuffer), ...v.serverArgs],
     });
     const srv = server;
     let port = 0;
     for (let i = 0; i < 100 && !port; i++) {
-      port = Number(/UDP 127\.0\.0\.1:(\d+)/.exec(srv.output())?.[1] ?? 0);
+      port = Number(v.portPattern.exec(srv.output())?.[1] ?? 0);
       if (!port) await sleep(50);
     }
     if (!port) throw new Error(`could not read the UDP port from logsrv serve's output:\n${srv.output()}`);
@@ -223,12 +239,12 @@ async function runRate(ctx: BenchContext, senders: UdpSenders, rsyslogd: string 
 
     let acceptedTotal = 0;
     if (warmupMs > 0) {
-      const w = await runLogsrv(srv, port, senders, rate, warmupMs);
+      const w = await runLogsrv(v, srv, port, senders, rate, warmupMs);
       acceptedTotal += w.stored;
       if (rs) await runRsyslog(rs, senders, rate, warmupMs);
     }
     for (let rep = 1; rep <= ctx.reps; rep++) {
-      const ours = await runLogsrv(srv, port, senders, rate, seconds * 1000);
+      const ours = await runLogsrv(v, srv, port, senders, rate, seconds * 1000);
       acceptedTotal += ours.stored;
       out.ours.push(ours);
       ctx.log(`    rep ${rep} logsrv:  ${describeSample(ours)}`);
@@ -238,7 +254,7 @@ async function runRate(ctx: BenchContext, senders: UdpSenders, rsyslogd: string 
         ctx.log(`    rep ${rep} rsyslog: ${describeSample(theirs)}`);
       }
     }
-    const metricAccepted = udpCounters(await srv.metrics()).accepted;
+    const metricAccepted = udpCounters(await srv.metrics(), v.transport).accepted;
     await srv.stop();
     server = null;
     const stored = summarizeStore(dataDir);
@@ -271,146 +287,170 @@ function dropsSummary(samples: Sample[]): string {
   return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
 }
 
-export const udpIngest: Benchmark = {
+function udpBenchmark(v: Variant): Benchmark {
+  return {
+    name: v.name,
+    description: v.description,
+    async run(ctx: BenchContext): Promise<BenchReport> {
+      const seconds = process.env.BENCH_SECONDS ? ctx.seconds : 10;
+      const senderCount = Math.round(envNumber('BENCH_UDP_SENDERS', 2, 1));
+      const nice = Math.min(19, Math.round(envNumber('BENCH_UDP_SENDER_NICE', 0, 0)));
+      const rs = ensureRsyslogd(ctx.log);
+      const rsyslogd = 'path' in rs ? rs.path : null;
+      const notes: string[] = [];
+      if (!rsyslogd) {
+        notes.push(`rsyslog baseline missing: ${(rs as { missing: string }).missing}`);
+        ctx.log(`  ${notes[0]}`);
+      }
+      ctx.log(`${v.name}: ${senderCount} sender processes at nice ${nice}, ${ctx.reps} × ${seconds} s per rate and system, ${availableParallelism()} cores`);
+      notes.push(
+        `Each repetition lasts ${seconds} s${process.env.BENCH_SECONDS ? ' (BENCH_SECONDS)' : " (this benchmark's default; the runner's header shows its own default)"}; ` +
+          `${senderCount} sender processes at nice ${nice} share the machine's ${availableParallelism()} cores with the receiver.`,
+      );
+      if (autogroupScheduling()) {
+        notes.push(
+          "Linux autogroup scheduling is on: CPU is shared fairly between sessions, so the receivers' session (the runner's) competes with every other busy " +
+            "session on the machine ('other' below) and each sender runs in a session of its own; a receiver needing more CPU per datagram falls behind first.",
+        );
+      }
+      const senders = await UdpSenders.start(ctx.repoRoot, senderCount, v.format === 'syslog' ? 'sys1' : 'udp1', nice, v.format);
+      const results: RateResult[] = [];
+      try {
+        for (const rate of rates()) results.push(await runRate(v, ctx, senders, rsyslogd, rate, seconds));
+      } finally {
+        await senders.close();
+      }
+
+      const figures: Figure[] = [];
+      for (const r of results) {
+        const label = `${fmt(r.rate)} datagrams/s offered`;
+        const ours = measurement('logsrv stored events/s', 'events/s', r.ours.map(storedRate));
+        const oursLoss = measurement(
+          'logsrv loss',
+          '%',
+          r.ours.map((s) => loss(s) * 100),
+        );
+        const base =
+          r.theirs.length > 0
+            ? measurement(`rsyslog ${'version' in rs ? rs.version : ''} imudp → omfile, lines/s`, 'lines/s', r.theirs.map(storedRate))
+            : undefined;
+        const ratio = base ? ours.median / base.median : undefined;
+        figures.push({
+          ...ours,
+          case: label,
+          ...(base ? { baseline: base, ratio } : {}),
+          targets: [
+            ...(r.rate >= 200_000 ? [{ text: `≥${fmt(TARGET_STORED_PER_SEC)} events/s stored`, met: ours.median >= TARGET_STORED_PER_SEC }] : []),
+            ...(ratio !== undefined ? [{ text: `≥${TARGET_RATIO}× rsyslog`, met: ratio >= TARGET_RATIO }] : []),
+          ],
+        });
+        figures.push({
+          ...oursLoss,
+          case: label,
+          ...(r.theirs.length > 0
+            ? {
+                baseline: measurement(
+                  'rsyslog loss',
+                  '%',
+                  r.theirs.map((s) => loss(s) * 100),
+                ),
+              }
+            : {}),
+          targets: [{ text: `≤${TARGET_LOSS * 100}% loss`, met: oursLoss.median <= TARGET_LOSS * 100 }],
+        });
+        figures.push({
+          ...measurement(
+            'offered (achieved) to logsrv',
+            'datagrams/s',
+            r.ours.map((s) => s.offered.rate),
+          ),
+          case: label,
+          ...(r.theirs.length > 0
+            ? {
+                baseline: measurement(
+                  'offered (achieved) to rsyslog',
+                  'datagrams/s',
+                  r.theirs.map((s) => s.offered.rate),
+                ),
+              }
+            : {}),
+        });
+        figures.push({
+          ...measurement(
+            'logsrv busiest thread CPU',
+            '% of a core',
+            r.ours.map((s) => s.mainCpuPct),
+          ),
+          case: label,
+          ...(r.theirs.length > 0
+            ? {
+                baseline: measurement(
+                  'rsyslog busiest thread CPU',
+                  '% of a core',
+                  r.theirs.map((s) => s.mainCpuPct),
+                ),
+              }
+            : {}),
+        });
+        notes.push(
+          `${label}: logsrv drops by reason over ${r.ours.length} repetitions: ${dropsSummary(r.ours)}; unaccounted ${fmt(r.ours.reduce((a, s) => a + s.unaccounted, 0))}. ` +
+            `rsyslog kernel socket drops: ${dropsSummary(r.theirs)}, unaccounted ${fmt(r.theirs.reduce((a, s) => a + s.unaccounted, 0))}.`,
+          `${label}: CPU (% of one core, medians) — logsrv busiest thread ${fmt(median(r.ours.map((s) => s.mainCpuPct)))}, process ${fmt(median(r.ours.map((s) => s.processCpuPct)))}; ` +
+            (r.theirs.length > 0
+              ? `rsyslog busiest thread ${fmt(median(r.theirs.map((s) => s.mainCpuPct)))}, process ${fmt(median(r.theirs.map((s) => s.processCpuPct)))}; `
+              : '') +
+            `senders ${fmt(median(r.ours.map((s) => s.offered.cpuPct)))}; other processes ${r.ours.map((s) => s.foreignPct.toFixed(0)).join(' / ')} (${availableParallelism()} cores in all).`,
+          `${label}: CPU per datagram read (medians) — logsrv busiest thread ${fmt(median(r.ours.map((s) => usPerDatagram(s, s.mainCpuPct))))} µs ` +
+            `(a whole core would read ≤ ${fmt(1e6 / median(r.ours.map((s) => usPerDatagram(s, s.mainCpuPct))))}/s), process ${fmt(median(r.ours.map((s) => usPerDatagram(s, s.processCpuPct))))} µs` +
+            (r.theirs.length > 0
+              ? `; rsyslog busiest thread ${fmt(median(r.theirs.map((s) => usPerDatagram(s, s.mainCpuPct))))} µs, process ${fmt(median(r.theirs.map((s) => usPerDatagram(s, s.processCpuPct))))} µs.`
+              : '.'),
+          ...r.notes.map((n) => `${label}: ${n}`),
+        );
+        if (ratio !== undefined)
+          notes.push(
+            `${label}: stored-rate ratio logsrv/rsyslog per repetition ${r.ours.map((s, i) => fmtRatio(storedRate(s) / storedRate(r.theirs[i] as Sample))).join(' / ')}.`,
+          );
+      }
+      return {
+        figures,
+        notes,
+        params: {
+          rates: rates(),
+          secondsPerRep: seconds,
+          warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
+          senderProcesses: senderCount,
+          senderNice: nice,
+          recvBufferBytes: envNumber('BENCH_UDP_RECV_BUFFER_BYTES', 4 * 1024 * 1024, 4096),
+          eventBytes: `170-230 (mean ~200), one ${v.what} per datagram, every one distinct`,
+          server: `node bin/logsrv serve, default options, --log-level warn ${v.serverArgs.join(' ')}, fresh per rate`,
+          baseline: 'rsyslogd -n -f CONF: imudp (1 thread, 127.0.0.1 only) → omfile %rawmsg%, async writing; fresh per rate',
+        },
+      };
+    },
+  };
+}
+
+export const udpIngest = udpBenchmark({
   name: 'udp-ingest',
   description:
     'UDP datagrams of ~200-byte distinct events offered at 25k-200k/s by separate sender processes to the real server (stored per /metrics, ' +
     'checked against SQLite; drops by reason); baseline: a private rsyslogd (imudp → omfile) at the same rate in the same run.',
-  async run(ctx: BenchContext): Promise<BenchReport> {
-    const seconds = process.env.BENCH_SECONDS ? ctx.seconds : 10;
-    const senderCount = Math.round(envNumber('BENCH_UDP_SENDERS', 2, 1));
-    const nice = Math.min(19, Math.round(envNumber('BENCH_UDP_SENDER_NICE', 0, 0)));
-    const rs = ensureRsyslogd(ctx.log);
-    const rsyslogd = 'path' in rs ? rs.path : null;
-    const notes: string[] = [];
-    if (!rsyslogd) {
-      notes.push(`rsyslog baseline missing: ${(rs as { missing: string }).missing}`);
-      ctx.log(`  ${notes[0]}`);
-    }
-    ctx.log(`udp-ingest: ${senderCount} sender processes at nice ${nice}, ${ctx.reps} × ${seconds} s per rate and system, ${availableParallelism()} cores`);
-    notes.push(
-      `Each repetition lasts ${seconds} s${process.env.BENCH_SECONDS ? ' (BENCH_SECONDS)' : " (this benchmark's default; the runner's header shows its own default)"}; ` +
-        `${senderCount} sender processes at nice ${nice} share the machine's ${availableParallelism()} cores with the receiver.`,
-    );
-    if (autogroupScheduling()) {
-      notes.push(
-        "Linux autogroup scheduling is on: CPU is shared fairly between sessions, so the receivers' session (the runner's) competes with every other busy " +
-          "session on the machine ('other' below) and each sender runs in a session of its own; a receiver needing more CPU per datagram falls behind first.",
-      );
-    }
-    const senders = await UdpSenders.start(ctx.repoRoot, senderCount, 'udp1', nice);
-    const results: RateResult[] = [];
-    try {
-      for (const rate of rates()) results.push(await runRate(ctx, senders, rsyslogd, rate, seconds));
-    } finally {
-      await senders.close();
-    }
+  transport: 'udp',
+  format: 'json',
+  serverArgs: [],
+  portPattern: /, UDP 127\.0\.0\.1:(\d+)/,
+  what: 'NDJSON event',
+});
 
-    const figures: Figure[] = [];
-    for (const r of results) {
-      const label = `${fmt(r.rate)} datagrams/s offered`;
-      const ours = measurement('logsrv stored events/s', 'events/s', r.ours.map(storedRate));
-      const oursLoss = measurement(
-        'logsrv loss',
-        '%',
-        r.ours.map((s) => loss(s) * 100),
-      );
-      const base =
-        r.theirs.length > 0
-          ? measurement(`rsyslog ${'version' in rs ? rs.version : ''} imudp → omfile, lines/s`, 'lines/s', r.theirs.map(storedRate))
-          : undefined;
-      const ratio = base ? ours.median / base.median : undefined;
-      figures.push({
-        ...ours,
-        case: label,
-        ...(base ? { baseline: base, ratio } : {}),
-        targets: [
-          ...(r.rate >= 200_000 ? [{ text: `≥${fmt(TARGET_STORED_PER_SEC)} events/s stored`, met: ours.median >= TARGET_STORED_PER_SEC }] : []),
-          ...(ratio !== undefined ? [{ text: `≥${TARGET_RATIO}× rsyslog`, met: ratio >= TARGET_RATIO }] : []),
-        ],
-      });
-      figures.push({
-        ...oursLoss,
-        case: label,
-        ...(r.theirs.length > 0
-          ? {
-              baseline: measurement(
-                'rsyslog loss',
-                '%',
-                r.theirs.map((s) => loss(s) * 100),
-              ),
-            }
-          : {}),
-        targets: [{ text: `≤${TARGET_LOSS * 100}% loss`, met: oursLoss.median <= TARGET_LOSS * 100 }],
-      });
-      figures.push({
-        ...measurement(
-          'offered (achieved) to logsrv',
-          'datagrams/s',
-          r.ours.map((s) => s.offered.rate),
-        ),
-        case: label,
-        ...(r.theirs.length > 0
-          ? {
-              baseline: measurement(
-                'offered (achieved) to rsyslog',
-                'datagrams/s',
-                r.theirs.map((s) => s.offered.rate),
-              ),
-            }
-          : {}),
-      });
-      figures.push({
-        ...measurement(
-          'logsrv busiest thread CPU',
-          '% of a core',
-          r.ours.map((s) => s.mainCpuPct),
-        ),
-        case: label,
-        ...(r.theirs.length > 0
-          ? {
-              baseline: measurement(
-                'rsyslog busiest thread CPU',
-                '% of a core',
-                r.theirs.map((s) => s.mainCpuPct),
-              ),
-            }
-          : {}),
-      });
-      notes.push(
-        `${label}: logsrv drops by reason over ${r.ours.length} repetitions: ${dropsSummary(r.ours)}; unaccounted ${fmt(r.ours.reduce((a, s) => a + s.unaccounted, 0))}. ` +
-          `rsyslog kernel socket drops: ${dropsSummary(r.theirs)}, unaccounted ${fmt(r.theirs.reduce((a, s) => a + s.unaccounted, 0))}.`,
-        `${label}: CPU (% of one core, medians) — logsrv busiest thread ${fmt(median(r.ours.map((s) => s.mainCpuPct)))}, process ${fmt(median(r.ours.map((s) => s.processCpuPct)))}; ` +
-          (r.theirs.length > 0
-            ? `rsyslog busiest thread ${fmt(median(r.theirs.map((s) => s.mainCpuPct)))}, process ${fmt(median(r.theirs.map((s) => s.processCpuPct)))}; `
-            : '') +
-          `senders ${fmt(median(r.ours.map((s) => s.offered.cpuPct)))}; other processes ${r.ours.map((s) => s.foreignPct.toFixed(0)).join(' / ')} (${availableParallelism()} cores in all).`,
-        `${label}: CPU per datagram read (medians) — logsrv busiest thread ${fmt(median(r.ours.map((s) => usPerDatagram(s, s.mainCpuPct))))} µs ` +
-          `(a whole core would read ≤ ${fmt(1e6 / median(r.ours.map((s) => usPerDatagram(s, s.mainCpuPct))))}/s), process ${fmt(median(r.ours.map((s) => usPerDatagram(s, s.processCpuPct))))} µs` +
-          (r.theirs.length > 0
-            ? `; rsyslog busiest thread ${fmt(median(r.theirs.map((s) => usPerDatagram(s, s.mainCpuPct))))} µs, process ${fmt(median(r.theirs.map((s) => usPerDatagram(s, s.processCpuPct))))} µs.`
-            : '.'),
-        ...r.notes.map((n) => `${label}: ${n}`),
-      );
-      if (ratio !== undefined)
-        notes.push(
-          `${label}: stored-rate ratio logsrv/rsyslog per repetition ${r.ours.map((s, i) => fmtRatio(storedRate(s) / storedRate(r.theirs[i] as Sample))).join(' / ')}.`,
-        );
-    }
-    return {
-      figures,
-      notes,
-      params: {
-        rates: rates(),
-        secondsPerRep: seconds,
-        warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2, 0),
-        senderProcesses: senderCount,
-        senderNice: nice,
-        recvBufferBytes: envNumber('BENCH_UDP_RECV_BUFFER_BYTES', 4 * 1024 * 1024, 4096),
-        eventBytes: '170-230 (mean ~200), one event per datagram, every event distinct',
-        server: 'node bin/logsrv serve, default options, --log-level warn, fresh per rate',
-        baseline: 'rsyslogd -n -f CONF: imudp (1 thread, 127.0.0.1 only) → omfile %rawmsg%, async writing; fresh per rate',
-      },
-    };
-  },
-};
+export const syslogIngest = udpBenchmark({
+  name: 'syslog-ingest',
+  description:
+    'Syslog over UDP (RFC 5424 and RFC 3164 datagrams of ~200 bytes, all distinct) offered at 25k-200k/s by separate sender processes to the real ' +
+    'server on --syslog-udp (stored per /metrics, checked against SQLite; drops by reason); baseline: a private rsyslogd (imudp → omfile) receiving the same datagrams in the same run.',
+  transport: 'syslog',
+  format: 'syslog',
+  serverArgs: ['--udp', 'off', '--syslog-udp', '127.0.0.1:0'],
+  portPattern: /syslog UDP 127\.0\.0\.1:(\d+)/,
+  what: 'syslog message',
+});

@@ -138,3 +138,28 @@ export function stamp(t: BodyTemplate, firstLine: number): void {
     }
   }
 }
+
+/**
+ * One syslog datagram with holes (for `syslog-ingest`), ~200 bytes like the NDJSON lines: three in
+ * four RFC 5424 (`RSYSLOG_SyslogProtocol23Format`), one in four RFC 3164 with an RFC 3339 time and
+ * a `TAG[pid]:` (`RSYSLOG_ForwardFormat`). The session hole is in the APP-NAME/TAG, so logsrv's
+ * default session (`{hostname}/{app}`) follows the same session pattern as the NDJSON workload; the
+ * line-number hole starts the MSG. Ends with a newline the sender does not send.
+ */
+export function makeSyslog(rng: () => number, tag: string, nowMs = Date.now()): BodyTemplate {
+  const pri = (16 + Math.floor(rng() * 8)) * 8 + Math.floor(rng() * 8);
+  const ts = new Date(nowMs - Math.floor(rng() * 1000)).toISOString();
+  const pid = 1000 + Math.floor(rng() * 60000);
+  const want = 170 + Math.floor(rng() * 61);
+  const host = `bench-${tag}-host${Math.floor(rng() * 8)}`;
+  const head = rng() < 0.75 ? `<${pri}>1 ${ts} ${host} s-` : `<${pri}>${ts} ${host} s-`;
+  const mid = head.includes('>1 ') ? ` ${pid} - - ` : `[${pid}]: `;
+  const fixed = head.length + SESSION_HEX_DIGITS + mid.length + LINE_NO_DIGITS + 1;
+  const line = `${head}${SESSION_HOLE}${mid}${LINE_NO_HOLE} ${text(rng, want - fixed).trimEnd()}\n`;
+  return {
+    buf: Buffer.from(line, 'latin1'),
+    lines: 1,
+    sessionAt: Int32Array.of(head.length),
+    lineNoAt: Int32Array.of(head.length + SESSION_HEX_DIGITS + mid.length),
+  };
+}

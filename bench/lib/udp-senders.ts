@@ -23,6 +23,8 @@ export interface UdpSenderConfig {
   /** Session tag of the run: 4 characters, like the other ingest benchmarks. */
   tag: string;
   seed: number;
+  /** What each datagram holds: an NDJSON event (default) or a syslog message. */
+  format?: 'json' | 'syslog';
 }
 
 export interface UdpSenderResult {
@@ -108,9 +110,9 @@ export class UdpSenders {
   private constructor(private readonly procs: SenderProcess[]) {}
 
   /** Forks `count` senders at priority `nice` and waits until their events are generated. */
-  static async start(repoRoot: string, count: number, tag: string, nice = 0): Promise<UdpSenders> {
+  static async start(repoRoot: string, count: number, tag: string, nice = 0, format: 'json' | 'syslog' = 'json'): Promise<UdpSenders> {
     const procs: SenderProcess[] = [];
-    for (let index = 0; index < count; index++) procs.push(new SenderProcess(repoRoot, { index, senders: count, tag, seed: 1000 + index }, nice));
+    for (let index = 0; index < count; index++) procs.push(new SenderProcess(repoRoot, { index, senders: count, tag, seed: 1000 + index, format }, nice));
     const ready = await Promise.all(procs.map((p) => p.next()));
     for (const m of ready) if (m.type !== 'ready') throw new Error(`UDP sender: expected ready, got ${m.type}`);
     return new UdpSenders(procs);

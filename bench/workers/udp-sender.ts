@@ -1,7 +1,7 @@
 /**
  * Load generator for `udp-ingest`, run as a child process by bench/lib/udp-senders.ts (argv[2] is
  * its JSON config). On each `run` command it offers `rate` datagrams/s to `host:port` for `ms`
- * milliseconds: one ~200-byte event per datagram, every event distinct from every other of the
+ * milliseconds: one ~200-byte event per datagram (an NDJSON event, or a syslog message with `format: 'syslog'`), every event distinct from every other of the
  * whole benchmark (this sender's line numbers are `index + k × senders`).
  *
  * Pacing: every turn sends the datagrams that are due by the clock (at most 2048 at once, so send
@@ -11,7 +11,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { setTimeout as sleep, setImmediate as yieldTurn } from 'node:timers/promises';
 import type { BodyTemplate } from '../lib/ndjson-workload.ts';
-import { createRng, makeBody, stamp } from '../lib/ndjson-workload.ts';
+import { createRng, makeBody, makeSyslog, stamp } from '../lib/ndjson-workload.ts';
 import type { UdpSenderCommand, UdpSenderConfig, UdpSenderMessage } from '../lib/udp-senders.ts';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as UdpSenderConfig;
@@ -23,7 +23,7 @@ function send(m: UdpSenderMessage): void {
 
 const rng = createRng(config.seed);
 const templates: BodyTemplate[] = [];
-for (let i = 0; i < TEMPLATES; i++) templates.push(makeBody(1, rng, config.tag));
+for (let i = 0; i < TEMPLATES; i++) templates.push(config.format === 'syslog' ? makeSyslog(rng, config.tag) : makeBody(1, rng, config.tag));
 /** Line numbers run on across runs, so no event is ever sent twice. */
 let k = 0;
 

@@ -44,7 +44,9 @@ export function registerServe(program: Command): void {
       }
       throw err;
     }
-    const udp = server.udpPort === null ? 'UDP off' : `UDP ${config.udpHost}:${server.udpPort}`;
+    let udp = server.udpPort === null ? 'UDP off' : `UDP ${config.udpHost}:${server.udpPort}`;
+    if (server.syslogUdpPort !== null) udp += `, syslog UDP ${config.syslogUdpHost}:${server.syslogUdpPort}`;
+    if (server.syslogTcpPort !== null) udp += `, syslog TCP ${config.syslogTcpHost}:${server.syslogTcpPort}`;
     const parts = {
       all: 'HTTP ingest, read API, web UI',
       receiver: 'receiver: HTTP ingest',

@@ -4,6 +4,7 @@
  * default. Anything invalid fails at start with a message that says what to change.
  */
 import { readFileSync } from 'node:fs';
+import { checkSessionTemplate } from './ingest/session-template.js';
 
 type Kind = 'hostport' | 'int' | 'path' | 'enum' | 'string' | 'bool';
 
@@ -235,6 +236,54 @@ export const OPTIONS = [
     help: 'largest UDP datagram accepted; larger ones are counted drops',
   },
   {
+    key: 'syslogUdp',
+    flag: '--syslog-udp',
+    env: 'LOGSRV_SYSLOG_UDP',
+    kind: 'hostport',
+    default: 'off',
+    help: 'syslog (RFC 5424 and RFC 3164, one message per datagram) over UDP: listen address HOST:PORT, or "off"',
+  },
+  {
+    key: 'syslogTcp',
+    flag: '--syslog-tcp',
+    env: 'LOGSRV_SYSLOG_TCP',
+    kind: 'hostport',
+    default: 'off',
+    help: 'syslog over TCP (octet-counted or newline-framed, RFC 6587): listen address HOST:PORT, or "off"',
+  },
+  {
+    key: 'syslogSession',
+    flag: '--syslog-session',
+    env: 'LOGSRV_SYSLOG_SESSION',
+    kind: 'string',
+    default: '{hostname}/{app}|{hostname}|{peer}',
+    help: 'session of a syslog message without a `session` SD param: alternatives separated by |, {name} placeholders (README, Shippers)',
+  },
+  {
+    key: 'otlpSession',
+    flag: '--otlp-session',
+    env: 'LOGSRV_OTLP_SESSION',
+    kind: 'string',
+    default: '{trace_id}|{service.name}|otlp',
+    help: 'session of an OTLP log record without a `session` attribute (README, Shippers)',
+  },
+  {
+    key: 'lokiSession',
+    flag: '--loki-session',
+    env: 'LOGSRV_LOKI_SESSION',
+    kind: 'string',
+    default: '{labels}',
+    help: 'session of a Loki push entry without a `session` label (README, Shippers)',
+  },
+  {
+    key: 'elasticsearchSession',
+    flag: '--elasticsearch-session',
+    env: 'LOGSRV_ELASTICSEARCH_SESSION',
+    kind: 'string',
+    default: '{_index}',
+    help: 'session of an Elasticsearch bulk document without a `session` field (README, Shippers)',
+  },
+  {
     key: 'rateLimit',
     flag: '--rate-limit',
     env: 'LOGSRV_RATE_LIMIT',
@@ -328,6 +377,15 @@ export interface ServerConfig {
   udpPort: number;
   udpRecvBufferBytes: number;
   maxDatagramBytes: number;
+  /** null when syslog over UDP / TCP is off. */
+  syslogUdpHost: string | null;
+  syslogUdpPort: number;
+  syslogTcpHost: string | null;
+  syslogTcpPort: number;
+  syslogSession: string;
+  otlpSession: string;
+  lokiSession: string;
+  elasticsearchSession: string;
   rateLimit: number;
   rateLimitBurst: number;
   insecure: boolean;
@@ -368,7 +426,7 @@ function check(o: OptionSpec, raw: unknown): string | number | boolean {
       if (!o.values?.includes(text)) throw new ConfigError(`invalid ${describe(o)}: must be one of ${o.values?.join(', ')}, got ${JSON.stringify(raw)}`);
       return text;
     case 'hostport': {
-      if (o.key === 'udp' && text === 'off') return text;
+      if ((o.key === 'udp' || o.default === 'off') && text === 'off') return text;
       const m = /^(.*):(\d{1,5})$/.exec(text);
       const port = m ? Number(m[2]) : -1;
       if (!m?.[1] || port > 65535) throw new ConfigError(`invalid ${describe(o)}: must be HOST:PORT such as 127.0.0.1:7070, got ${JSON.stringify(raw)}`);
@@ -416,15 +474,29 @@ export function loadConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEn
       `--idle-timeout-ms (${values.idleTimeoutMs}) must be longer than --tail-heartbeat-ms (${values.tailHeartbeatMs}), or idle tails would be cut between heartbeats`,
     );
   }
+  for (const o of OPTIONS as readonly OptionSpec[]) {
+    if (!o.key.endsWith('Session')) continue;
+    const bad = checkSessionTemplate(values[o.key] as string);
+    if (bad) throw new ConfigError(`invalid ${describe(o)}: ${bad}`);
+  }
   const http = splitHostPort(values.http as string);
   const udp = values.udp === 'off' ? null : splitHostPort(values.udp as string);
-  const { http: _h, udp: _u, ...rest } = values;
+  const syslogUdp = values.syslogUdp === 'off' ? null : splitHostPort(values.syslogUdp as string);
+  const syslogTcp = values.syslogTcp === 'off' ? null : splitHostPort(values.syslogTcp as string);
+  const { http: _h, udp: _u, syslogUdp: _su, syslogTcp: _st, ...rest } = values;
   return {
-    ...(rest as unknown as Omit<ServerConfig, 'httpHost' | 'httpPort' | 'udpHost' | 'udpPort'>),
+    ...(rest as unknown as Omit<
+      ServerConfig,
+      'httpHost' | 'httpPort' | 'udpHost' | 'udpPort' | 'syslogUdpHost' | 'syslogUdpPort' | 'syslogTcpHost' | 'syslogTcpPort'
+    >),
     httpHost: http.host,
     httpPort: http.port,
     udpHost: udp ? udp.host : null,
     udpPort: udp ? udp.port : 0,
+    syslogUdpHost: syslogUdp ? syslogUdp.host : null,
+    syslogUdpPort: syslogUdp ? syslogUdp.port : 0,
+    syslogTcpHost: syslogTcp ? syslogTcp.host : null,
+    syslogTcpPort: syslogTcp ? syslogTcp.port : 0,
   };
 }
 

@@ -38,7 +38,7 @@ export class StartError extends Error {
 export function listenFailure(err: unknown, what: string): string {
   const code = (err as NodeJS.ErrnoException)?.code;
   if (code === 'EADDRINUSE' || /EADDRINUSE/.test(String((err as Error)?.message)))
-    return `cannot listen on ${what}: the address is in use (another logsrv?); pick another with --http/--udp`;
+    return `cannot listen on ${what}: the address is in use (another logsrv?); pick another with ${what.startsWith('syslog') ? '--syslog-udp/--syslog-tcp' : '--http/--udp'}`;
   if (code === 'EACCES' || /EACCES/.test(String((err as Error)?.message)))
     return `cannot listen on ${what}: permission denied (ports below 1024 need privileges)`;
   return `cannot listen on ${what}: ${(err as Error)?.message ?? String(err)}`;

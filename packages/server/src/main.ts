@@ -14,6 +14,7 @@ import { openEngines } from './compose/engines.js';
 import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
 import { buildApp } from './http/app.js';
+import { type SyslogReceivers, startSyslog } from './ingest/syslog/index.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
 import { isLoopback, Lifecycle, listenFailure, StartError } from './lifecycle.js';
 import { createMemoryEventQuota } from './limits/event-quota.js';
@@ -45,6 +46,9 @@ export interface RunningServer {
   authEnabled: boolean;
   /** The bound UDP port, or null when UDP is off. */
   udpPort: number | null;
+  /** The bound syslog ports, or null when off (`--syslog-udp`, `--syslog-tcp`). */
+  syslogUdpPort: number | null;
+  syslogTcpPort: number | null;
   app: FastifyInstance;
   store: Store;
   /** Null in a reader-only process. */
@@ -144,6 +148,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           blocked,
         }
       : undefined,
+    shippers: { otlp: config.otlpSession, loki: config.lokiSession, elasticsearch: config.elasticsearchSession },
   });
   const udp =
     !receiver || !queue || config.udpHost === null
@@ -168,11 +173,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   // Stop order: no new requests; in-flight ones finish (their batches commit); then the queue
   // closes, the writer drains it, and only then the engines close. Tails first: they never end
   // by themselves, and their clients resume after a restart.
+  let syslog: SyslogReceivers | null = null;
   const life = new Lifecycle();
   life.onStop('auth', () => auth.stop());
   life.onStop('retention', () => retention?.stop());
   life.onStop('tails', () => tails?.close());
   life.onStop('udp', () => udp?.close());
+  life.onStop('syslog', () => syslog?.close());
   life.onStop('http', () => app.close());
   life.onStop('registry sync', () => registrySync?.stop());
   life.onStop('rate limits', () => limiterRedis?.disconnect());
@@ -181,15 +188,19 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   life.onStop('engines', () => engines.close());
 
   let udpPort: number | null = null;
+  let where = `HTTP ${config.httpHost}:${config.httpPort}`;
   try {
+    if (udp) where = `UDP ${config.udpHost}:${config.udpPort}`;
     udpPort = udp ? await udp.start() : null;
+    where = 'syslog';
+    syslog =
+      receiver && queue ? await startSyslog(config, { queue, metrics, blocked, resolveSession: registry.resolve, warn: (msg) => app?.log.warn(msg) }) : null;
+    where = `HTTP ${config.httpHost}:${config.httpPort}`;
     await app.listen({ host: config.httpHost, port: config.httpPort });
   } catch (err) {
     // Nothing was served yet: stop what did start, then say which address could not be had.
     await life.stop().catch(() => {});
-    throw new StartError(
-      listenFailure(err, udp !== null && udpPort === null ? `UDP ${config.udpHost}:${config.udpPort}` : `HTTP ${config.httpHost}:${config.httpPort}`),
-    );
+    throw new StartError(listenFailure(err, where === 'syslog' ? ((err as { where?: string }).where ?? where) : where));
   }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpPort;
@@ -208,6 +219,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   return {
     url: `http://${host}:${port}`,
     udpPort,
+    syslogUdpPort: syslog?.udpPort ?? null,
+    syslogTcpPort: syslog?.tcpPort ?? null,
     authEnabled: auth.enabled,
     app,
     store,
@@ -228,5 +241,15 @@ function checkExposure(config: ServerConfig, authEnabled: boolean): void {
     throw new ConfigError(
       `refusing UDP on ${config.udpHost}: datagrams carry no token, so anyone who can reach it could write. Bind UDP to loopback, turn it off (--udp off), or pass --insecure`,
     );
+  }
+  for (const [flag, host] of [
+    ['--syslog-udp', config.syslogUdpHost],
+    ['--syslog-tcp', config.syslogTcpHost],
+  ] as const) {
+    if (host !== null && !isLoopback(host)) {
+      throw new ConfigError(
+        `refusing syslog on ${host} (${flag}): syslog carries no token, so anyone who can reach it could write. Bind it to loopback or pass --insecure`,
+      );
+    }
   }
 }

@@ -20,6 +20,7 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isShipperIngestPath } from '../ingest/shippers.js';
 import type { Scope, TokenEntry, TokenFile } from './token-store.js';
 import { hasScope, parseTokenFile, readTokenFile, tokensPath, verifyToken } from './token-store.js';
 
@@ -32,6 +33,7 @@ export function tokenOf(req: FastifyRequest): TokenEntry | undefined {
 
 export function requiredScope(method: string, path: string): Scope | null {
   if (path === '/metrics') return 'read';
+  if (isShipperIngestPath(method, path)) return 'ingest';
   if (!path.startsWith('/v1/')) return null;
   if (method === 'POST' && path === '/v1/events') return 'ingest';
   if (path.startsWith('/v1/reports/')) return 'admin';
@@ -92,13 +94,12 @@ export class HttpAuth {
       const path = req.url.split('?', 1)[0] as string;
       const scope = requiredScope(req.method, path);
       if (scope === null) return;
-      const header = req.headers.authorization ?? '';
-      const m = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!m) {
+      const presented = presentedToken(req.headers.authorization ?? '');
+      if (presented === null) {
         reply.header('www-authenticate', 'Bearer realm="logsrv"');
         throw new LogsrvError('LOGSRV_ERR_UNAUTHORIZED', 'missing token: send Authorization: Bearer <token> (create one with `logsrv token create`)');
       }
-      const entry = verifyToken(this.doc, m[1] as string);
+      const entry = verifyToken(this.doc, presented);
       if (!entry) {
         reply.header('www-authenticate', 'Bearer realm="logsrv", error="invalid_token"');
         throw new LogsrvError('LOGSRV_ERR_UNAUTHORIZED', 'invalid or revoked token');
@@ -124,6 +125,23 @@ export class HttpAuth {
       if (set.size === 0 && this.live.get(id) === set) this.live.delete(id);
     });
   }
+}
+
+/**
+ * The token of an Authorization header: `Bearer <token>`, or — for shippers that only do these —
+ * HTTP Basic with the token as the password (any user name; Promtail, Fluent Bit, Filebeat) and
+ * Elasticsearch's `ApiKey base64(<id>:<token>)` or `ApiKey <token>`.
+ */
+function presentedToken(header: string): string | null {
+  const m = /^(Bearer|Basic|ApiKey)\s+(\S+)$/i.exec(header);
+  if (!m) return null;
+  const kind = (m[1] as string).toLowerCase();
+  const value = m[2] as string;
+  if (kind === 'bearer') return value;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon >= 0) return decoded.slice(colon + 1);
+  return kind === 'apikey' ? value : null;
 }
 
 function checkSessionReach(prefix: string, path: string, query: Record<string, unknown>): void {

@@ -5,6 +5,7 @@ import Fastify, { LogController } from 'fastify';
 import type { HttpAuth } from '../auth/index.js';
 import type { HttpIngestOptions } from '../ingest/http-ingest.js';
 import { registerHttpIngest } from '../ingest/http-ingest.js';
+import { registerShipperRoutes, type ShipperSessions } from '../ingest/shippers.js';
 import type { SourceLimiter } from '../limits/rate-limit.js';
 import type { Metrics } from '../metrics.js';
 import { registerEventSearch } from '../query/events-search.js';
@@ -30,6 +31,8 @@ export interface AppDeps {
   tailStore?: Store | undefined;
   /** `POST /v1/events` is registered when given (the receiver module). */
   ingest?: HttpIngestOptions | undefined;
+  /** Session templates of the shippers' HTTP protocols (OTLP, Loki, Elasticsearch); defaults when absent. */
+  shippers?: ShipperSessions;
   /** Per-source limit; absent when `--rate-limit` is 0. */
   limiter?: SourceLimiter | undefined;
   blocked: BlockedSources;
@@ -121,7 +124,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   registerWebUi(app, deps.webRoot);
 
-  if (deps.ingest) registerHttpIngest(app, deps.ingest);
+  if (deps.ingest) {
+    registerHttpIngest(app, deps.ingest);
+    registerShipperRoutes(app, deps.ingest, deps.shippers);
+  }
   if (deps.store) {
     registerSessionEvents(app, deps.store);
     registerEventSearch(app, deps.store);

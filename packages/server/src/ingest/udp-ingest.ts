@@ -35,6 +35,11 @@ export interface UdpIngestOptions {
   blocked?: BlockedSources | undefined;
   resolveSession?: SessionResolver | undefined;
   warn: (msg: string) => void;
+  /** What the datagrams hold (default `json`, SPEC §2); `syslog` also needs `syslogSession`. */
+  format?: 'json' | 'syslog';
+  syslogSession?: string;
+  /** The `transport` label of this receiver's counters (default `udp`). */
+  transport?: string;
 }
 
 export class UdpIngest {
@@ -47,7 +52,11 @@ export class UdpIngest {
   /** Publishes not yet settled; close() waits for them so their drops are counted. */
   private readonly pending = new Set<Promise<unknown>>();
 
-  constructor(private readonly o: UdpIngestOptions) {}
+  private readonly transport: string;
+
+  constructor(private readonly o: UdpIngestOptions) {
+    this.transport = o.transport ?? 'udp';
+  }
 
   /** Starts the receive thread and binds; resolves with the bound port. */
   start(): Promise<number> {
@@ -61,6 +70,8 @@ export class UdpIngest {
       batchEvents: o.batchEvents,
       maxUnackedEvents: o.maxUnackedEvents ?? 16 * o.batchEvents,
       rateLimit: o.rateLimit ?? null,
+      format: o.format ?? 'json',
+      syslogSession: o.syslogSession ?? '',
     };
     const worker = new Worker(new URL('./udp-worker.js', import.meta.url), { workerData: data });
     this.worker = worker;
@@ -138,7 +149,7 @@ export class UdpIngest {
       if (this.port === null) return;
       const now = read();
       if (now !== null && now > seen) {
-        this.o.metrics.dropped.inc({ transport: 'udp', reason: 'socket_overflow' }, now - seen);
+        this.o.metrics.dropped.inc({ transport: this.transport, reason: 'socket_overflow' }, now - seen);
         seen = now;
       }
     });
@@ -164,8 +175,8 @@ export class UdpIngest {
   private take(m: UdpBatch): void {
     const o = this.o;
     const metrics = o.metrics;
-    if (m.received > 0) metrics.received.inc({ transport: 'udp' }, m.received);
-    for (const [reason, n] of m.drops) metrics.dropped.inc({ transport: 'udp', reason }, n);
+    if (m.received > 0) metrics.received.inc({ transport: this.transport }, m.received);
+    for (const [reason, n] of m.drops) metrics.dropped.inc({ transport: this.transport, reason }, n);
     for (const [source, n] of m.blocked) o.blocked?.record(source, 'udp', n);
     if (!m.packed) return;
     // Taken: from here the queue bounds memory, and the receive thread may hand over more.
@@ -175,7 +186,7 @@ export class UdpIngest {
     if (events.length === 0) return;
     const n = events.length;
     const p = o.queue.publish(events, m.bytes).then(
-      (c) => metrics.accepted.inc({ transport: 'udp' }, n - (c.duplicates?.length ?? 0)),
+      (c) => metrics.accepted.inc({ transport: this.transport }, n - (c.duplicates?.length ?? 0)),
       (err: unknown) => {
         const reason =
           err instanceof LogsrvError && err.code === 'LOGSRV_ERR_QUEUE_FULL'
@@ -185,7 +196,7 @@ export class UdpIngest {
               : err instanceof LogsrvError && err.code === 'LOGSRV_ERR_QUEUE_UNAVAILABLE'
                 ? 'queue_unavailable'
                 : 'store_error';
-        metrics.dropped.inc({ transport: 'udp', reason }, n);
+        metrics.dropped.inc({ transport: this.transport, reason }, n);
       },
     );
     this.pending.add(p);
@@ -205,7 +216,7 @@ export class UdpIngest {
       }
     }
     if (dropped === 0) return events;
-    this.o.metrics.dropped.inc({ transport: 'udp', reason: 'unresolved_session' }, dropped);
+    this.o.metrics.dropped.inc({ transport: this.transport, reason: 'unresolved_session' }, dropped);
     return events.filter((e) => e !== null);
   }
 }

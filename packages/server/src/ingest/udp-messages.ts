@@ -12,6 +12,10 @@ export interface UdpWorkerData {
   /** Events handed over and not yet taken before new ones are dropped as `queue_full`. */
   maxUnackedEvents: number;
   rateLimit: { perSecond: number; burst: number } | null;
+  /** `json`: NDJSON events (SPEC §2); `syslog`: one RFC 5424/3164 message per datagram (RFC 5426), mapped by syslog/to-event.ts. */
+  format: 'json' | 'syslog';
+  /** The `--syslog-session` template (format `syslog`). */
+  syslogSession: string;
 }
 
 export interface UdpBatch {

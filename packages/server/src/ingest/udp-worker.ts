@@ -18,7 +18,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { packEvents } from '../batch/index.js';
 import { createMemoryLimiter, type SourceLimiter } from '../limits/rate-limit.js';
-import { acceptLine, isRejection } from './accept.js';
+import { acceptLine, acceptValue, isRejection } from './accept.js';
+import { SessionTemplate } from './session-template.js';
+import { parseSyslog } from './syslog/parse-syslog.js';
+import { syslogCandidate } from './syslog/to-event.js';
 import type { ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
 
 const o = workerData as UdpWorkerData;
@@ -46,15 +49,15 @@ let closing = false;
 const socket = createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4', recvBufferSize: o.recvBufferBytes });
 socket.on('message', (msg, rinfo) => {
   if (!limiter) {
-    parse(msg);
+    read(msg, rinfo.address);
     return;
   }
   // Decisions resolve in call order, so datagrams from one source keep their order.
   limiter.consume(rinfo.address).then((d) => {
-    if (d.allowed) parse(msg);
+    if (d.allowed) read(msg, rinfo.address);
     else {
       blocked.set(rinfo.address, (blocked.get(rinfo.address) ?? 0) + 1);
-      drop('rate_limited', countLines(msg));
+      drop('rate_limited', o.format === 'syslog' ? 1 : countLines(msg));
     }
   });
 });
@@ -94,6 +97,33 @@ function schedule(): void {
   if (scheduled) return;
   scheduled = true;
   setTimeout(flush, HANDOVER_MS);
+}
+
+const syslogSession = o.format === 'syslog' ? new SessionTemplate(o.syslogSession) : null;
+const read = syslogSession ? (msg: Buffer, peer: string) => parseSyslogDatagram(msg, peer, syslogSession) : parse;
+
+/**
+ * One syslog message per datagram (RFC 5426 §3.1). Its text is decoded leniently: RFC 5424 lets
+ * MSG be any octets, so invalid UTF-8 becomes U+FFFD rather than a drop.
+ */
+function parseSyslogDatagram(msg: Buffer, peer: string, template: SessionTemplate): void {
+  received++;
+  if (msg.length > o.maxDatagramBytes) drop('datagram_too_large');
+  else {
+    const m = parseSyslog(msg.toString('utf8'));
+    if ('error' in m) drop('invalid_syslog');
+    else {
+      const c = syslogCandidate(m, template, peer);
+      const a = acceptValue(c.event, () => c.fallback ?? UNRESOLVED);
+      if (isRejection(a)) drop(a.reason);
+      else {
+        batch.push(a);
+        batchBytes += a.value.length + (a.attrs?.length ?? 0);
+      }
+    }
+  }
+  if (batch.length >= o.batchEvents) handOver();
+  schedule();
 }
 
 function parse(msg: Buffer): void {
