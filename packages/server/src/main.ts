@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { HttpAuth } from './auth/index.js';
 import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
+import { openDataDir } from './data-dir/index.js';
 import { buildApp } from './http/app.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
 import { createMemoryEventQuota } from './limits/event-quota.js';
@@ -58,6 +59,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       );
     }
   }
+  const dataDir = openDataDir(config.dataDir); // a writable directory, locked against a second server (data-dir/)
   const store: Store = new SqliteStore({
     dataDir: config.dataDir,
     readerThreads: config.readerThreads,
@@ -153,6 +155,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     queue.close();
     await writer.drained();
     await store.close();
+    dataDir.release();
   };
   let udpPort: number | null = null;
   try {
