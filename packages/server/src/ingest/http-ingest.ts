@@ -216,6 +216,18 @@ async function ingestJson(run: IngestRun, stream: Readable, o: HttpIngestOptions
   o.metrics.received.inc({ transport: 'http' }, items.length);
   const approx = items.length > 0 ? Math.ceil(size / items.length) : 0;
   for (let i = 0; i < items.length; i++) {
+    // One event size limit whatever the body type: an event is as large as its JSON text, the
+    // measure an NDJSON line has (the body itself for a single event; re-serialized in an array).
+    // Items are measured only when the whole body is over the limit.
+    const eventBytes = !Array.isArray(doc) ? size : size > o.maxLineBytes ? Buffer.byteLength(JSON.stringify(items[i])) : 0;
+    if (eventBytes > o.maxLineBytes) {
+      run.reject(
+        i,
+        'line_too_large',
+        `event too large: ${formatBytes(eventBytes)}, limit ${formatBytes(o.maxLineBytes)} (--max-line-bytes); split long output into several events`,
+      );
+      continue;
+    }
     run.add(i, acceptValue(items[i], o.resolveSession), approx);
     if (run.full()) await run.flush();
   }
