@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { HttpAuth } from './auth/index.js';
 import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
-import { openDataDir } from './data-dir/index.js';
+import { DiskGuard, openDataDir } from './data-dir/index.js';
 import { buildApp } from './http/app.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
 import { createMemoryEventQuota } from './limits/event-quota.js';
@@ -122,6 +122,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       queueWaitMs: 30_000,
       quota: createMemoryEventQuota(),
       blocked,
+      disk: new DiskGuard(config.dataDir, config.minFreeDiskBytes),
     },
   });
   const udp =

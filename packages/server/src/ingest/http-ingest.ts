@@ -13,6 +13,8 @@ import type { NormalizedEvent, RejectReason } from '@logsrv/protocol';
 import { formatBytes, LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestRestriction, tokenOf } from '../auth/index.js';
+import type { DiskGuard } from '../data-dir/disk-space.js';
+import { DISK_FULL_RETRY_AFTER_S } from '../data-dir/disk-space.js';
 import type { EventQuota } from '../limits/event-quota.js';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
@@ -40,6 +42,8 @@ export interface HttpIngestOptions {
   quota?: EventQuota | undefined;
   /** Where refusals by quota are reported (`GET /v1/reports/blocked`, source `token <id>`). */
   blocked?: BlockedSources | undefined;
+  /** Free space of the data directory's disk: writes are refused with 507 when it is (nearly) full. */
+  disk?: DiskGuard | undefined;
 }
 
 interface RejectedItem {
@@ -266,6 +270,12 @@ export function registerHttpIngest(app: FastifyInstance, o: HttpIngestOptions): 
           );
         }
       }
+      const full = o.disk?.refusal();
+      if (full) {
+        reply.header('retry-after', String(DISK_FULL_RETRY_AFTER_S));
+        reply.header('connection', 'close'); // the body is not read
+        throw full;
+      }
       const stream = bodyStream(req);
       const run = new IngestRun(o);
       run.restrict = ingestRestriction(token);
@@ -276,7 +286,11 @@ export function registerHttpIngest(app: FastifyInstance, o: HttpIngestOptions): 
       try {
         if (kind === 'json') await ingestJson(run, stream, o);
         else await ingestNdjson(run, stream, o);
-      } catch (err) {
+      } catch (caught) {
+        // A store failure that means a full disk is said as such (507), not as an internal error.
+        const full = o.disk?.storeFailure(caught);
+        const err = full ?? caught;
+        if (full) reply.header('retry-after', String(DISK_FULL_RETRY_AFTER_S));
         if (err instanceof LogsrvError) {
           // Whatever was committed before the failure is reported with the error.
           if (err.code === 'LOGSRV_ERR_BODY_TOO_LARGE') reply.header('connection', 'close');
