@@ -155,8 +155,10 @@ export class HttpSender {
   private stopped = false;
   private closing = false;
   private giveUp = false;
-  /** Attempts made during close() that found nothing listening: one is enough to give up. */
+  /** Attempts made during close() that found nothing listening: one is enough to give up... */
   private absentWhileClosing = 0;
+  /** ...unless the server answered this sender before (any HTTP answer). */
+  private answered = false;
   private offline = false;
   private refused: string | undefined;
   private wakeUp: (() => void) | null = null;
@@ -240,9 +242,10 @@ export class HttpSender {
     let acks = this.acks;
     let deadline = Date.now() + timeoutMs;
     while (!this.refused && !this.giveUp && !this.idle()) {
-      // Nothing listens at the address (connection refused, no such host): waiting out the
-      // timeout cannot help a program that is exiting; the spool keeps the rest for later.
-      if (this.absentWhileClosing > 0) break;
+      // Nothing listens at the address (connection refused, no such host) and nothing ever
+      // answered there: waiting out the timeout cannot help a program that is exiting; the spool
+      // keeps the rest for later. A server that answered before may be restarting: wait for it.
+      if (this.absentWhileClosing > 0 && !this.answered) break;
       if (this.acks !== acks) {
         acks = this.acks;
         deadline = Date.now() + timeoutMs;
@@ -417,6 +420,7 @@ export class HttpSender {
       this.handle = postNdjson(this.target, batch.body);
       const out = await this.handle.done;
       this.handle = null;
+      if (out.kind !== 'retry' || !NOT_LISTENING.has(out.reason.split(' ')[0] as string)) this.answered = true;
       if (this.stopped) return;
       if (out.kind === 'ok' || out.kind === 'unstorable') {
         this.acks++;
