@@ -116,10 +116,22 @@ console.log(JSON.stringify({ http: h, udp: u }));
   assert.equal(stats.http.sent, 1);
   assert.equal(stats.udp.sent, 1);
 
+  // An application that only sends events installs the SDK alone: no server, no native code.
+  const sdkOnly = join(work, 'sdk-only');
+  mkdirSync(sdkOnly);
+  writeFileSync(join(sdkOnly, 'package.json'), '{ "private": true, "type": "module" }\n');
+  const sdkTarballs = tarballs.filter((f) => /logsrv-(protocol|client)-/.test(f));
+  run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', ...sdkTarballs], sdkOnly);
+  assert.deepEqual(readdirSync(join(sdkOnly, 'node_modules', '@logsrv')).sort(), ['client', 'protocol']);
+  assert.ok(!readdirSync(join(sdkOnly, 'node_modules')).includes('better-sqlite3'), 'no native dependency');
+  copyFileSync(join(app, 'sdk.mjs'), join(sdkOnly, 'sdk.mjs'));
+  const alone = JSON.parse(run(process.execPath, ['sdk.mjs', url, String(udpPort)], sdkOnly).stdout) as { http: { sent: number }; udp: { sent: number } };
+  assert.equal(alone.http.sent, 1);
+
   // UDP has no answer: wait until the datagram's event is stored before the session goes on.
   for (let i = 0; i < 100; i++) {
     const r = await request(`${url}/v1/sessions/installed/events`);
-    if ((JSON.parse(r.text) as { events: unknown[] }).events.length === 2) break;
+    if ((JSON.parse(r.text) as { events: unknown[] }).events.length === 4) break;
     await sleep(50);
   }
 
@@ -137,11 +149,17 @@ console.log(JSON.stringify({ http: h, udp: u }));
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { key: string; value: unknown });
+  // The four SDK events (two runs, HTTP and UDP: UDP carries no order with HTTP), then the send's.
   assert.deepEqual(
-    events.map((e) => [e.key, e.value]),
+    events
+      .slice(0, 4)
+      .map((e) => `${e.key}=${String(e.value)}`)
+      .sort(),
+    ['via=http', 'via=http', 'via=udp', 'via=udp'],
+  );
+  assert.deepEqual(
+    events.slice(4).map((e) => [e.key, e.value]),
     [
-      ['via', 'http'],
-      ['via', 'udp'],
       ['stdout', 'one'],
       ['stdout', 'two'],
       ['session.end', { reason: 'end of input' }],
