@@ -163,9 +163,10 @@ export interface CliResult extends Exit {
 }
 
 /** Runs `node bin/logsrv ARGS...` to completion (SIGKILLed after `timeoutMs`). */
-export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; uid?: number; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((res, rej) => {
-    const proc = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const ids = opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.uid };
+    const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? ROOT, env: childEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'], ...ids });
     children.add(proc);
     let stdout = '';
     let stderr = '';

@@ -160,6 +160,7 @@ describe('logsrv run: exit codes, signals, steps, sessions', { timeout: 90_000 }
         ['build', 'one'],
         ['build', 'two'],
         ['build', 'three'],
+        ['session.end', { reason: 'end of input' }],
       ],
     );
     const missing = await startAgent(t, ['send'], { env: { LOGSRV_SERVER: server.url }, stdin: '' }).done;

@@ -75,11 +75,18 @@ export function say(cmdName: string, message: string): void {
   process.stderr.write(`logsrv ${cmdName}: ${message}\n`);
 }
 
+/** A refused token is said once per program, whether the sender or leftover delivery met it. */
+let refusedShown = false;
+
 export function noticePrinter(cmdName: string): (n: SenderNotice) => void {
   let rejectedShown = 0;
   return (n) => {
     // A stream of invalid events would flood the terminal: the first few tell the story.
     if (n.kind === 'rejected' && ++rejectedShown > 3) return;
+    if (n.kind === 'refused') {
+      if (refusedShown) return;
+      refusedShown = true;
+    }
     // Going through the spool because output outruns the server is routine: nothing to act on.
     if (n.kind === 'buffer-full') return;
     say(cmdName, n.message);
@@ -127,14 +134,18 @@ export function spoolReport(cmdName: string, s: AgentSettings, r: CloseReport): 
   const parts: string[] = [];
   const pending = r.sent - r.committed - r.rejected - r.lost;
   if (r.spoolFile && pending > 0) {
+    // The refusal's reason was said when it happened (a 'refused' notice): not repeated here.
     const why = r.refused
-      ? `the server refused the token (${r.refused})`
+      ? `the server at ${s.server} refused the token`
       : r.offline
         ? `the server at ${s.server} could not be reached`
         : `the server at ${s.server} took no more within ${s.flushTimeoutMs} ms (--flush-timeout-ms)`;
     parts.push(
       `${why}: ${plural(pending, 'event')} (${kib(r.spooledBytes)}) wait in ${r.spoolFile}. ` +
-        `The next 'logsrv run' or 'logsrv send' to ${s.server} delivers them, or now: logsrv flush --server ${s.server}${s.spoolDir !== defaultSpoolDir() ? ` --spool ${s.spoolDir}` : ''}`,
+        (r.refused
+          ? `Deliver them with a token it accepts: logsrv flush --server ${s.server} --token TOKEN`
+          : `The next 'logsrv run' or 'logsrv send' to ${s.server} delivers them, or now: logsrv flush --server ${s.server}${s.token ? ' --token TOKEN' : ''}`) +
+        (s.spoolDir !== defaultSpoolDir() ? ` --spool ${s.spoolDir}` : ''),
     );
   }
   if (r.lost > 0) parts.push(`${plural(r.lost, 'event')} could not be kept (the spool could not be written) and are lost`);

@@ -2,7 +2,8 @@
  * `logsrv send --session S [--key stdout]` (SPEC §4, contract): lines piped on stdin become
  * events, exactly as `logsrv run` makes them from a command's output (output-lines.ts), and
  * stdin is copied to stdout unchanged (`--no-tee` to stop that), so `make 2>&1 | logsrv send -s S`
- * still shows the build. Exits 0 once everything is delivered or kept in the spool for a later
+ * still shows the build. At the end of stdin it sends `session.end` (`{"reason": "end of input"}`, or the signal that stopped it), so tails of
+ * the session end too, unless `--keep-open` (more output follows in this session). Exits 0 once everything is delivered or kept in the spool for a later
  * delivery (said on stderr); 1 when the server refused the token or rejected events.
  */
 import { HttpSender } from '@logsrv/client/agent';
@@ -25,6 +26,7 @@ interface SendFlags {
   key: string;
   step?: string;
   tee: boolean;
+  keepOpen?: boolean;
   maxLineBytes: number;
   server?: string;
   token?: string;
@@ -40,6 +42,7 @@ export function registerSend(program: Command): void {
     .option('--key <key>', 'event key of every line', 'stdout')
     .option('--step <name>', 'step name recorded on every event')
     .option('--no-tee', 'do not copy stdin to stdout')
+    .option('--keep-open', 'more output follows in this session: do not send session.end at the end of stdin, so tails do not end')
     .option('--max-line-bytes <n>', 'longer lines are sent as several consecutive events (attrs.partial)', intOption(64), DEFAULT_MAX_LINE_BYTES);
   addAgentOptions(cmd, true);
   cmd.action(async (flags: SendFlags) => {
@@ -87,6 +90,8 @@ async function send(flags: SendFlags): Promise<number> {
     }
     return signal !== null || sender.unreachable || performance.now() - stalledSince > settings.flushTimeoutMs;
   });
+  // The end of the input ends the session (tails end with it) unless more output follows.
+  if (!flags.keepOpen) sender.send({ ...base, key: 'session.end', value: { reason: signal ?? 'end of input' }, ts: Date.now() });
   flushing = true;
   const report = await sender.close(settings.flushTimeoutMs);
   await finishLeftovers(name, leftovers, report.delivered ? settings.flushTimeoutMs : 0);

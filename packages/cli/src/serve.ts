@@ -33,12 +33,12 @@ export function registerServe(program: Command): void {
       }
       throw err;
     }
-    const { redactUrl, StartError, startServer } = await import('@logsrv/server');
+    const { DataDirError, redactUrl, StartError, startServer } = await import('@logsrv/server');
     let server: RunningServer;
     try {
       server = await startServer(config);
     } catch (err) {
-      if (err instanceof ConfigError || err instanceof StartError) {
+      if (err instanceof ConfigError || err instanceof StartError || err instanceof DataDirError) {
         process.stderr.write(`logsrv serve: ${err.message}\n`);
         process.exit(err instanceof ConfigError ? 2 : 1);
       }

@@ -49,6 +49,24 @@ export function printEvent(e: StoredEvent, json: boolean): Promise<void> | undef
   return write(process.stderr, `${e.key} ${shortValue(e)}\n`);
 }
 
+/** Reasons of a failed first connection that mean no logsrv is at that address. */
+const NOT_THERE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|NO_ANSWER)\b/;
+
+/**
+ * A tail of a session that does not exist (yet) waits for it, which is right before a run starts
+ * but looks like a hang after a typo: say which it is, once.
+ */
+async function sayIfMissing(server: string, session: string, token: string | undefined): Promise<void> {
+  try {
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const r = await fetch(`${server.replace(/\/+$/, '')}/v1/sessions/${encodeURIComponent(session)}`, { headers, signal: AbortSignal.timeout(5000) });
+    await r.body?.cancel();
+    if (r.status === 404) process.stderr.write(`logsrv tail: session ${session} has no events yet; waiting for it to start (Ctrl-C to stop)\n`);
+  } catch {
+    // Only a courtesy: the tail itself reports connection problems.
+  }
+}
+
 export function registerTail(program: Command): void {
   program
     .command('tail')
@@ -68,14 +86,28 @@ export function registerTail(program: Command): void {
         throw err;
       });
       let warned = false;
+      let connected = false;
+      let unreachable: string | null = null;
+      const stop = new AbortController();
       try {
         const result = await tail({
           server,
           session,
           after: opts.after ?? null,
           token,
+          signal: stop.signal,
           onEvent: (e) => printEvent(e, json),
           onNotice: (n) => {
+            if (n.kind === 'reconnecting' && !connected && NOT_THERE.test(n.reason)) {
+              // Never reached a server: most likely a wrong --server, not a restart to wait out.
+              unreachable = n.reason;
+              stop.abort();
+              return;
+            }
+            if (n.kind === 'connected' && !connected) {
+              connected = true;
+              if (!opts.after) void sayIfMissing(server, session, token);
+            }
             if (n.kind === 'reconnecting') {
               warned = true;
               const at = n.after ? `after ${n.after}` : 'from the start';
@@ -86,6 +118,11 @@ export function registerTail(program: Command): void {
             }
           },
         });
+        if (unreachable !== null) {
+          process.stderr.write(
+            `logsrv tail: cannot reach a logsrv server at ${server} (${unreachable}); is it running? Set the address with --server or LOGSRV_SERVER\n`,
+          );
+        }
         process.exitCode = result.reason === 'end' ? 0 : 1;
       } catch (err) {
         if (err instanceof TailError) {

@@ -16,6 +16,8 @@ import type { RejectReason } from '@logsrv/protocol';
  * - `datagram_too_large` — over `maxDatagramBytes` with no HTTP fallback (no `url`).
  * - `buffer_full` — `maxBufferBytes` of events were already waiting (the server is slow or down).
  * - `send_error` — the OS refused a UDP datagram (its events are lost), or the address did not resolve.
+ * - `unreachable` — a UDP datagram came back as ICMP port-unreachable: nothing listens at the
+ *   address (counted from the socket's ECONNREFUSED reports; until one arrives they count as sent).
  * - `rejected` — the server answered that the event is invalid (HTTP only; UDP has no answer).
  * - `refused` — the server refused the token (HTTP 401/403).
  * - `closed` — `event()` after `close()`.
@@ -28,6 +30,7 @@ export type ClientDropReason =
   | 'datagram_too_large'
   | 'buffer_full'
   | 'send_error'
+  | 'unreachable'
   | 'rejected'
   | 'refused'
   | 'closed'
@@ -87,6 +90,12 @@ export class EventAccounting {
     this.queued -= count;
     this.queuedBytes -= bytes;
     this.sent += count;
+  }
+
+  /** Events counted as sent turned out lost (a UDP datagram refused by the receiving host). */
+  undeliver(reason: ClientDropReason, count: number, message: string): void {
+    this.sent -= count;
+    this.count(reason, count, message, false, undefined);
   }
 
   /** Queued events were dropped. */

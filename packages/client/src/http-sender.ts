@@ -34,6 +34,9 @@ import { postNdjson } from './post-events.js';
 import { defaultSpoolDir, Spool } from './spool.js';
 
 /** An event as given to the sender: `producer` and `seq` are its to set. */
+/** Network errors that mean no server is there at all (as opposed to a slow or busy one). */
+const NOT_LISTENING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
 export type OutgoingEvent = Omit<EventInput, 'producer' | 'seq'>;
 
 export type SenderNoticeKind =
@@ -152,6 +155,10 @@ export class HttpSender {
   private stopped = false;
   private closing = false;
   private giveUp = false;
+  /** Attempts made during close() that found nothing listening: one is enough to give up... */
+  private absentWhileClosing = 0;
+  /** ...unless the server answered this sender before (any HTTP answer). */
+  private answered = false;
   private offline = false;
   private refused: string | undefined;
   private wakeUp: (() => void) | null = null;
@@ -235,6 +242,10 @@ export class HttpSender {
     let acks = this.acks;
     let deadline = Date.now() + timeoutMs;
     while (!this.refused && !this.giveUp && !this.idle()) {
+      // Nothing listens at the address (connection refused, no such host) and nothing ever
+      // answered there: waiting out the timeout cannot help a program that is exiting; the spool
+      // keeps the rest for later. A server that answered before may be restarting: wait for it.
+      if (this.absentWhileClosing > 0 && !this.answered) break;
       if (this.acks !== acks) {
         acks = this.acks;
         deadline = Date.now() + timeoutMs;
@@ -409,6 +420,7 @@ export class HttpSender {
       this.handle = postNdjson(this.target, batch.body);
       const out = await this.handle.done;
       this.handle = null;
+      if (out.kind !== 'retry' || !NOT_LISTENING.has(out.reason.split(' ')[0] as string)) this.answered = true;
       if (this.stopped) return;
       if (out.kind === 'ok' || out.kind === 'unstorable') {
         this.acks++;
@@ -439,6 +451,7 @@ export class HttpSender {
         return;
       } else {
         failures++;
+        if (this.closing && NOT_LISTENING.has(out.reason)) this.absentWhileClosing++;
         if (!this.offline) {
           this.offline = true;
           const spooled = this.enterSpool('unreachable');

@@ -40,6 +40,8 @@ export interface TailOptions {
    * Default 45 s.
    */
   idleTimeoutMs?: number | undefined;
+  /** No response (status line and headers) for this long after connecting: retry. Default 10 s. */
+  responseTimeoutMs?: number | undefined;
 }
 
 export type TailNotice =
@@ -155,9 +157,13 @@ function connectOnce(opts: TailOptions, cur: Cursor): Promise<Outcome> {
     };
     const onAbort = () => settle({ kind: 'aborted' });
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    touch();
+    // logsrv answers a tail at once; something that accepts the connection and says nothing is
+    // not logsrv (or not well), so the first answer gets a shorter deadline than the idle one.
+    const responseMs = opts.responseTimeoutMs ?? 10_000;
+    idle = setTimeout(() => settle({ kind: 'retry', reason: `NO_ANSWER no answer from ${url.origin} within ${responseMs} ms` }), responseMs);
     req.on('error', (err) => settle({ kind: 'retry', reason: describe(err) }));
     req.on('response', (res) => {
+      touch();
       const status = res.statusCode ?? 0;
       if (status !== 200) {
         let body = '';
@@ -168,19 +174,34 @@ function connectOnce(opts: TailOptions, cur: Cursor): Promise<Outcome> {
         res.on('error', () => {});
         res.on('end', () => {
           let code = `HTTP_${status}`;
-          let message = body.trim() || `HTTP ${status}`;
+          // Not our JSON error (a proxy's page, another web server): say so rather than dump it.
+          let message = `${url.origin} answered GET ${url.pathname} with HTTP ${status} (${String(res.headers['content-type'] ?? 'no Content-Type')}), not a logsrv error: is it a logsrv server?`;
           try {
             const j = JSON.parse(body) as { error?: { code?: string; message?: string } };
             if (j.error?.code) code = j.error.code;
             if (j.error?.message) message = j.error.message;
           } catch {
-            // Not our JSON error (a proxy's page): keep the text.
+            // keep the message above
           }
           if (status === 408 || status === 429 || status >= 500) {
             const ra = Number(res.headers['retry-after']);
             settle({ kind: 'retry', reason: `${status} ${message}`, delayMs: Number.isFinite(ra) ? ra * 1000 : undefined });
           } else fail(new TailError(message, code, status));
         });
+        return;
+      }
+      // A 200 that is not an event stream comes from something other than logsrv (a wrong
+      // --server, a proxy's page): reading it as SSE would wait forever for frames that never come.
+      const type = String(res.headers['content-type'] ?? '');
+      if (!type.toLowerCase().startsWith('text/event-stream')) {
+        res.resume();
+        fail(
+          new TailError(
+            `${url.origin} is not a logsrv server (GET ${url.pathname} answered 200 ${type || 'without a Content-Type'}, not text/event-stream); check the server address`,
+            'NOT_LOGSRV',
+            status,
+          ),
+        );
         return;
       }
       opts.onNotice?.({ kind: 'connected', after: cur.lastId });

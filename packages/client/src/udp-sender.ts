@@ -10,8 +10,11 @@
  *
  * The socket is connected to the server's address (resolved once), so sends skip the per-datagram
  * lookup, and it is unref'd: an idle client never keeps the process alive. Its `error` events
- * (Linux reports an ICMP port-unreachable for an earlier datagram as ECONNREFUSED) are absorbed:
- * UDP cannot know whether anyone listens, and an unhandled `error` would crash the caller.
+ * never reach the caller (an unhandled `error` would crash it). One of them is news, though: Linux
+ * reports an ICMP port-unreachable for a datagram sent on a connected socket as ECONNREFUSED, one
+ * report per refused datagram. Each such report moves the events of the oldest datagram sent in
+ * the last {@link REFUSAL_WINDOW_MS} from `sent` to dropped (`unreachable`): "nothing listens" is
+ * a loss the caller's stats must show, even though UDP has no acknowledgements.
  *
  * Ownership: events belong to this sender from `push` until they are counted as sent or dropped
  * in the shared {@link EventAccounting}; datagram buffers are owned by the socket until its
@@ -33,6 +36,10 @@ export interface UdpSenderOptions {
 
 /** After a failed lookup or connect, events are dropped at once for this long before trying again. */
 const RETRY_CONNECT_MS = 1000;
+/** A datagram not refused within this long is taken as received (an ICMP answer takes a round trip). */
+const REFUSAL_WINDOW_MS = 1000;
+/** Datagrams remembered for refusal reports; past this (a very high rate), the oldest count as received. */
+const MAX_RECENT_DATAGRAMS = 8192;
 
 export class UdpSender {
   private readonly o: UdpSenderOptions;
@@ -47,6 +54,9 @@ export class UdpSender {
   private failedUntil = 0;
   private lastError = '';
   private scheduled = false;
+  /** Datagrams sent recently, oldest first: [sent at, events in it]; see REFUSAL_WINDOW_MS. */
+  private recent: [number, number][] = [];
+  private recentHead = 0;
 
   constructor(o: UdpSenderOptions) {
     this.o = o;
@@ -93,6 +103,9 @@ export class UdpSender {
     if (this.state === 'closed') return;
     await this.flush(deadline);
     this.dropUnsent('close_timeout', `still queued when close() timed out`);
+    // A refusal of the last datagrams is a round trip away: give it a moment to be counted.
+    const last = this.recent[this.recent.length - 1];
+    if (last && Date.now() - last[0] < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));
     this.state = 'closed';
     const s = this.socket;
     this.socket = null;
@@ -117,6 +130,7 @@ export class UdpSender {
       }
       s.on('error', (e: NodeJS.ErrnoException) => {
         this.lastError = e.code ?? e.message;
+        if (e.code === 'ECONNREFUSED') this.refused();
       });
       s.connect(this.o.port, address, (cerr?: Error) => {
         if (this.state !== 'connecting') {
@@ -191,12 +205,41 @@ export class UdpSender {
     }
   }
 
+  /** An ICMP port-unreachable came back: the oldest recent datagram's events were not received. */
+  private refused(): void {
+    const now = Date.now();
+    while (this.recentHead < this.recent.length) {
+      const [at, count] = this.recent[this.recentHead++] as [number, number];
+      if (now - at > REFUSAL_WINDOW_MS) continue;
+      this.o.acct.undeliver('unreachable', count, `UDP ${this.address}: port unreachable (nothing listens there)`);
+      break;
+    }
+    if (this.recentHead === this.recent.length) {
+      this.recent = [];
+      this.recentHead = 0;
+    }
+  }
+
+  private remember(count: number): void {
+    if (this.recent.length - this.recentHead >= MAX_RECENT_DATAGRAMS) this.recentHead++;
+    if (this.recentHead > 4096 && this.recentHead * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentHead);
+      this.recentHead = 0;
+    }
+    this.recent.push([Date.now(), count]);
+  }
+
   private sendDatagram(s: Socket, datagram: Buffer, count: number, bytes: number): void {
     const done = (err: Error | null) => {
       if (err) {
         const code = (err as NodeJS.ErrnoException).code ?? err.message;
         this.o.acct.dropQueued('send_error', count, bytes, `UDP send to ${this.address} failed: ${code}`);
-      } else this.o.acct.delivered(count, bytes);
+        // The send reported a refusal of an earlier datagram (the socket's pending error).
+        if (code === 'ECONNREFUSED') this.refused();
+      } else {
+        this.o.acct.delivered(count, bytes);
+        this.remember(count);
+      }
       this.progress.settle(count);
     };
     try {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { RunningServer } from '@logsrv/server';
-import { loadConfig, startServer } from '@logsrv/server';
+import { createToken, loadConfig, startServer } from '@logsrv/server';
 import { createClient } from '../src/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -136,6 +136,29 @@ describe('event client with the real server', () => {
         await client.close();
       }
     });
+  });
+
+  test('with auth on, the event too large for a datagram falls back to HTTP with the token and is stored', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-sdk-auth-'));
+    const { token } = createToken(dataDir, { scopes: ['ingest', 'read'] });
+    const srv = await startServer(loadConfig({ http: '127.0.0.1:0', udp: '127.0.0.1:0', dataDir, logLevel: 'silent' }));
+    const client = createClient({ url: srv.url, udpPort: srv.udpPort as number, maxDatagramBytes: 1024, token });
+    try {
+      assert.equal(srv.authEnabled, true);
+      const big = 'q'.repeat(20_000);
+      client.event({ session: 'sdk-auth-fb', key: 'big', value: big });
+      assert.equal(await client.flush(), true);
+      const s = client.stats();
+      assert.deepEqual(s.dropped, {}, JSON.stringify(s));
+      assert.equal(s.httpFallback, 1);
+      const res = await fetch(`${srv.url}/v1/sessions/sdk-auth-fb/events`, { headers: { authorization: `Bearer ${token}` } });
+      const page = (await res.json()) as { events: { value: unknown }[] };
+      assert.equal(page.events[0]?.value, big);
+    } finally {
+      await client.close();
+      await srv.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   test('loss accounting at a moderate rate: client sent = server stored + server counted drops', async () => {

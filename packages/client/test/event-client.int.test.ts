@@ -161,8 +161,28 @@ describe('event client over UDP', () => {
     assertBalanced(s);
     assert.equal(s.queued, 0);
     assert.equal(s.sent + s.droppedTotal, n);
-    // Loopback reports the closed port (ICMP): the next sends fail and are counted, not thrown.
-    if (s.droppedTotal > 0) assert.ok((s.dropped.send_error ?? 0) > 0 && errors.every((e) => e.reason === 'send_error'), JSON.stringify(s));
+    // Loopback reports the closed port (ICMP): those datagrams count as dropped, not sent.
+    assert.ok((s.dropped.unreachable ?? 0) + (s.dropped.send_error ?? 0) > 0, JSON.stringify(s));
+    assert.ok(
+      errors.every((e) => e.reason === 'send_error' || e.reason === 'unreachable'),
+      JSON.stringify(s),
+    );
+  });
+
+  test('over UDP to a closed port, events are reported dropped (unreachable), not sent', async () => {
+    const port = await deadUdpPort();
+    const errors: ClientError[] = [];
+    const client = createClient({ url: await deadHttpUrl(), udpPort: port, onError: (e) => errors.push(e) });
+    for (let i = 0; i < 5; i++) {
+      client.event({ session: 'closed-port', key: 'k', value: i });
+      await sleep(20); // one datagram each
+    }
+    assert.equal(await client.flush(), true);
+    const s = await client.close(1000);
+    assertBalanced(s);
+    assert.deepEqual(s.dropped, { unreachable: 5 }, JSON.stringify(s));
+    assert.equal(s.sent, 0);
+    assert.match(errors[0]?.message ?? '', /port unreachable \(nothing listens there\)/);
   });
 
   test('an unresolvable host drops events as send_error without throwing', async () => {

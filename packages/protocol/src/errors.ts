@@ -20,6 +20,7 @@ export const ErrorCodes = {
   LOGSRV_ERR_QUEUE_UNAVAILABLE: { status: 503, text: 'the queue (Redis) is unavailable' },
   LOGSRV_ERR_SHUTTING_DOWN: { status: 503, text: 'server is shutting down' },
   LOGSRV_ERR_TOO_MANY_TAILS: { status: 503, text: 'too many live tails open' },
+  LOGSRV_ERR_DISK_FULL: { status: 507, text: 'the disk of the data directory is full' },
   LOGSRV_ERR_UPLOAD_TIMEOUT: { status: 408, text: 'request body arrived too slowly' },
   LOGSRV_ERR_NOT_FOUND: { status: 404, text: 'not found' },
   LOGSRV_ERR_INTERNAL: { status: 500, text: 'internal error' },

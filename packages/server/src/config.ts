@@ -174,6 +174,15 @@ export const OPTIONS = [
     help: 'keep this many days before today in the store; older days move to <data>/archive (checked at start and hourly; 0 keeps everything)',
   },
   {
+    key: 'minFreeDiskBytes',
+    flag: '--min-free-disk-bytes',
+    env: 'LOGSRV_MIN_FREE_DISK_BYTES',
+    kind: 'int',
+    min: 0,
+    default: 64 * MiB,
+    help: 'refuse writes (507 + Retry-After) while the disk of --data has less free space than this, before SQLite meets a full disk (0 turns the guard off)',
+  },
+  {
     key: 'shutdownTimeoutMs',
     flag: '--shutdown-timeout-ms',
     env: 'LOGSRV_SHUTDOWN_TIMEOUT_MS',
@@ -368,6 +377,7 @@ export interface ServerConfig {
   searchIndex: 'on' | 'off';
   searchChunkRows: number;
   retentionDays: number;
+  minFreeDiskBytes: number;
   shutdownTimeoutMs: number;
   maxTailClients: number;
   tailClientBufferBytes: number;

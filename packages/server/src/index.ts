@@ -5,6 +5,7 @@ export type { IdentifiedBatch } from './batch/index.js';
 export { redact as redactUrl } from './compose/engines.js';
 export type { ServerConfig } from './config.js';
 export { ConfigError, loadConfig, OPTIONS, optionSpecs } from './config.js';
+export { DataDirError } from './data-dir/index.js';
 export type { RunningServer, StartOptions } from './main.js';
 export { StartError, startServer } from './main.js';
 export type { CommitFeed, CommitNotice } from './queue/commit-feed.js';

@@ -13,6 +13,7 @@ import type { Engines, Module } from './compose/engines.js';
 import { openEngines } from './compose/engines.js';
 import type { ServerConfig } from './config.js';
 import { ConfigError } from './config.js';
+import { DiskGuard, openDataDir } from './data-dir/index.js';
 import { buildApp } from './http/app.js';
 import { type SyslogReceivers, startSyslog } from './ingest/syslog/index.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
@@ -71,8 +72,15 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   let authWarn: (msg: string) => void = (msg) => process.stderr.write(`${msg}\n`);
   const auth = new HttpAuth(config.dataDir, (msg) => authWarn(msg));
   checkExposure(config, auth.enabled);
-
-  const engines: Engines = await openEngines(config, clock, modules, (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`)));
+  // A writable directory; locked against a second server when it holds the embedded store's files.
+  const dataDir = openDataDir(config.dataDir, { lock: config.store === 'sqlite' });
+  let engines: Engines;
+  try {
+    engines = await openEngines(config, clock, modules, (msg) => (app ? app.log.warn(msg) : process.stderr.write(`${msg}\n`)));
+  } catch (err) {
+    dataDir.release();
+    throw err;
+  }
   const { store, queue } = engines;
   const metrics = createMetrics(() => queue?.depth ?? 0);
   const receiver = modules.has('receiver') && queue !== null;
@@ -146,6 +154,8 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           queueWaitMs: 30_000,
           quota: createMemoryEventQuota(),
           blocked,
+          // Free space guards the embedded store's files; PostgreSQL reports its own full disk.
+          disk: config.store === 'sqlite' ? new DiskGuard(config.dataDir, config.minFreeDiskBytes) : undefined,
         }
       : undefined,
     shippers: { otlp: config.otlpSession, loki: config.lokiSession, elasticsearch: config.elasticsearchSession },
@@ -186,7 +196,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   life.onStop('queue', () => queue?.close());
   life.onStop('writer', () => writer?.drained());
   life.onStop('engines', () => engines.close());
-
+  life.onStop('data dir', () => dataDir.release());
   let udpPort: number | null = null;
   let where = `HTTP ${config.httpHost}:${config.httpPort}`;
   try {

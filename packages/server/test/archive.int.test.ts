@@ -110,7 +110,10 @@ test('--retention-days archives the days before the kept ones at start, and keep
     now = NOV1 + 3 * DAY_MS; // Nov 4: with 1 day kept before today, Nov 3 stays and Nov 1 goes
     srv = await startTestServer({ retentionDays: 1 }, { dataDir, clock: () => now });
     // The archive is complete before the day leaves the store: wait for both steps.
-    await until('the archive of Nov 1, then the day file gone', () => existsSync(join(dataDir, 'archive', 'events-20261101.db.gz')) && !existsSync(join(dataDir, 'events-20261101.db')));
+    await until(
+      'the archive of Nov 1, then the day file gone',
+      () => existsSync(join(dataDir, 'archive', 'events-20261101.db.gz')) && !existsSync(join(dataDir, 'events-20261101.db')),
+    );
     assert.ok(existsSync(join(dataDir, 'events-20261103.db')));
     assert.deepEqual(await sessionNames(srv.url), ['kept']);
     assert.equal((await readAll(srv.url, 'old')).length, 0);

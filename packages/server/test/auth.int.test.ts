@@ -108,6 +108,17 @@ describe('tokens and scopes', () => {
     );
   });
 
+  test('/metrics with a session-restricted token: 403 saying why, not advice that means nothing there', async () => {
+    for (const path of ['/metrics', '/metrics?session=ws-1%2Fa']) {
+      const r = await call('scoped', 'GET', path);
+      assert.equal(r.status, 403);
+      const body = (await r.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'LOGSRV_ERR_FORBIDDEN');
+      assert.match(body.error.message, /\/metrics counts every session.*use a read token without --session-prefix/);
+      assert.doesNotMatch(body.error.message, /pass session=/);
+    }
+  });
+
   test('a session-restricted token lists only its own sessions; prefix= narrows any list', async () => {
     const names = async (who: Who, path: string) => {
       const res = await call(who, 'GET', path);
@@ -164,7 +175,7 @@ describe('tokens and scopes', () => {
     await new Promise((r) => setTimeout(r, 200));
     revokeToken(dataDir, t.entry.id);
     await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`tail not closed; got ${text}`)), 5000))]);
-    assert.match(text, /event: error\ndata: \{"error":"token revoked"\}/);
+    assert.match(text, /event: error\ndata: \{"code":"LOGSRV_ERR_UNAUTHORIZED","message":"token revoked"\}/);
     const again = await fetch(`${srv.url}/v1/sessions/ws-1%2Fa/events`, { headers: { authorization: `Bearer ${t.token}` } });
     assert.equal(again.status, 401);
   });

@@ -111,6 +111,30 @@ describe('POST /v1/events', () => {
     );
   });
 
+  test('one event size limit: an event over --max-line-bytes is refused as application/json too, alone or in an array', async () => {
+    const big = { session: 'one-limit', key: 'stdout', value: 'x'.repeat(5000) };
+    const alone = await post(srv.url, JSON.stringify(big), { 'content-type': 'application/json' });
+    assert.equal(alone.status, 400);
+    assert.equal(alone.json.error.code, 'LOGSRV_ERR_NO_VALID_EVENTS');
+    assert.equal(alone.json.rejected[0].reason, 'line_too_large');
+    assert.match(alone.json.rejected[0].error, /event too large: .*limit 4 KiB \(--max-line-bytes\)/);
+    const small = (value: string) => ({ session: 'one-limit', key: 'stdout', value });
+    const arr = await post(srv.url, JSON.stringify([small('a'), big, small('b')]), { 'content-type': 'application/json' });
+    assert.equal(arr.status, 200);
+    assert.equal(arr.json.accepted, 2);
+    assert.deepEqual(
+      arr.json.rejected.map((x: any) => [x.index, x.reason]),
+      [[1, 'line_too_large']],
+    );
+    // The same event as an NDJSON line meets the same limit.
+    const line = await post(srv.url, ndjson([big]));
+    assert.equal(line.json.rejected[0].reason, 'line_too_large');
+    assert.deepEqual(
+      (await readAll(srv.url, 'one-limit')).map((e) => e.value),
+      ['a', 'b'],
+    );
+  });
+
   test('invalid UTF-8 in one NDJSON line rejects only that line', async () => {
     const body = Buffer.concat([
       Buffer.from(ndjson([{ session: 'utf', key: 'stdout', value: 'ok é' }])),

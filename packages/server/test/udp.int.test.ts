@@ -74,6 +74,30 @@ describe('UDP ingest', () => {
     }
   });
 
+  test('a line of invalid UTF-8 drops only itself: the valid lines of its datagram are stored', async () => {
+    const srv = await startTestServer();
+    try {
+      const mixed = Buffer.concat([
+        Buffer.from(`${ev('udp-mixed', 1)}\n`),
+        Buffer.from('{"session":"udp-mixed","key":"k","value":"'),
+        Buffer.from([0xc3, 0x28, 0xff]),
+        Buffer.from('"}\n'),
+        Buffer.from(`${ev('udp-mixed', 'é, ✓')}\n${ev('udp-mixed', 3)}`),
+      ]);
+      await sendAll(srv.udpPort as number, [mixed]);
+      await eventually(async () => (await readAll(srv.url, 'udp-mixed')).length === 3);
+      assert.deepEqual(
+        (await readAll(srv.url, 'udp-mixed')).map((e) => e.value),
+        [1, 'é, ✓', 3],
+      );
+      await eventually(async () => (await counters(srv))['logsrv_dropped_total:invalid_utf8'] === 1);
+      const c = await counters(srv);
+      assert.equal(c.logsrv_accepted_total, 3);
+    } finally {
+      await srv.dispose();
+    }
+  });
+
   test('loss accounting at a moderate rate: sent = stored + counted drops', async () => {
     const srv = await startTestServer();
     try {

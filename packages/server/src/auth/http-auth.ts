@@ -146,6 +146,12 @@ function presentedToken(header: string): string | null {
 
 function checkSessionReach(prefix: string, path: string, query: Record<string, unknown>): void {
   if (path === '/v1/sessions' || path === '/v1/sessions/') return; // the list route narrows itself
+  if (path === '/metrics') {
+    throw new LogsrvError(
+      'LOGSRV_ERR_FORBIDDEN',
+      `/metrics counts every session, and this token reaches only sessions starting with '${prefix}': use a read token without --session-prefix`,
+    );
+  }
   const m = /^\/v1\/sessions\/([^/]+)(\/|$)/.exec(path);
   let session: string | undefined;
   if (m) {
@@ -169,7 +175,8 @@ function checkSessionReach(prefix: string, path: string, query: Record<string, u
 function closeRevoked(res: ServerResponse, sse: boolean): void {
   if (res.writableEnded) return;
   if (res.headersSent && sse) {
-    res.end(`event: error\ndata: ${JSON.stringify({ error: 'token revoked' })}\n\n`);
+    // The same frame shape as every other `event: error` (docs/tail.md): code and message.
+    res.end(`event: error\ndata: ${JSON.stringify({ code: 'LOGSRV_ERR_UNAUTHORIZED', message: 'token revoked' })}\n\n`);
   } else if (!res.headersSent) {
     res.writeHead(401, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { code: 'LOGSRV_ERR_UNAUTHORIZED', message: 'token revoked' } }));

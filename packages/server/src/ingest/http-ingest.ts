@@ -13,6 +13,8 @@ import type { NormalizedEvent, RejectReason } from '@logsrv/protocol';
 import { formatBytes, LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ingestRestriction, tokenOf } from '../auth/index.js';
+import type { DiskGuard } from '../data-dir/disk-space.js';
+import { DISK_FULL_RETRY_AFTER_S } from '../data-dir/disk-space.js';
 import type { EventQuota } from '../limits/event-quota.js';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
@@ -40,6 +42,8 @@ export interface HttpIngestOptions {
   quota?: EventQuota | undefined;
   /** Where refusals by quota are reported (`GET /v1/reports/blocked`, source `token <id>`). */
   blocked?: BlockedSources | undefined;
+  /** Free space of the data directory's disk: writes are refused with 507 when it is (nearly) full. */
+  disk?: DiskGuard | undefined;
 }
 
 interface RejectedItem {
@@ -216,6 +220,18 @@ async function ingestJson(run: IngestRun, stream: Readable, o: HttpIngestOptions
   o.metrics.received.inc({ transport: 'http' }, items.length);
   const approx = items.length > 0 ? Math.ceil(size / items.length) : 0;
   for (let i = 0; i < items.length; i++) {
+    // One event size limit whatever the body type: an event is as large as its JSON text, the
+    // measure an NDJSON line has (the body itself for a single event; re-serialized in an array).
+    // Items are measured only when the whole body is over the limit.
+    const eventBytes = !Array.isArray(doc) ? size : size > o.maxLineBytes ? Buffer.byteLength(JSON.stringify(items[i])) : 0;
+    if (eventBytes > o.maxLineBytes) {
+      run.reject(
+        i,
+        'line_too_large',
+        `event too large: ${formatBytes(eventBytes)}, limit ${formatBytes(o.maxLineBytes)} (--max-line-bytes); split long output into several events`,
+      );
+      continue;
+    }
     run.add(i, acceptValue(items[i], o.resolveSession), approx);
     if (run.full()) await run.flush();
   }
@@ -254,6 +270,12 @@ export function registerHttpIngest(app: FastifyInstance, o: HttpIngestOptions): 
           );
         }
       }
+      const full = o.disk?.refusal();
+      if (full) {
+        reply.header('retry-after', String(DISK_FULL_RETRY_AFTER_S));
+        reply.header('connection', 'close'); // the body is not read
+        throw full;
+      }
       const stream = bodyStream(req);
       const run = new IngestRun(o);
       run.restrict = ingestRestriction(token);
@@ -264,7 +286,11 @@ export function registerHttpIngest(app: FastifyInstance, o: HttpIngestOptions): 
       try {
         if (kind === 'json') await ingestJson(run, stream, o);
         else await ingestNdjson(run, stream, o);
-      } catch (err) {
+      } catch (caught) {
+        // A store failure that means a full disk is said as such (507), not as an internal error.
+        const full = o.disk?.storeFailure(caught);
+        const err = full ?? caught;
+        if (full) reply.header('retry-after', String(DISK_FULL_RETRY_AFTER_S));
         if (err instanceof LogsrvError) {
           // Whatever was committed before the failure is reported with the error.
           if (err.code === 'LOGSRV_ERR_BODY_TOO_LARGE') reply.header('connection', 'close');

@@ -42,6 +42,8 @@ export interface ClientOwner {
  * server does not wait that long (clients resume by their last id either way).
  */
 const LAGGED_GRACE_MS = 15_000;
+/** Heartbeat ticks in a row without the socket taking a byte (while bytes wait) that make a stall. */
+const STALL_TICKS = 2;
 const SHUTDOWN_GRACE_MS = 1000;
 
 export class TailClient {
@@ -56,6 +58,13 @@ export class TailClient {
   private pendingBytes = 0;
   private overflowUntil: EventId | null = null;
   private destroyTimer: NodeJS.Timeout | null = null;
+  /** The last history write was not taken whole: wait for 'drain' before the next page. */
+  private historyFull = false;
+  /** 'drain' events seen, and the stall check's view at the previous heartbeat. */
+  private drains = 0;
+  private lastDrains = 0;
+  private lastQueued = 0;
+  private stallTicks = 0;
   /**
    * Live frames go to the socket itself, skipping ServerResponse's per-write bookkeeping (about
    * half the cost of a write here, and fan-out is writes). Safe because the response is not
@@ -72,6 +81,12 @@ export class TailClient {
   ) {
     this.lastSent = cursor;
     this.sock = res.headersSent && !res.useChunkedEncodingByDefault && res.socket ? res.socket : null;
+    const drained = () => {
+      this.drains++;
+    };
+    res.on('drain', drained);
+    this.sock?.on('drain', drained);
+    res.once('close', () => this.sock?.off('drain', drained));
     this.done = new Promise((resolve) => {
       res.once('close', () => {
         if (this.destroyTimer) clearTimeout(this.destroyTimer);
@@ -131,14 +146,20 @@ export class TailClient {
     return u;
   }
 
-  /**
-   * Writes stored events (history phase); resolves once the socket can take more, so a slow
-   * reader slows its own history read and nothing else. Returns false when the client is gone.
-   */
-  async writeHistory(text: string, lastId: string): Promise<boolean> {
-    if (this.state === 'closed') return false;
+  /** Writes stored events (history phase); {@link historyDrained} then waits for the socket. */
+  writeHistory(text: string, lastId: string): void {
+    if (this.state === 'closed') return;
     this.lastSent = lastId;
-    if (!this.res.write(text)) {
+    this.historyFull = !this.res.write(text);
+  }
+
+  /**
+   * Resolves once the socket took the last history page, so a slow reader slows its own history
+   * read and nothing else (a stalled one is lagged by {@link heartbeat}). False when the client
+   * is gone.
+   */
+  async historyDrained(): Promise<boolean> {
+    if (this.historyFull && this.state !== 'closed') {
       await new Promise<void>((resolve) => {
         const done = () => {
           this.res.off('drain', done);
@@ -148,6 +169,7 @@ export class TailClient {
         this.res.on('drain', done);
         this.res.on('close', done);
       });
+      this.historyFull = false;
     }
     return !this.closed;
   }
@@ -190,9 +212,39 @@ export class TailClient {
     if (endAt !== null) this.end(endAt);
   }
 
-  /** Comment frame on an idle stream; skipped when bytes are already waiting (not idle). */
+  /**
+   * Called every heartbeat interval. A comment frame on an idle stream; and the stall check: a
+   * client whose socket took nothing since the previous tick while bytes wait for it (in history
+   * or live) is stalled, and at the second such tick in a row it is told `lagged` and closed —
+   * its buffer is freed instead of held for a peer that may never read again.
+   */
   heartbeat(): void {
-    if (this.state !== 'closed' && this.res.writableLength === 0) this.res.write(HEARTBEAT);
+    const queued = this.res.writableLength;
+    if (this.state === 'closed') {
+      // Finished (lagged, ended) but its peer does not read the rest: once it has taken nothing
+      // for as long again, the connection goes (the peer sees the stream end, not `lagged`).
+      if (!this.res.closed && queued > 0 && this.stalled(queued)) this.res.destroy();
+      return;
+    }
+    if (queued === 0) {
+      this.stallTicks = 0;
+      this.lastQueued = 0;
+      this.res.write(HEARTBEAT);
+      return;
+    }
+    if (this.stalled(queued)) this.lag(queued, 'took no bytes for two heartbeat intervals (--tail-heartbeat-ms)');
+  }
+
+  /** One tick of the stall check; true at the STALL_TICKS-th tick in a row without progress. */
+  private stalled(queued: number): boolean {
+    const progressed = this.drains !== this.lastDrains || queued < this.lastQueued;
+    this.lastDrains = this.drains;
+    this.lastQueued = queued;
+    if (progressed) {
+      this.stallTicks = 0;
+      return false;
+    }
+    return ++this.stallTicks >= STALL_TICKS;
   }
 
   /** The session ended at event `id`: `event: end`, then close. */
@@ -216,12 +268,14 @@ export class TailClient {
     }
   }
 
-  private lag(queued: number): void {
+  private lag(queued: number, why?: string): void {
     this.owner.lagged();
     this.finish(
       controlFrame('lagged', {
         lastId: this.lastSent,
-        message: `client too slow: ${queued} bytes not yet taken, limit ${this.limitBytes} (--tail-client-buffer-bytes); resume after lastId`,
+        message: why
+          ? `client stalled: ${queued} bytes not yet taken and the socket ${why}; resume after lastId`
+          : `client too slow: ${queued} bytes not yet taken, limit ${this.limitBytes} (--tail-client-buffer-bytes); resume after lastId`,
       }),
     );
   }
@@ -230,6 +284,7 @@ export class TailClient {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.pending = [];
+    this.stallTicks = 0; // the grace for reading the rest starts now
     this.owner.unsubscribe(this);
     this.res.end(lastFrame);
     // A peer that stopped reading would hold the socket (and its buffer) forever.

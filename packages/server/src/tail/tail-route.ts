@@ -10,6 +10,10 @@
  * hub. If the live buffer overflows during a long history, it is dropped and the history read is
  * extended to the newest id handed over (see TailClient.deliver), then the seam is tried again.
  *
+ * History is bounded and paced like live delivery: one page per client is in memory at a time,
+ * pages of all tails take turns on the thread (history-pacer.ts), and a client whose socket takes
+ * nothing for two heartbeat intervals is told `lagged` and closed (TailClient.heartbeat).
+ *
  * Errors known before the stream starts are plain 400/503 JSON answers; later ones are sent as
  * `event: error` with a reason before the stream closes.
  */
@@ -21,6 +25,7 @@ import { cursor as cursorParam, str } from '../query/params.js';
 import type { Store } from '../store/store.js';
 import type { TailFilter } from './filter.js';
 import { parseFilter } from './filter.js';
+import { HistoryPacer } from './history-pacer.js';
 import type { TailHub } from './hub.js';
 import { eventFrame, PREAMBLE, SSE_HEADERS } from './sse.js';
 import type { TailClient } from './tail-client.js';
@@ -84,7 +89,14 @@ function historyFrames(events: StoredEvent[]): string {
  * Sends history and hands the client to the hub. Resolves when the client is live or closed;
  * rejects only on a store failure (the caller turns that into `event: error`).
  */
-async function runHistory(client: TailClient, filter: TailFilter, store: Store, cursor: EventId | null, until0: EventId | null): Promise<void> {
+async function runHistory(
+  client: TailClient,
+  filter: TailFilter,
+  store: Store,
+  pacer: HistoryPacer,
+  cursor: EventId | null,
+  until0: EventId | null,
+): Promise<void> {
   let covered = cursor;
   let until = until0;
   for (;;) {
@@ -96,12 +108,20 @@ async function runHistory(client: TailClient, filter: TailFilter, store: Store, 
     const stopId = endAt !== null ? (parseId(endAt) as EventId) : until;
     let pos = covered;
     while (stopId !== null && (pos === null || compareIds(pos, stopId) < 0)) {
-      const page = await store.readEvents({ ...filter, after: pos, until: stopId, limit: HISTORY_PAGE });
-      if (client.closed) return;
-      const last = page.events[page.events.length - 1];
-      if (last && !(await client.writeHistory(historyFrames(page.events), last.id))) return;
-      if (page.next === null) break;
-      pos = parseId(page.next);
+      // One page in its turn (read, frame, write: paced with every other replaying tail), then
+      // wait outside the turn until this client's socket takes it.
+      const after = pos;
+      const next = await pacer.turn(async (busy) => {
+        const page = await store.readEvents({ ...filter, after, until: stopId, limit: HISTORY_PAGE });
+        if (client.closed) return null;
+        busy();
+        const last = page.events[page.events.length - 1];
+        if (last) client.writeHistory(historyFrames(page.events), last.id);
+        return page.next;
+      });
+      if (client.closed || !(await client.historyDrained())) return;
+      if (next === null) break;
+      pos = parseId(next);
     }
     if (client.closed) return;
     if (endAt !== null) {
@@ -116,7 +136,7 @@ async function runHistory(client: TailClient, filter: TailFilter, store: Store, 
   client.goLive(covered);
 }
 
-async function openTail(req: FastifyRequest, reply: FastifyReply, deps: TailRouteDeps, fixedSession?: string): Promise<void> {
+async function openTail(req: FastifyRequest, reply: FastifyReply, deps: TailRouteDeps, pacer: HistoryPacer, fixedSession?: string): Promise<void> {
   const q = req.query as Query;
   const filter = parseFilter(q, fixedSession);
   const cursor = startCursor(req, q);
@@ -140,7 +160,7 @@ async function openTail(req: FastifyRequest, reply: FastifyReply, deps: TailRout
   // arrives (EventSource adopts it at the blank line), so a reconnect does not skip events.
   if (cursor === 'now' && from !== null) res.write(`id: ${formatId(from)}\n\n`);
   try {
-    await runHistory(client, filter, deps.store, from, until);
+    await runHistory(client, filter, deps.store, pacer, from, until);
   } catch (err) {
     req.log.error({ err }, 'tail history read failed');
     client.fail('LOGSRV_ERR_INTERNAL', `reading stored events failed: ${(err as Error).message}; reconnect to resume`);
@@ -148,11 +168,13 @@ async function openTail(req: FastifyRequest, reply: FastifyReply, deps: TailRout
 }
 
 export function registerTailRoutes(app: FastifyInstance, deps: TailRouteDeps): void {
+  // One pacer for every tail of this server: history replay shares the thread with ingest.
+  const pacer = new HistoryPacer();
   app.get('/v1/sessions/:session/tail', async (req, reply) => {
     const { session } = req.params as { session: string };
-    await openTail(req, reply, deps, session);
+    await openTail(req, reply, deps, pacer, session);
   });
   app.get('/v1/tail', async (req, reply) => {
-    await openTail(req, reply, deps);
+    await openTail(req, reply, deps, pacer);
   });
 }
