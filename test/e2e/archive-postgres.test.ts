@@ -7,26 +7,12 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { PostgresStore } from '@logsrv/server';
+import { ev as event } from '../../packages/server/test/contract/events.ts';
 import { runCli, tempDir } from './helpers.js';
-import { freshDatabase } from './services.js';
 
-function ev(value: string): NormalizedEvent {
-  return {
-    session: 'arch-pg',
-    key: 'stdout',
-    value,
-    vjson: 0,
-    ts: null,
-    component: null,
-    user: null,
-    terminal: null,
-    step: null,
-    level: null,
-    attrs: null,
-    producer: null,
-    pseq: null,
-  };
-}
+const ev = (value: string): NormalizedEvent => event('arch-pg', value);
+
+import { freshDatabase } from './services.js';
 
 test('archive --store postgres:// moves days before the date out of the database; restore brings one back, readable as before', {
   timeout: 60_000,

@@ -10,23 +10,11 @@ import { test } from 'node:test';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import type { CommitNotice } from '@logsrv/server';
 import { MemoryQueue, SqliteStore, Writer } from '@logsrv/server';
+import { ev as base } from './contract/events.ts';
 
+/** An event of session `s`; with `pseq`, from producer `p`. */
 function ev(value: string, pseq: number | null = null): NormalizedEvent {
-  return {
-    session: 's',
-    key: 'k',
-    value,
-    vjson: 0,
-    ts: null,
-    component: null,
-    user: null,
-    terminal: null,
-    step: null,
-    level: null,
-    attrs: null,
-    producer: pseq === null ? null : 'p',
-    pseq,
-  };
+  return base('s', value, pseq === null ? { key: 'k' } : { key: 'k', producer: 'p', pseq });
 }
 
 test('a group commit of two entries: ids from the queue, duplicates per entry, the feed carries the stored events with their ids', async () => {
