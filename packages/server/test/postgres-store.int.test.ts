@@ -123,6 +123,30 @@ describe('PostgresStore on PostgreSQL', () => {
     }
   });
 
+  test('a batch delivered again with new events after it stores only the new ones (COPY refused, merged)', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() - 2 * DAY_MS + 300_000;
+    await s.st.append(batch([ev('redo', 'a'), ev('redo', 'b')], ms));
+    // Its first id is stored: the COPY fails on the primary key and the batch is merged instead.
+    const r = await s.st.append(batch([ev('redo', 'b'), ev('redo', 'c'), ev('redo', 'd', { producer: 'redo-p', pseq: 2 })], ms, 1));
+    assert.deepEqual(r.skipped, [0]);
+    const page = await s.st.readSession({ session: 'redo', after: null, limit: 10 });
+    assert.deepEqual(
+      page.events.map((e) => [e.id, e.value]),
+      [
+        [`${ms}-0`, 'a'],
+        [`${ms}-1`, 'b'],
+        [`${ms}-2`, 'c'],
+        [`${ms}-3`, 'd'],
+      ],
+    );
+    assert.equal((await s.st.sessionSummary('redo'))?.count, 4);
+    // The mark followed the stored events: seq 2 is now a duplicate.
+    const again = await s.st.append(batch([ev('redo', 'd-retry', { producer: 'redo-p', pseq: 2 })], ms, 9));
+    assert.deepEqual(again.skipped, [0]);
+  });
+
   test('a day with no partition yet gets one on demand (ids of an old day)', async (t) => {
     const s = need(t);
     if (!s) return;
