@@ -337,3 +337,105 @@ describe("PostgreSQL search gives the embedded store's results, over days with a
     });
   }
 });
+
+describe("PostgreSQL session listings and summaries equal the embedded store's", () => {
+  let db: TempDatabase | null = null;
+  let pg: PostgresStore | null = null;
+  let lite: SqliteStore | null = null;
+  let dir = '';
+  const day1 = Date.now() - 4 * DAY_MS;
+  const day2 = day1 + DAY_MS;
+  before(async () => {
+    db = await tempDatabase('logsrv_pglist');
+    if (!db) return;
+    dir = mkdtempSync(join(tmpdir(), 'logsrv-pglist-'));
+    pg = await PostgresStore.open(db.url);
+    lite = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+    const both = async (b: IdentifiedBatch) => {
+      await pg?.append(b);
+      await lite?.append(b);
+    };
+    await both(
+      batch(
+        [
+          ev('job-a', 'build started', { user: 'ada', component: 'ci', level: 'info' }),
+          ev('job-b', 'deploy failed', { user: 'bob', component: 'cd', level: 'error' }),
+          ev('job-a', '"running"', { key: 'status', vjson: 1, user: 'ada' }),
+          ev('web-1', 'GET / 200', { component: 'web', terminal: 'tty1' }),
+        ],
+        day1,
+      ),
+    );
+    await both(
+      batch(
+        [
+          ev('job-a', '"done"', { key: 'status', vjson: 1, user: 'ada', level: 'info' }),
+          ev('job-c', 'lint ok', { user: 'ada', component: 'ci' }),
+          ev('web-1', 'GET /x 500', { component: 'web', level: 'error' }),
+          ev('job-b', 'retry failed again', { user: 'bob', component: 'cd', level: 'error' }),
+        ],
+        day2,
+      ),
+    );
+    for (const st of [pg, lite]) {
+      await st.register('job-a', { user: 'ada', terminal: 'tty9', attrs: { ci: true } }, day2 + 5);
+      await st.register('idle-1', { user: 'ada' }, day2 + 6);
+    }
+  });
+  after(async () => {
+    await pg?.close();
+    await lite?.close();
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cases: [string, object][] = [
+    ['all', {}],
+    ['user ada (events or registration)', { user: 'ada' }],
+    ['component ci', { component: 'ci' }],
+    ['terminal tty9 (registered)', { terminal: 'tty9' }],
+    ['prefix job-', { prefix: 'job-' }],
+    ['active in the first day only', { to: day1 + 1000 }],
+    ['active from the second day', { from: day2 }],
+    ['q failed', { q: 'failed' }],
+    ['q and user', { q: 'build', user: 'ada' }],
+  ];
+  for (const [name, filter] of cases) {
+    test(`listSessions ${name}: same sessions, same summaries, same pages`, async (t) => {
+      if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+      const pages = async (st: PostgresStore | SqliteStore) => {
+        const out: unknown[] = [];
+        let after: string | undefined;
+        for (let i = 0; i < 20; i++) {
+          const p = await st.listSessions({ limit: 2, after, ...filter });
+          out.push(p.sessions);
+          if (!p.next) return out;
+          after = p.next;
+        }
+        return out;
+      };
+      const want = await pages(lite);
+      assert.ok(JSON.stringify(want).includes('"session"'), 'the embedded store lists something');
+      assert.deepEqual(await pages(pg), want);
+    });
+  }
+
+  test("sessionSummary of each session equals the embedded store's", async (t) => {
+    if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+    for (const s of ['job-a', 'job-b', 'job-c', 'web-1', 'idle-1', 'nobody']) assert.deepEqual(await pg.sessionSummary(s), await lite.sessionSummary(s), s);
+  });
+
+  test("rendered pages are byte for byte the embedded store's, in every format", async (t) => {
+    if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+    for (const format of ['json', 'ndjson', 'text'] as const) {
+      const session = { session: 'job-a', after: null, limit: 2 };
+      assert.deepEqual(await pg.renderSession(session, format), await lite.renderSession(session, format), `session ${format}`);
+      const back = { session: 'job-b', after: null, before: { ms: day2, seq: 99 }, limit: 1 };
+      assert.deepEqual(await pg.renderSession(back, format), await lite.renderSession(back, format), `before ${format}`);
+      const events = { after: null, until: null, limit: 10, level: 'error' };
+      const body = await lite.renderEvents(events, format);
+      assert.ok(body.count > 0);
+      assert.deepEqual(await pg.renderEvents(events, format), body, `events ${format}`);
+    }
+  });
+});
