@@ -200,7 +200,18 @@ describe('PostgresStore on PostgreSQL', () => {
     const sumBefore = await s.st.sessionSummary('arch');
     assert.equal(sumBefore?.count, 3);
 
+    // A store whose clock is ten days behind made empty partitions for those days, ahead of time.
+    const behind = await PostgresStore.open(s.url, { clock: () => now - 10 * DAY_MS });
+    await behind.close();
     const days = await s.st.archive(dayOf(now - DAY_MS), dayOf(now));
+    assert.ok(!days.some((d) => d.day === dayOf(now - 10 * DAY_MS)), 'days without events are dropped, not archived');
+    const sql = postgres(s.url, { max: 1 });
+    try {
+      const [left] = await sql<{ t: string | null }[]>`SELECT to_regclass(${`events_${dayOf(now - 10 * DAY_MS)}`})::text AS t`;
+      assert.equal(left?.t, null);
+    } finally {
+      await sql.end();
+    }
     const oldDay = days.find((d) => d.day === dayOf(old));
     assert.ok(oldDay, `archived ${days.map((d) => d.day)}`);
     assert.equal(oldDay.events, 2);

@@ -58,16 +58,25 @@ export async function archiveDays(sql: Sql, partitions: Partitions, dir: string,
     partitions.forget(p.day);
     if (p.detachPending) await sql.unsafe(`ALTER TABLE events DETACH PARTITION ${name} FINALIZE`);
     else if (p.attached) await sql.unsafe(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`);
-    out.push(await archiveDetached(sql, dir, p.day));
+    const archived = await archiveDetached(sql, dir, p.day);
+    if (archived) out.push(archived);
   }
   return out;
 }
 
-async function archiveDetached(sql: Sql, dir: string, day: string): Promise<ArchivedDayInfo> {
+/** Archives a detached day and drops it; a day without events (created ahead) is only dropped (null). */
+async function archiveDetached(sql: Sql, dir: string, day: string): Promise<ArchivedDayInfo | null> {
   const name = partitionName(day);
   const [info] = await sql<{ n: number; bytes: number }[]>`
     SELECT (SELECT count(*) FROM ${sql(name)}) AS n, pg_total_relation_size(${name}::regclass) AS bytes`;
   const events = info?.n ?? 0;
+  if (events === 0) {
+    await sql.begin(async (tx) => {
+      await dropDaySummaries(tx, Number(day));
+      await tx.unsafe(`DROP TABLE ${name}`);
+    });
+    return null;
+  }
   const file = archiveFile(dir, day);
   const tmp = join(dir, `.events-${day}.ndjson.gz.${randomBytes(4).toString('hex')}.tmp`);
   try {
