@@ -436,6 +436,23 @@ describe("PostgreSQL session listings and summaries equal the embedded store's",
     for (const s of ['job-a', 'job-b', 'job-c', 'web-1', 'idle-1', 'nobody']) assert.deepEqual(await pg.sessionSummary(s), await lite.sessionSummary(s), s);
   });
 
+  test("readEvents by field filters (narrowed to the sessions the summaries name) equals the embedded store's", async (t) => {
+    if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+    const filters = [
+      { component: 'cd' },
+      { user: 'ada', level: 'info' },
+      { key: 'status' },
+      { component: 'web', level: 'error' },
+      { component: 'none' },
+      { user: 'ada', component: 'cd' },
+    ];
+    for (const f of filters) {
+      const q = { after: null, until: null, limit: 10, ...f };
+      assert.deepEqual(await pg.readEvents(q), await lite.readEvents(q), JSON.stringify(f));
+    }
+    assert.equal((await pg.readEvents({ after: null, until: null, limit: 10, component: 'cd' })).events.length, 2);
+  });
+
   test("rendered pages are byte for byte the embedded store's, in every format", async (t) => {
     if (!pg || !lite) return t.skip('PostgreSQL is not available here');
     for (const format of ['json', 'ndjson', 'text'] as const) {

@@ -72,7 +72,12 @@ function producerDuplicates(events: NormalizedEvent[], marks: Map<string, number
   return { skip, raised };
 }
 
-/** Streams `lines` into a COPY … FROM STDIN of this transaction. */
+/**
+ * Streams `lines` into a COPY … FROM STDIN of this transaction. Building the lines (tokenizing
+ * values) is CPU work on the caller's thread: it yields to the event loop after every chunk
+ * (~1,500 rows, ~15 ms under load here), so a receiver sharing the process is never stalled for
+ * a whole batch.
+ */
 async function copyIn(tx: TransactionSql, statement: string, lines: Iterable<string>): Promise<void> {
   const w = await tx.unsafe(statement).writable();
   const done = new Promise<void>((resolve, reject) => {
@@ -84,6 +89,7 @@ async function copyIn(tx: TransactionSql, statement: string, lines: Iterable<str
     chunk += line;
     if (chunk.length >= COPY_CHUNK_CHARS) {
       if (!w.write(chunk)) await new Promise((r) => w.once('drain', r));
+      else await new Promise((r) => setImmediate(r));
       chunk = '';
     }
   }

@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS session_latest (
   PRIMARY KEY (session, key, day)
 );
 CREATE INDEX IF NOT EXISTS session_latest_day ON session_latest (day);
+CREATE INDEX IF NOT EXISTS session_latest_key ON session_latest (key, session);
 -- Which sessions have events with user/terminal/component/level/step = value.
 CREATE TABLE IF NOT EXISTS session_fields (
   field   text    COLLATE "C" NOT NULL,
