@@ -159,6 +159,26 @@ describe('PostgresStore on PostgreSQL', () => {
     );
   });
 
+  test('a new day partition is added while a long read holds events open (no lock that waits for readers)', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const reader = postgres(s.url, { max: 1 });
+    try {
+      await reader.begin(async (tx) => {
+        await tx`SELECT count(*) FROM events`;
+        // The read's transaction is still open: its locks on events are held.
+        const ms = Date.UTC(2019, 5, 1, 12);
+        const appended = s.st.append(batch([ev('lock-free', 'x')], ms)).then(() => 'appended');
+        const timeout = new Promise((r) => setTimeout(() => r('blocked'), 5000).unref());
+        assert.equal(await Promise.race([appended, timeout]), 'appended');
+        const [row] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = ${`events_${dayOf(ms)}`}`;
+        assert.ok((row?.n ?? 0) >= 2, 'the new partition has the primary key and the session index');
+      });
+    } finally {
+      await reader.end();
+    }
+  });
+
   test('text PostgreSQL cannot hold (U+0000) is stored and read back unchanged, and searchable', async (t) => {
     const s = need(t);
     if (!s) return;

@@ -100,7 +100,12 @@ export class Partitions {
         const [row] = await tx<{ t: string | null }[]>`SELECT to_regclass(${name})::text AS t`;
         if (row?.t) continue;
         const from = dayStartMs(day);
-        await tx.unsafe(`CREATE TABLE ${name} PARTITION OF events FOR VALUES FROM (${from}) TO (${from + DAY_MS})`);
+        // Not `CREATE TABLE … PARTITION OF`: that takes an ACCESS EXCLUSIVE lock on `events`, which
+        // waits for the longest running read and stops every read and append queued behind it.
+        // ATTACH takes SHARE UPDATE EXCLUSIVE, which neither waits for nor blocks them; it creates
+        // the partitioned indexes on the new (empty) table.
+        await tx.unsafe(`CREATE TABLE ${name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+        await tx.unsafe(`ALTER TABLE events ATTACH PARTITION ${name} FOR VALUES FROM (${from}) TO (${from + DAY_MS})`);
         if (this.searchIndex) await tx.unsafe(`CREATE INDEX ${name}_words ON ${name} USING gin (words) WITH (gin_pending_list_limit = ${GIN_PENDING_LIST_KB})`);
       }
       // This instance writes no tokens: readers must check these days' rows themselves.
