@@ -487,3 +487,23 @@ describe("PostgreSQL session listings and summaries equal the embedded store's",
     }
   });
 });
+
+test('several instances opening an empty database at once create the schema once', async (t) => {
+  const db = await tempDatabase('logsrv_pgopen');
+  if (!db) return t.skip('PostgreSQL is not available here');
+  try {
+    const stores = await Promise.all([PostgresStore.open(db.url), PostgresStore.open(db.url), PostgresStore.open(db.url, { searchIndex: false })]);
+    await stores[0]?.append(batch([ev('open-race', 'x')], Date.now()));
+    assert.equal((await stores[2]?.readSession({ session: 'open-race', after: null, limit: 5 }))?.events.length, 1);
+    await Promise.all(stores.map((s) => s.close()));
+    const sql = postgres(db.url, { max: 1 });
+    try {
+      const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM logsrv_schema`;
+      assert.equal(row?.n, 1);
+    } finally {
+      await sql.end();
+    }
+  } finally {
+    await db.drop();
+  }
+});
