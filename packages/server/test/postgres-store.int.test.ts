@@ -507,3 +507,19 @@ test('several instances opening an empty database at once create the schema once
     await db.drop();
   }
 });
+
+test('opening a database that does not exist fails with the URL (password hidden) and the reason', async (t) => {
+  const db = await tempDatabase('logsrv_pgmissing');
+  if (!db) return t.skip('PostgreSQL is not available here');
+  await db.drop();
+  const url = new URL(db.url);
+  url.password = 'secret-pw';
+  await assert.rejects(PostgresStore.open(url.toString()), (err: Error) => {
+    assert.match(
+      err.message,
+      /cannot open the PostgreSQL store at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/logsrv_pgmissing_[0-9a-f]+: .*does not exist/,
+    );
+    assert.ok(!err.message.includes('secret-pw'));
+    return true;
+  });
+});
