@@ -18,15 +18,11 @@
  * - `merge`: the rows are COPYed into a temporary table and moved with `INSERT … ON CONFLICT DO
  *   NOTHING` in id order (so two transactions inserting the same ids wait in one order), and the
  *   rows that were already stored come back as skipped.
- * Redelivery is rare (a writer died), so nearly every batch takes the cheaper first way: COPY
- * into the table is several times faster than INSERT … SELECT with ON CONFLICT (measured in
- * bench pg-append; see the report in notes).
+ * Redelivery is rare (a writer died), so nearly every batch takes the cheaper first way. Measured
+ * with bench pg-append (100k events, 5,000 per append): merging every batch ran at 0.23× of a
+ * plain COPY of the same rows, COPY straight into the table at 0.36× (before the other
+ * improvements of this store; with them and without tokens, 0.70×).
  */
-export type AppendMode = 'copy' | 'merge';
-
-/** SQLSTATE of a unique violation: an id already stored, in `copy` mode. */
-export const UNIQUE_VIOLATION = '23505';
-
 import type { NormalizedEvent } from '@logsrv/protocol';
 import type { Sql, TransactionSql } from 'postgres';
 import type { IdentifiedBatch } from '../../batch/index.js';
@@ -34,6 +30,11 @@ import type { AppendResult } from '../store.js';
 import { copyLine, pgText } from './copy-rows.js';
 import { COPY_COLUMNS } from './schema.js';
 import { applySummaries } from './summaries.js';
+
+export type AppendMode = 'copy' | 'merge';
+
+/** SQLSTATE of a unique violation: an id already stored, in `copy` mode. */
+export const UNIQUE_VIOLATION = '23505';
 
 const STAGING = `CREATE TEMP TABLE IF NOT EXISTS logsrv_staging (
   i integer NOT NULL, ms bigint NOT NULL, seq bigint NOT NULL, session text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL,
