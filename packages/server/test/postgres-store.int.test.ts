@@ -179,15 +179,19 @@ describe('PostgresStore on PostgreSQL', () => {
     }
   });
 
-  test('text PostgreSQL cannot hold (U+0000) is stored and read back unchanged, and searchable', async (t) => {
+  test('text PostgreSQL cannot hold (U+0000) and COPY escapes are stored and read back unchanged, and searchable', async (t) => {
     const s = need(t);
     if (!s) return;
     const ms = Date.now() - 2 * DAY_MS + 200_000;
     const value = 'nul\u0000inside \uffff marker zero0';
-    await s.st.append(batch([ev('nul', value, { attrs: '{"a":"\\u0000"}' })], ms));
+    // COPY's own escapes: tab, newline, carriage return, backslash, and what looks like \N.
+    const copyish = 'tab\there\nnew line\r\\back\\slash \\N end';
+    await s.st.append(batch([ev('nul', value, { attrs: '{"a":"\\u0000"}' }), ev('nul', copyish, { step: 'a\tb' })], ms));
     const page = await s.st.readSession({ session: 'nul', after: null, limit: 10 });
     assert.equal(page.events[0]?.value, value);
     assert.deepEqual(page.events[0]?.attrs, { a: '\u0000' });
+    assert.equal(page.events[1]?.value, copyish);
+    assert.equal(page.events[1]?.step, 'a\tb');
     const found = await s.st.readEvents({ after: { ms: ms - 1, seq: 0 }, until: null, limit: 10, q: 'marker' });
     assert.deepEqual(
       found.events.map((e) => e.session),
