@@ -147,6 +147,20 @@ describe('PostgresStore on PostgreSQL', () => {
     assert.deepEqual(again.skipped, [0]);
   });
 
+  test('a large batch delivered twice (the refused COPY is many chunks long) is stored once', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() - 2 * DAY_MS + 400_000;
+    const big = batch(
+      Array.from({ length: 8000 }, (_x, i) => ev(`big-${i % 5}`, `line ${i} ${'x'.repeat(100)}`)),
+      ms,
+    );
+    assert.deepEqual((await s.st.append(big)).skipped ?? [], []);
+    const again = await s.st.append(big);
+    assert.equal(again.skipped?.length, 8000);
+    assert.equal((await s.st.sessionSummary('big-0'))?.count, 1600);
+  });
+
   test('a day with no partition yet gets one on demand (ids of an old day)', async (t) => {
     const s = need(t);
     if (!s) return;

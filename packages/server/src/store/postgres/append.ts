@@ -23,6 +23,7 @@
  * plain COPY of the same rows, COPY straight into the table at 0.36× (before the other
  * improvements of this store; with them and without tokens, 0.70×).
  */
+import type { Writable } from 'node:stream';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import type { Sql, TransactionSql } from 'postgres';
 import type { IdentifiedBatch } from '../../batch/index.js';
@@ -73,6 +74,24 @@ function producerDuplicates(events: NormalizedEvent[], marks: Map<string, number
   return { skip, raised };
 }
 
+/** Resolves when `w` can take more; rejects if it fails first (a COPY the server refused never drains). */
+export function drained(w: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      w.off('drain', onDrain);
+      w.off('error', done);
+      w.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the COPY stream closed before it drained'));
+    w.once('drain', onDrain);
+    w.once('error', done);
+    w.once('close', onClose);
+  });
+}
+
 /**
  * Streams `lines` into a COPY … FROM STDIN of this transaction. Building the lines (tokenizing
  * values) is CPU work on the caller's thread: it yields to the event loop after every chunk
@@ -83,19 +102,22 @@ async function copyIn(tx: TransactionSql, statement: string, lines: Iterable<str
   const w = await tx.unsafe(statement).writable();
   const done = new Promise<void>((resolve, reject) => {
     w.once('finish', resolve);
-    w.once('error', reject);
+    w.on('error', reject);
+    w.once('close', () => reject(new Error('the COPY stream closed before the server took every row')));
   });
+  // Its rejection is awaited below; until then it must not count as unhandled.
+  done.catch(() => {});
   let chunk = '';
   for (const line of lines) {
+    if (w.destroyed) break; // the server refused the COPY: `done` holds why
     chunk += line;
     if (chunk.length >= COPY_CHUNK_CHARS) {
-      if (!w.write(chunk)) await new Promise((r) => w.once('drain', r));
+      if (!w.write(chunk)) await drained(w);
       else await new Promise((r) => setImmediate(r));
       chunk = '';
     }
   }
-  if (chunk.length > 0) w.write(chunk);
-  w.end();
+  if (!w.destroyed) w.end(chunk);
   await done;
 }
 

@@ -27,6 +27,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { showDay } from '../day-names.js';
 import type { EventRowLike } from '../rows.js';
 import type { ArchivedDayInfo } from '../store.js';
+import { drained } from './append.js';
 import { copyLine, decodeRow } from './copy-rows.js';
 import type { Partitions } from './partitions.js';
 import { listPartitions } from './partitions.js';
@@ -196,7 +197,7 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
           producer: a[13] as string | null,
           pseq: a[14] as number | null,
         };
-        if (!w.write(copyLine(e, ms, a[1] as number, partitions.writesWords))) await new Promise((r) => w.once('drain', r));
+        if (!w.write(copyLine(e, ms, a[1] as number, partitions.writesWords))) await drained(w);
         events++;
       }
     } catch (err) {
