@@ -161,6 +161,28 @@ describe('PostgresStore on PostgreSQL', () => {
     assert.equal((await s.st.sessionSummary('big-0'))?.count, 1600);
   });
 
+  test('after its connections are killed (a PostgreSQL restart) the store reconnects on the next call', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() - 2 * DAY_MS + 500_000;
+    await s.st.append(batch([ev('reconnect', 'before')], ms));
+    const admin = postgres(s.url, { max: 1 });
+    try {
+      const killed = await admin<{ ok: boolean }[]>`
+        SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'logsrv'`;
+      assert.ok(killed.length > 0, 'the store had connections to kill');
+    } finally {
+      await admin.end();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await s.st.append(batch([ev('reconnect', 'after')], ms, 1));
+    const page = await s.st.readSession({ session: 'reconnect', after: null, limit: 5 });
+    assert.deepEqual(
+      page.events.map((e) => e.value),
+      ['before', 'after'],
+    );
+  });
+
   test('a day with no partition yet gets one on demand (ids of an old day)', async (t) => {
     const s = need(t);
     if (!s) return;
