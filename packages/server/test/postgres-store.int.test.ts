@@ -4,6 +4,7 @@
  * restore by detaching a partition, read-only mode, text PostgreSQL cannot hold.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +97,49 @@ describe('PostgresStore on PostgreSQL', () => {
     } finally {
       await other.close();
     }
+  });
+
+  test('two writer processes appending the same batches at once store every event exactly once', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms0 = Date.now() - 2 * DAY_MS + 50_000;
+    // Each child is a separate process with its own store: 30 batches of 20, producers shared by all.
+    const child = `
+      import { PostgresStore } from '@logsrv/server';
+      const [url, ms0] = [process.argv[1], Number(process.argv[2])];
+      const store = await PostgresStore.open(url);
+      let stored = 0;
+      for (let b = 0; b < 30; b++) {
+        const events = [];
+        for (let k = 0; k < 20; k++) {
+          const n = b * 20 + k;
+          events.push({ session: 'proc-' + (n % 4), key: 'stdout', value: 'v' + n, vjson: 0, ts: null, component: null, user: null, terminal: null,
+            step: null, level: null, attrs: null, producer: n % 3 === 0 ? null : 'pp' + (n % 5), pseq: n % 3 === 0 ? null : n });
+        }
+        const ms = new Float64Array(20).fill(ms0 + b);
+        const seq = Float64Array.from(events, (_e, i) => i);
+        stored += 20 - ((await store.append({ events, ms, seq })).skipped?.length ?? 0);
+      }
+      await store.close();
+      process.stdout.write(String(stored));`;
+    const run = () =>
+      new Promise<number>((resolve, reject) => {
+        const p = spawn(process.execPath, ['--input-type=module', '-e', child, s.url, String(ms0)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        p.on('error', reject);
+        p.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`writer process exited with ${code}`))));
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    assert.equal(a + b, 600, `stored ${a} + ${b}`);
+    const all = await s.st.readEvents({ after: { ms: ms0 - 1, seq: 0 }, until: { ms: ms0 + 29, seq: 99 }, limit: 1000 });
+    assert.deepEqual(
+      all.events.map((e) => e.value),
+      Array.from({ length: 600 }, (_x, n) => `v${n}`),
+    );
+    assert.equal((await s.st.sessionSummary('proc-1'))?.count, 150);
   });
 
   test('batches of two writers interleave in id order; summaries take the smallest and largest id whatever the commit order', async (t) => {
