@@ -249,7 +249,7 @@ describe('PostgresStore on PostgreSQL', () => {
         // The read's transaction is still open: its locks on events are held.
         const ms = Date.UTC(2019, 5, 1, 12);
         const appended = s.st.append(batch([ev('lock-free', 'x')], ms)).then(() => 'appended');
-        const timeout = new Promise((r) => setTimeout(() => r('blocked'), 5000).unref());
+        const timeout = new Promise((r) => setTimeout(() => r('blocked'), 15_000).unref());
         assert.equal(await Promise.race([appended, timeout]), 'appended');
         const [row] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = ${`events_${dayOf(ms)}`}`;
         assert.ok((row?.n ?? 0) >= 2, 'the new partition has the primary key and the session index');
