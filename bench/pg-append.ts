@@ -1,14 +1,15 @@
 /**
- * `pg-append`: PostgresStore.append (the PostgreSQL writer's whole transaction: marks, COPY into
- * staging, INSERT … ON CONFLICT, summaries) against the baseline of a plain `COPY` of the same rows
+ * `pg-append`: PostgresStore.append (the PostgreSQL writer's whole transaction: producer marks,
+ * COPY, summaries) against the baseline of a plain `COPY` of the same rows
  * from Node, in the same run, into a table with the same partitions, primary key and
  * (session, ms, seq) index — the ceiling of a store that did nothing but store. The store is
- * measured with the GIN search index and without it (`searchIndex: false`: tokens still stored,
- * `q` then scans).
+ * measured with the GIN search index and without it (`searchIndex: false`: no tokens stored, `q`
+ * then reads those days' rows).
  *
  * Each repetition gets a fresh database on PG_URL's server (default
  * postgres://postgres@127.0.0.1:5432/test), dropped after. Env: PG_APPEND_EVENTS (default
- * 100,000), PG_APPEND_BATCH (events per append/transaction, default 5,000).
+ * 100,000), PG_APPEND_BATCH (events per append/transaction, default 5,000). The
+ * two-writer case shards the same events by session over two stores with their own connections.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -139,21 +140,50 @@ async function baseline(url: string, batches: Batch[], day0: number): Promise<nu
   }
 }
 
-async function storeRun(ctx: BenchContext, url: string, batches: Batch[], searchIndex: boolean): Promise<number> {
+/** The events of the sessions writer `w` of `writers` owns (sessions are sharded, as the queue does), in batches of BATCH. */
+function shard(batches: Batch[], w: number, writers: number): Batch[] {
+  const events: NormalizedEvent[] = [];
+  const ms: number[] = [];
+  const seq: number[] = [];
+  for (const b of batches) {
+    b.events.forEach((e, i) => {
+      if (Number(e.session.slice(6)) % writers !== w) return;
+      events.push(e);
+      ms.push(b.ms[i] as number);
+      seq.push(b.seq[i] as number);
+    });
+  }
+  const out: Batch[] = [];
+  for (let at = 0; at < events.length; at += BATCH) {
+    out.push({ events: events.slice(at, at + BATCH), ms: Float64Array.from(ms.slice(at, at + BATCH)), seq: Float64Array.from(seq.slice(at, at + BATCH)) });
+  }
+  return out;
+}
+
+/** `writers` stores (each its own connections, as separate processes would have) appending their shards at once. */
+async function storeRun(ctx: BenchContext, url: string, batches: Batch[], searchIndex: boolean, writers = 1): Promise<number> {
   const mod = (await import(pathToFileURL(join(ctx.repoRoot, 'packages/server/dist/store/postgres/postgres-store.js')).href)) as {
     PostgresStore: { open(url: string, opts: { searchIndex: boolean; clock: () => number }): Promise<StoreLike> };
   };
   const day0 = batches[0]?.ms[0] as number;
-  const store = await mod.PostgresStore.open(url, { searchIndex, clock: () => day0 });
+  const stores: StoreLike[] = [];
   try {
+    for (let w = 0; w < writers; w++) stores.push(await mod.PostgresStore.open(url, { searchIndex, clock: () => day0 }));
+    const shards = stores.map((_s, w) => (writers === 1 ? batches : shard(batches, w, writers)));
     const t0 = performance.now();
-    let stored = 0;
-    for (const b of batches) stored += b.events.length - ((await store.append(b)).skipped?.length ?? 0);
+    const stored = await Promise.all(
+      stores.map(async (store, w) => {
+        let n = 0;
+        for (const b of shards[w] as Batch[]) n += b.events.length - ((await store.append(b)).skipped?.length ?? 0);
+        return n;
+      }),
+    );
     const rate = (EVENTS / (performance.now() - t0)) * 1000;
-    if (stored !== EVENTS) throw new Error(`stored ${stored} of ${EVENTS} events`);
+    const total = stored.reduce((a, b) => a + b, 0);
+    if (total !== EVENTS) throw new Error(`stored ${total} of ${EVENTS} events`);
     return rate;
   } finally {
-    await store.close();
+    for (const s of stores) await s.close();
   }
 }
 
@@ -166,11 +196,17 @@ export const pgAppend: Benchmark = {
     const base: number[] = [];
     const withIndex: number[] = [];
     const without: number[] = [];
+    const twoWriters: number[] = [];
+    const perRep: string[] = [];
     for (let r = 0; r < ctx.reps; r++) {
+      // Each store run right beside the baseline: this machine's load changes from one minute to the next.
+      without.push(await withDatabase((url) => storeRun(ctx, url, batches, false)));
       base.push(await withDatabase((url) => baseline(url, batches, day0)));
       withIndex.push(await withDatabase((url) => storeRun(ctx, url, batches, true)));
-      without.push(await withDatabase((url) => storeRun(ctx, url, batches, false)));
-      ctx.log(`  rep ${r + 1}: COPY ${fmt(base[r] as number)}/s, store+GIN ${fmt(withIndex[r] as number)}/s, store ${fmt(without[r] as number)}/s`);
+      twoWriters.push(await withDatabase((url) => storeRun(ctx, url, batches, false, 2)));
+      const [c, w, g] = [base[r] as number, without[r] as number, withIndex[r] as number];
+      perRep.push(`${(w / c).toFixed(2)}/${(g / c).toFixed(2)}`);
+      ctx.log(`  rep ${r + 1}: COPY ${fmt(c)}/s, store ${fmt(w)}/s (${fmtRatio(w / c)}), store+GIN ${fmt(g)}/s (${fmtRatio(g / c)})`);
     }
     const b = measurement('plain COPY', 'events/s', base);
     const fig = (label: string, runs: number[], target: number): Figure => {
@@ -178,12 +214,17 @@ export const pgAppend: Benchmark = {
       const ratio = m.median / b.median;
       return { ...m, case: `${fmt(BATCH)} events/append`, baseline: b, ratio, targets: [{ text: `≥${target}× COPY`, met: ratio >= target }] };
     };
-    const figures = [fig('PostgresStore.append, no search index', without, 0.7), fig('PostgresStore.append, GIN search index', withIndex, 0.25)];
+    const figures = [
+      fig('PostgresStore.append, no search index', without, 0.7),
+      fig('PostgresStore.append, GIN search index', withIndex, 0.25),
+      fig('2 PostgresStores appending their session shards at once, no search index', twoWriters, 0.7),
+    ];
     return {
       figures,
       notes: [
         `${fmt(EVENTS)} events of ~200 bytes, 200 sessions, half with a producer; each repetition in a fresh database.`,
-        `ratios: no index ${fmtRatio(figures[0]?.ratio)}, GIN ${fmtRatio(figures[1]?.ratio)}`,
+        `ratios of medians: no index ${fmtRatio(figures[0]?.ratio)}, GIN ${fmtRatio(figures[1]?.ratio)}; per repetition (no index/GIN against the COPY run beside them): ${perRep.join(', ')}`,
+        'the store does per batch: lock producer marks, COPY with the tokens (GIN) or without (no index), 5 summary upserts; the baseline only COPYs',
       ],
       params: { events: EVENTS, batch: BATCH },
     };

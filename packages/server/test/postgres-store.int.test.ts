@@ -4,6 +4,7 @@
  * restore by detaching a partition, read-only mode, text PostgreSQL cannot hold.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,6 +99,49 @@ describe('PostgresStore on PostgreSQL', () => {
     }
   });
 
+  test('two writer processes appending the same batches at once store every event exactly once', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms0 = Date.now() - 2 * DAY_MS + 50_000;
+    // Each child is a separate process with its own store: 30 batches of 20, producers shared by all.
+    const child = `
+      import { PostgresStore } from '@logsrv/server';
+      const [url, ms0] = [process.argv[1], Number(process.argv[2])];
+      const store = await PostgresStore.open(url);
+      let stored = 0;
+      for (let b = 0; b < 30; b++) {
+        const events = [];
+        for (let k = 0; k < 20; k++) {
+          const n = b * 20 + k;
+          events.push({ session: 'proc-' + (n % 4), key: 'stdout', value: 'v' + n, vjson: 0, ts: null, component: null, user: null, terminal: null,
+            step: null, level: null, attrs: null, producer: n % 3 === 0 ? null : 'pp' + (n % 5), pseq: n % 3 === 0 ? null : n });
+        }
+        const ms = new Float64Array(20).fill(ms0 + b);
+        const seq = Float64Array.from(events, (_e, i) => i);
+        stored += 20 - ((await store.append({ events, ms, seq })).skipped?.length ?? 0);
+      }
+      await store.close();
+      process.stdout.write(String(stored));`;
+    const run = () =>
+      new Promise<number>((resolve, reject) => {
+        const p = spawn(process.execPath, ['--input-type=module', '-e', child, s.url, String(ms0)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+        });
+        p.on('error', reject);
+        p.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`writer process exited with ${code}`))));
+      });
+    const [a, b] = await Promise.all([run(), run()]);
+    assert.equal(a + b, 600, `stored ${a} + ${b}`);
+    const all = await s.st.readEvents({ after: { ms: ms0 - 1, seq: 0 }, until: { ms: ms0 + 29, seq: 99 }, limit: 1000 });
+    assert.deepEqual(
+      all.events.map((e) => e.value),
+      Array.from({ length: 600 }, (_x, n) => `v${n}`),
+    );
+    assert.equal((await s.st.sessionSummary('proc-1'))?.count, 150);
+  });
+
   test('batches of two writers interleave in id order; summaries take the smallest and largest id whatever the commit order', async (t) => {
     const s = need(t);
     if (!s) return;
@@ -123,6 +167,66 @@ describe('PostgresStore on PostgreSQL', () => {
     }
   });
 
+  test('a batch delivered again with new events after it stores only the new ones (COPY refused, merged)', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() - 2 * DAY_MS + 300_000;
+    await s.st.append(batch([ev('redo', 'a'), ev('redo', 'b')], ms));
+    // Its first id is stored: the COPY fails on the primary key and the batch is merged instead.
+    const r = await s.st.append(batch([ev('redo', 'b'), ev('redo', 'c'), ev('redo', 'd', { producer: 'redo-p', pseq: 2 })], ms, 1));
+    assert.deepEqual(r.skipped, [0]);
+    const page = await s.st.readSession({ session: 'redo', after: null, limit: 10 });
+    assert.deepEqual(
+      page.events.map((e) => [e.id, e.value]),
+      [
+        [`${ms}-0`, 'a'],
+        [`${ms}-1`, 'b'],
+        [`${ms}-2`, 'c'],
+        [`${ms}-3`, 'd'],
+      ],
+    );
+    assert.equal((await s.st.sessionSummary('redo'))?.count, 4);
+    // The mark followed the stored events: seq 2 is now a duplicate.
+    const again = await s.st.append(batch([ev('redo', 'd-retry', { producer: 'redo-p', pseq: 2 })], ms, 9));
+    assert.deepEqual(again.skipped, [0]);
+  });
+
+  test('a large batch delivered twice (the refused COPY is many chunks long) is stored once', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() - 2 * DAY_MS + 400_000;
+    const big = batch(
+      Array.from({ length: 8000 }, (_x, i) => ev(`big-${i % 5}`, `line ${i} ${'x'.repeat(100)}`)),
+      ms,
+    );
+    assert.deepEqual((await s.st.append(big)).skipped ?? [], []);
+    const again = await s.st.append(big);
+    assert.equal(again.skipped?.length, 8000);
+    assert.equal((await s.st.sessionSummary('big-0'))?.count, 1600);
+  });
+
+  test('after its connections are killed (a PostgreSQL restart) the store reconnects on the next call', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() - 2 * DAY_MS + 500_000;
+    await s.st.append(batch([ev('reconnect', 'before')], ms));
+    const admin = postgres(s.url, { max: 1 });
+    try {
+      const killed = await admin<{ ok: boolean }[]>`
+        SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'logsrv'`;
+      assert.ok(killed.length > 0, 'the store had connections to kill');
+    } finally {
+      await admin.end();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await s.st.append(batch([ev('reconnect', 'after')], ms, 1));
+    const page = await s.st.readSession({ session: 'reconnect', after: null, limit: 5 });
+    assert.deepEqual(
+      page.events.map((e) => e.value),
+      ['before', 'after'],
+    );
+  });
+
   test('a day with no partition yet gets one on demand (ids of an old day)', async (t) => {
     const s = need(t);
     if (!s) return;
@@ -135,15 +239,39 @@ describe('PostgresStore on PostgreSQL', () => {
     );
   });
 
-  test('text PostgreSQL cannot hold (U+0000) is stored and read back unchanged, and searchable', async (t) => {
+  test('a new day partition is added while a long read holds events open (no lock that waits for readers)', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const reader = postgres(s.url, { max: 1 });
+    try {
+      await reader.begin(async (tx) => {
+        await tx`SELECT count(*) FROM events`;
+        // The read's transaction is still open: its locks on events are held.
+        const ms = Date.UTC(2019, 5, 1, 12);
+        const appended = s.st.append(batch([ev('lock-free', 'x')], ms)).then(() => 'appended');
+        const timeout = new Promise((r) => setTimeout(() => r('blocked'), 15_000).unref());
+        assert.equal(await Promise.race([appended, timeout]), 'appended');
+        const [row] = await tx<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = ${`events_${dayOf(ms)}`}`;
+        assert.ok((row?.n ?? 0) >= 2, 'the new partition has the primary key and the session index');
+      });
+    } finally {
+      await reader.end();
+    }
+  });
+
+  test('text PostgreSQL cannot hold (U+0000) and COPY escapes are stored and read back unchanged, and searchable', async (t) => {
     const s = need(t);
     if (!s) return;
     const ms = Date.now() - 2 * DAY_MS + 200_000;
     const value = 'nul\u0000inside \uffff marker zero0';
-    await s.st.append(batch([ev('nul', value, { attrs: '{"a":"\\u0000"}' })], ms));
+    // COPY's own escapes: tab, newline, carriage return, backslash, and what looks like \N.
+    const copyish = 'tab\there\nnew line\r\\back\\slash \\N end';
+    await s.st.append(batch([ev('nul', value, { attrs: '{"a":"\\u0000"}' }), ev('nul', copyish, { step: 'a\tb' })], ms));
     const page = await s.st.readSession({ session: 'nul', after: null, limit: 10 });
     assert.equal(page.events[0]?.value, value);
     assert.deepEqual(page.events[0]?.attrs, { a: '\u0000' });
+    assert.equal(page.events[1]?.value, copyish);
+    assert.equal(page.events[1]?.step, 'a\tb');
     const found = await s.st.readEvents({ after: { ms: ms - 1, seq: 0 }, until: null, limit: 10, q: 'marker' });
     assert.deepEqual(
       found.events.map((e) => e.session),
@@ -176,7 +304,18 @@ describe('PostgresStore on PostgreSQL', () => {
     const sumBefore = await s.st.sessionSummary('arch');
     assert.equal(sumBefore?.count, 3);
 
+    // A store whose clock is ten days behind made empty partitions for those days, ahead of time.
+    const behind = await PostgresStore.open(s.url, { clock: () => now - 10 * DAY_MS });
+    await behind.close();
     const days = await s.st.archive(dayOf(now - DAY_MS), dayOf(now));
+    assert.ok(!days.some((d) => d.day === dayOf(now - 10 * DAY_MS)), 'days without events are dropped, not archived');
+    const sql = postgres(s.url, { max: 1 });
+    try {
+      const [left] = await sql<{ t: string | null }[]>`SELECT to_regclass(${`events_${dayOf(now - 10 * DAY_MS)}`})::text AS t`;
+      assert.equal(left?.t, null);
+    } finally {
+      await sql.end();
+    }
     const oldDay = days.find((d) => d.day === dayOf(old));
     assert.ok(oldDay, `archived ${days.map((d) => d.day)}`);
     assert.equal(oldDay.events, 2);
@@ -312,4 +451,159 @@ describe("PostgreSQL search gives the embedded store's results, over days with a
       assert.deepEqual(await paged(pg), want);
     });
   }
+});
+
+describe("PostgreSQL session listings and summaries equal the embedded store's", () => {
+  let db: TempDatabase | null = null;
+  let pg: PostgresStore | null = null;
+  let lite: SqliteStore | null = null;
+  let dir = '';
+  const day1 = Date.now() - 4 * DAY_MS;
+  const day2 = day1 + DAY_MS;
+  before(async () => {
+    db = await tempDatabase('logsrv_pglist');
+    if (!db) return;
+    dir = mkdtempSync(join(tmpdir(), 'logsrv-pglist-'));
+    pg = await PostgresStore.open(db.url);
+    lite = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+    const both = async (b: IdentifiedBatch) => {
+      await pg?.append(b);
+      await lite?.append(b);
+    };
+    await both(
+      batch(
+        [
+          ev('job-a', 'build started', { user: 'ada', component: 'ci', level: 'info' }),
+          ev('job-b', 'deploy failed', { user: 'bob', component: 'cd', level: 'error' }),
+          ev('job-a', '"running"', { key: 'status', vjson: 1, user: 'ada' }),
+          ev('web-1', 'GET / 200', { component: 'web', terminal: 'tty1' }),
+        ],
+        day1,
+      ),
+    );
+    await both(
+      batch(
+        [
+          ev('job-a', '"done"', { key: 'status', vjson: 1, user: 'ada', level: 'info' }),
+          ev('job-c', 'lint ok', { user: 'ada', component: 'ci' }),
+          ev('web-1', 'GET /x 500', { component: 'web', level: 'error' }),
+          ev('job-b', 'retry failed again', { user: 'bob', component: 'cd', level: 'error' }),
+        ],
+        day2,
+      ),
+    );
+    for (const st of [pg, lite]) {
+      await st.register('job-a', { user: 'ada', terminal: 'tty9', attrs: { ci: true } }, day2 + 5);
+      await st.register('idle-1', { user: 'ada' }, day2 + 6);
+    }
+  });
+  after(async () => {
+    await pg?.close();
+    await lite?.close();
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cases: [string, object][] = [
+    ['all', {}],
+    ['user ada (events or registration)', { user: 'ada' }],
+    ['component ci', { component: 'ci' }],
+    ['terminal tty9 (registered)', { terminal: 'tty9' }],
+    ['prefix job-', { prefix: 'job-' }],
+    ['active in the first day only', { to: day1 + 1000 }],
+    ['active from the second day', { from: day2 }],
+    ['q failed', { q: 'failed' }],
+    ['q and user', { q: 'build', user: 'ada' }],
+  ];
+  for (const [name, filter] of cases) {
+    test(`listSessions ${name}: same sessions, same summaries, same pages`, async (t) => {
+      if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+      const pages = async (st: PostgresStore | SqliteStore) => {
+        const out: unknown[] = [];
+        let after: string | undefined;
+        for (let i = 0; i < 20; i++) {
+          const p = await st.listSessions({ limit: 2, after, ...filter });
+          out.push(p.sessions);
+          if (!p.next) return out;
+          after = p.next;
+        }
+        return out;
+      };
+      const want = await pages(lite);
+      assert.ok(JSON.stringify(want).includes('"session"'), 'the embedded store lists something');
+      assert.deepEqual(await pages(pg), want);
+    });
+  }
+
+  test("sessionSummary of each session equals the embedded store's", async (t) => {
+    if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+    for (const s of ['job-a', 'job-b', 'job-c', 'web-1', 'idle-1', 'nobody']) assert.deepEqual(await pg.sessionSummary(s), await lite.sessionSummary(s), s);
+  });
+
+  test("readEvents by field filters (narrowed to the sessions the summaries name) equals the embedded store's", async (t) => {
+    if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+    const filters = [
+      { component: 'cd' },
+      { user: 'ada', level: 'info' },
+      { key: 'status' },
+      { component: 'web', level: 'error' },
+      { component: 'none' },
+      { user: 'ada', component: 'cd' },
+    ];
+    for (const f of filters) {
+      const q = { after: null, until: null, limit: 10, ...f };
+      assert.deepEqual(await pg.readEvents(q), await lite.readEvents(q), JSON.stringify(f));
+    }
+    assert.equal((await pg.readEvents({ after: null, until: null, limit: 10, component: 'cd' })).events.length, 2);
+  });
+
+  test("rendered pages are byte for byte the embedded store's, in every format", async (t) => {
+    if (!pg || !lite) return t.skip('PostgreSQL is not available here');
+    for (const format of ['json', 'ndjson', 'text'] as const) {
+      const session = { session: 'job-a', after: null, limit: 2 };
+      assert.deepEqual(await pg.renderSession(session, format), await lite.renderSession(session, format), `session ${format}`);
+      const back = { session: 'job-b', after: null, before: { ms: day2, seq: 99 }, limit: 1 };
+      assert.deepEqual(await pg.renderSession(back, format), await lite.renderSession(back, format), `before ${format}`);
+      const events = { after: null, until: null, limit: 10, level: 'error' };
+      const body = await lite.renderEvents(events, format);
+      assert.ok(body.count > 0);
+      assert.deepEqual(await pg.renderEvents(events, format), body, `events ${format}`);
+    }
+  });
+});
+
+test('several instances opening an empty database at once create the schema once', async (t) => {
+  const db = await tempDatabase('logsrv_pgopen');
+  if (!db) return t.skip('PostgreSQL is not available here');
+  try {
+    const stores = await Promise.all([PostgresStore.open(db.url), PostgresStore.open(db.url), PostgresStore.open(db.url, { searchIndex: false })]);
+    await stores[0]?.append(batch([ev('open-race', 'x')], Date.now()));
+    assert.equal((await stores[2]?.readSession({ session: 'open-race', after: null, limit: 5 }))?.events.length, 1);
+    await Promise.all(stores.map((s) => s.close()));
+    const sql = postgres(db.url, { max: 1 });
+    try {
+      const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM logsrv_schema`;
+      assert.equal(row?.n, 1);
+    } finally {
+      await sql.end();
+    }
+  } finally {
+    await db.drop();
+  }
+});
+
+test('opening a database that does not exist fails with the URL (password hidden) and the reason', async (t) => {
+  const db = await tempDatabase('logsrv_pgmissing');
+  if (!db) return t.skip('PostgreSQL is not available here');
+  await db.drop();
+  const url = new URL(db.url);
+  url.password = 'secret-pw';
+  await assert.rejects(PostgresStore.open(url.toString()), (err: Error) => {
+    assert.match(
+      err.message,
+      /cannot open the PostgreSQL store at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/logsrv_pgmissing_[0-9a-f]+: .*does not exist/,
+    );
+    assert.ok(!err.message.includes('secret-pw'));
+    return true;
+  });
 });

@@ -18,15 +18,12 @@
  * - `merge`: the rows are COPYed into a temporary table and moved with `INSERT … ON CONFLICT DO
  *   NOTHING` in id order (so two transactions inserting the same ids wait in one order), and the
  *   rows that were already stored come back as skipped.
- * Redelivery is rare (a writer died), so nearly every batch takes the cheaper first way: COPY
- * into the table is several times faster than INSERT … SELECT with ON CONFLICT (measured in
- * bench pg-append; see the report in notes).
+ * Redelivery is rare (a writer died), so nearly every batch takes the cheaper first way. Measured
+ * with bench pg-append (100k events, 5,000 per append): merging every batch ran at 0.23× of a
+ * plain COPY of the same rows, COPY straight into the table at 0.36× (before the other
+ * improvements of this store; with them and without tokens, 0.70×).
  */
-export type AppendMode = 'copy' | 'merge';
-
-/** SQLSTATE of a unique violation: an id already stored, in `copy` mode. */
-export const UNIQUE_VIOLATION = '23505';
-
+import type { Writable } from 'node:stream';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import type { Sql, TransactionSql } from 'postgres';
 import type { IdentifiedBatch } from '../../batch/index.js';
@@ -34,6 +31,11 @@ import type { AppendResult } from '../store.js';
 import { copyLine, pgText } from './copy-rows.js';
 import { COPY_COLUMNS } from './schema.js';
 import { applySummaries } from './summaries.js';
+
+export type AppendMode = 'copy' | 'merge';
+
+/** SQLSTATE of a unique violation: an id already stored, in `copy` mode. */
+export const UNIQUE_VIOLATION = '23505';
 
 const STAGING = `CREATE TEMP TABLE IF NOT EXISTS logsrv_staging (
   i integer NOT NULL, ms bigint NOT NULL, seq bigint NOT NULL, session text COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL,
@@ -72,23 +74,50 @@ function producerDuplicates(events: NormalizedEvent[], marks: Map<string, number
   return { skip, raised };
 }
 
-/** Streams `lines` into a COPY … FROM STDIN of this transaction. */
+/** Resolves when `w` can take more; rejects if it fails first (a COPY the server refused never drains). */
+export function drained(w: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      w.off('drain', onDrain);
+      w.off('error', done);
+      w.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the COPY stream closed before it drained'));
+    w.once('drain', onDrain);
+    w.once('error', done);
+    w.once('close', onClose);
+  });
+}
+
+/**
+ * Streams `lines` into a COPY … FROM STDIN of this transaction. Building the lines (tokenizing
+ * values) is CPU work on the caller's thread: it yields to the event loop after every chunk
+ * (~1,500 rows, ~15 ms under load here), so a receiver sharing the process is never stalled for
+ * a whole batch.
+ */
 async function copyIn(tx: TransactionSql, statement: string, lines: Iterable<string>): Promise<void> {
   const w = await tx.unsafe(statement).writable();
   const done = new Promise<void>((resolve, reject) => {
     w.once('finish', resolve);
-    w.once('error', reject);
+    w.on('error', reject);
+    w.once('close', () => reject(new Error('the COPY stream closed before the server took every row')));
   });
+  // Its rejection is awaited below; until then it must not count as unhandled.
+  done.catch(() => {});
   let chunk = '';
   for (const line of lines) {
+    if (w.destroyed) break; // the server refused the COPY: `done` holds why
     chunk += line;
     if (chunk.length >= COPY_CHUNK_CHARS) {
-      if (!w.write(chunk)) await new Promise((r) => w.once('drain', r));
+      if (!w.write(chunk)) await drained(w);
+      else await new Promise((r) => setImmediate(r));
       chunk = '';
     }
   }
-  if (chunk.length > 0) w.write(chunk);
-  w.end();
+  if (!w.destroyed) w.end(chunk);
   await done;
 }
 

@@ -27,6 +27,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import { showDay } from '../day-names.js';
 import type { EventRowLike } from '../rows.js';
 import type { ArchivedDayInfo } from '../store.js';
+import { drained } from './append.js';
 import { copyLine, decodeRow } from './copy-rows.js';
 import type { Partitions } from './partitions.js';
 import { listPartitions } from './partitions.js';
@@ -58,16 +59,25 @@ export async function archiveDays(sql: Sql, partitions: Partitions, dir: string,
     partitions.forget(p.day);
     if (p.detachPending) await sql.unsafe(`ALTER TABLE events DETACH PARTITION ${name} FINALIZE`);
     else if (p.attached) await sql.unsafe(`ALTER TABLE events DETACH PARTITION ${name} CONCURRENTLY`);
-    out.push(await archiveDetached(sql, dir, p.day));
+    const archived = await archiveDetached(sql, dir, p.day);
+    if (archived) out.push(archived);
   }
   return out;
 }
 
-async function archiveDetached(sql: Sql, dir: string, day: string): Promise<ArchivedDayInfo> {
+/** Archives a detached day and drops it; a day without events (created ahead) is only dropped (null). */
+async function archiveDetached(sql: Sql, dir: string, day: string): Promise<ArchivedDayInfo | null> {
   const name = partitionName(day);
   const [info] = await sql<{ n: number; bytes: number }[]>`
     SELECT (SELECT count(*) FROM ${sql(name)}) AS n, pg_total_relation_size(${name}::regclass) AS bytes`;
   const events = info?.n ?? 0;
+  if (events === 0) {
+    await sql.begin(async (tx) => {
+      await dropDaySummaries(tx, Number(day));
+      await tx.unsafe(`DROP TABLE ${name}`);
+    });
+    return null;
+  }
   const file = archiveFile(dir, day);
   const tmp = join(dir, `.events-${day}.ndjson.gz.${randomBytes(4).toString('hex')}.tmp`);
   try {
@@ -187,7 +197,7 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
           producer: a[13] as string | null,
           pseq: a[14] as number | null,
         };
-        if (!w.write(copyLine(e, ms, a[1] as number, partitions.writesWords))) await new Promise((r) => w.once('drain', r));
+        if (!w.write(copyLine(e, ms, a[1] as number, partitions.writesWords))) await drained(w);
         events++;
       }
     } catch (err) {

@@ -12,6 +12,16 @@ import { DAY_MS, DDL_LOCK, partitionName } from './schema.js';
 
 export const DAYS_AHEAD = 3;
 
+/**
+ * The GIN index's pending list (kB): new rows' words go to an unsorted list that is merged into
+ * the index in bulk when it is full or by (auto)vacuum — far cheaper than inserting each word.
+ * Measured here (50k log lines, ~20 tokens each, ~10k distinct): COPY with the default 4 MB list
+ * 3.98 s, with 16 MB 1.78 s, with 64 MB 1.33 s, without the index 0.36 s; a rare word searched
+ * while the list is full: 16 MB ~12 ms, 64 MB ~57 ms, after the merge ~1 ms. 16 MB keeps searches
+ * of the newest rows fast.
+ */
+export const GIN_PENDING_LIST_KB = 16_384;
+
 export interface PartitionInfo {
   day: string;
   /** Still a partition of `events` (false: detached by an archive run that did not finish). */
@@ -90,8 +100,13 @@ export class Partitions {
         const [row] = await tx<{ t: string | null }[]>`SELECT to_regclass(${name})::text AS t`;
         if (row?.t) continue;
         const from = dayStartMs(day);
-        await tx.unsafe(`CREATE TABLE ${name} PARTITION OF events FOR VALUES FROM (${from}) TO (${from + DAY_MS})`);
-        if (this.searchIndex) await tx.unsafe(`CREATE INDEX ${name}_words ON ${name} USING gin (words)`);
+        // Not `CREATE TABLE … PARTITION OF`: that takes an ACCESS EXCLUSIVE lock on `events`, which
+        // waits for the longest running read and stops every read and append queued behind it.
+        // ATTACH takes SHARE UPDATE EXCLUSIVE, which neither waits for nor blocks them; it creates
+        // the partitioned indexes on the new (empty) table.
+        await tx.unsafe(`CREATE TABLE ${name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+        await tx.unsafe(`ALTER TABLE events ATTACH PARTITION ${name} FOR VALUES FROM (${from}) TO (${from + DAY_MS})`);
+        if (this.searchIndex) await tx.unsafe(`CREATE INDEX ${name}_words ON ${name} USING gin (words) WITH (gin_pending_list_limit = ${GIN_PENDING_LIST_KB})`);
       }
       // This instance writes no tokens: readers must check these days' rows themselves.
       if (!this.searchIndex) await tx`INSERT INTO unindexed_days (day) SELECT unnest(${want.map(Number)}::integer[]) ON CONFLICT DO NOTHING`;

@@ -72,6 +72,17 @@ export function connect(url: string, max: number, applicationName: string): Sql 
   }) as unknown as Sql;
 }
 
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
 export class PostgresStore implements Store {
   private constructor(
     private readonly sql: Sql,
@@ -92,7 +103,7 @@ export class PostgresStore implements Store {
       return new PostgresStore(sql, partitions, opts);
     } catch (err) {
       await sql.end({ timeout: 1 });
-      throw err;
+      throw new Error(`cannot open the PostgreSQL store at ${redact(url)}: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -22,19 +22,31 @@ import { textCondition } from './text-sql.js';
 export const NO_BOUND = Number.MAX_SAFE_INTEGER;
 const FILTER_COLUMNS = ['key', 'step', 'component', 'user', 'terminal', 'level'] as const;
 
+/**
+ * Not prepared: every read is planned with its values. A prepared statement switches to a generic
+ * plan after five runs, and the generic plan of `words @> $n` guesses a rare word: measured here,
+ * `q=timeout` (a word in half the rows) then took 103 ms through the GIN index and a sort instead
+ * of 0.2 ms walking the primary key; actual time bounds also let the planner drop partitions.
+ */
 async function rows(sql: Sql, text: string, args: unknown[]): Promise<EventRowLike[]> {
-  const got = await sql.unsafe<EventRowLike[]>(text, args as never[], { prepare: true });
+  const got = await sql.unsafe<EventRowLike[]>(text, args as never[], { prepare: false });
   return got.map(decodeRow);
 }
 
+/** A read's filters, with the candidate sessions the summaries allow (see {@link candidateSessions}). */
+type Filters = Partial<EventsQuery> & { sessions?: string[] };
+
 /** `session = …` and the field filters as ` AND …` conditions, numbered from `$first`. */
-function filters(q: Partial<EventsQuery>, first: number): { sql: string; args: unknown[] } {
+function filters(q: Filters, first: number): { sql: string; args: unknown[] } {
   let sql = '';
   const args: unknown[] = [];
   let n = first;
   if (q.session !== undefined) {
     sql += ` AND session = $${n++}`;
     args.push(pgText(q.session));
+  } else if (q.sessions !== undefined) {
+    sql += ` AND session = ANY($${n++}::text[])`;
+    args.push(q.sessions);
   }
   for (const c of FILTER_COLUMNS) {
     const v = q[c];
@@ -51,7 +63,7 @@ export async function unindexedDays(sql: Sql): Promise<number[]> {
 }
 
 /** Rows of `q` in `(lo, hi]` with the filters, and `text` as SQL when given, in id order. */
-async function select(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventId, limit: number, text: TextQuery | null): Promise<EventRowLike[]> {
+async function select(sql: Sql, q: Filters, lo: EventId, hi: EventId, limit: number, text: TextQuery | null): Promise<EventRowLike[]> {
   const f = filters(q, 6);
   let cond = f.sql;
   const args = [lo.ms, lo.seq, hi.ms, hi.seq, limit, ...f.args];
@@ -70,7 +82,7 @@ async function select(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventI
 const SCAN_PAGE = 1000;
 
 /** {@link select} for a range of days without tokens: rows read in order, `q` checked by `matchesText`. */
-async function scan(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventId, want: number, tq: TextQuery): Promise<EventRowLike[]> {
+async function scan(sql: Sql, q: Filters, lo: EventId, hi: EventId, want: number, tq: TextQuery): Promise<EventRowLike[]> {
   const out: EventRowLike[] = [];
   let at = lo;
   for (;;) {
@@ -91,7 +103,7 @@ async function scan(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventId,
  * without tokens: the stretches between them are searched in SQL on the tokens (the index), those
  * days by {@link scan}.
  */
-export async function findRows(sql: Sql, q: Partial<EventsQuery>, lo: EventId, hi: EventId, want: number): Promise<EventRowLike[]> {
+export async function findRows(sql: Sql, q: Filters, lo: EventId, hi: EventId, want: number): Promise<EventRowLike[]> {
   const tq = parseTextQuery(q.q);
   if (!tq) return select(sql, q, lo, hi, want, null);
   const out: EventRowLike[] = [];
@@ -125,7 +137,46 @@ export async function readEventRows(sql: Sql, q: EventsQuery): Promise<{ rows: E
   const lo = q.after ?? { ms: -1, seq: -1 };
   const hi = q.until ?? { ms: NO_BOUND, seq: NO_BOUND };
   if (lo.ms > hi.ms || (lo.ms === hi.ms && lo.seq >= hi.seq)) return { rows: [], next: null };
-  return page(await findRows(sql, q, lo, hi, q.limit + 1), q.limit);
+  let f: Filters = q;
+  if (q.session === undefined) {
+    const sessions = await candidateSessions(sql, q);
+    if (sessions !== null && sessions.length === 0) return { rows: [], next: null };
+    if (sessions !== null) f = { ...q, sessions };
+  }
+  return page(await findRows(sql, f, lo, hi, q.limit + 1), q.limit);
+}
+
+/** A field filter narrows a read to its sessions when it leaves at most this many (as the embedded store). */
+export const MAX_CANDIDATE_SESSIONS = 64;
+
+/**
+ * The sessions whose summaries say they have events with every requested key/step/component/
+ * user/terminal/level: null when no filter narrows to {@link MAX_CANDIDATE_SESSIONS} or fewer
+ * (the read then walks ids and checks each row), [] when none can match. The summaries are
+ * committed with their events, so every event up to a tail's watermark is in them.
+ */
+async function candidateSessions(sql: Sql, q: EventsQuery): Promise<string[] | null> {
+  const cap = MAX_CANDIDATE_SESSIONS + 1;
+  const lists: string[][] = [];
+  for (const col of FILTER_COLUMNS) {
+    const v = q[col];
+    if (v === undefined) continue;
+    const value = pgText(v);
+    const got =
+      col === 'key'
+        ? await sql<{ session: string }[]>`SELECT DISTINCT session FROM session_latest WHERE key = ${value} LIMIT ${cap}`
+        : await sql<{ session: string }[]>`SELECT DISTINCT session FROM session_fields WHERE field = ${col} AND value = ${value} LIMIT ${cap}`;
+    if (got.length === 0) return [];
+    if (got.length < cap) lists.push(got.map((r) => r.session));
+  }
+  if (lists.length === 0) return null;
+  lists.sort((a, b) => a.length - b.length);
+  let out = lists[0] as string[];
+  for (const other of lists.slice(1)) {
+    const keep = new Set(other);
+    out = out.filter((s) => keep.has(s));
+  }
+  return out;
 }
 
 function page(got: EventRowLike[], limit: number): { rows: EventRowLike[]; next: string | null } {

@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS session_latest (
   PRIMARY KEY (session, key, day)
 );
 CREATE INDEX IF NOT EXISTS session_latest_day ON session_latest (day);
+CREATE INDEX IF NOT EXISTS session_latest_key ON session_latest (key, session);
 -- Which sessions have events with user/terminal/component/level/step = value.
 CREATE TABLE IF NOT EXISTS session_fields (
   field   text    COLLATE "C" NOT NULL,
@@ -131,6 +132,13 @@ export const DDL_LOCK = 0x6c6f6773; // 'logs'
  * advisory lock serializes them). Throws when the database holds a newer schema than this code.
  */
 export async function migrate(sql: Sql): Promise<void> {
+  // A schema already at this version is left alone: `CREATE INDEX IF NOT EXISTS` still locks the
+  // table against writes while it looks, which would make every instance's start wait for appends.
+  const [has] = await sql<{ t: string | null }[]>`SELECT to_regclass('logsrv_schema')::text AS t`;
+  if (has?.t) {
+    const [v] = await sql<{ version: number | null }[]>`SELECT max(version) AS version FROM logsrv_schema`;
+    if (v?.version === PG_SCHEMA_VERSION) return;
+  }
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${DDL_LOCK})`;
     await tx.unsafe(SCHEMA).simple();

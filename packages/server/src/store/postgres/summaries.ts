@@ -42,11 +42,6 @@ function before(aMs: number, aSeq: number, bMs: number, bSeq: number): boolean {
   return aMs < bMs || (aMs === bMs && aSeq < bSeq);
 }
 
-/** Compares by code point (UTF-8 byte order: the order of COLLATE "C"). */
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Folds the stored events of a batch (`stored`: their indices) and writes the summaries. */
 export async function applySummaries(tx: TransactionSql, events: NormalizedEvent[], ms: Float64Array, seq: Float64Array, stored: number[]): Promise<void> {
   // Per day, per session: one accumulator, found with one Map lookup per event (this runs for
@@ -102,16 +97,18 @@ export async function applySummaries(tx: TransactionSql, events: NormalizedEvent
       (a.fields[f] as Set<string>).add(v);
     }
   }
-  const days = new Map<string, SessionDay>();
-  const levels = new Map<string, [string, number, string, number]>();
-  const latest = new Map<string, [string, string, number, number, number]>();
+  // Rows per table; each statement below sorts them by primary key (ORDER BY), which is what
+  // fixes the order its row locks are taken in.
+  const dayRows: SessionDay[] = [];
+  const levelRows: [string, number, string, number][] = [];
+  const latestRows: [string, string, number, number, number][] = [];
   const fieldRows: [string, string, string, number][] = [];
   for (const sessions of byDay.values()) {
     for (const a of sessions.values()) {
       const { session, day: dn } = a.row;
-      days.set(`${dn}\0${session}`, a.row);
-      if (a.levels) for (const [level, n] of a.levels) levels.set(`${dn}\0${session}\0${level}`, [session, dn, pgText(level), n]);
-      for (const [key, id] of a.latest) latest.set(`${dn}\0${session}\0${key}`, [session, pgText(key), dn, id[0], id[1]]);
+      dayRows.push(a.row);
+      if (a.levels) for (const [level, n] of a.levels) levelRows.push([session, dn, pgText(level), n]);
+      for (const [key, id] of a.latest) latestRows.push([session, pgText(key), dn, id[0], id[1]]);
       if (a.fields) {
         a.fields.forEach((values, f) => {
           for (const v of values) fieldRows.push([FIELDS[f] as Field, pgText(v), session, dn]);
@@ -119,7 +116,6 @@ export async function applySummaries(tx: TransactionSql, events: NormalizedEvent
       }
     }
   }
-  const dayRows = [...days.values()].sort((a, b) => cmp(a.session, b.session) || a.day - b.day);
   // Per session over the batch, for the listing table.
   const totals = new Map<string, SessionDay>();
   for (const d of dayRows) {
@@ -138,9 +134,6 @@ export async function applySummaries(tx: TransactionSql, events: NormalizedEvent
     }
   }
   const totalRows = [...totals.values()];
-  const levelRows = [...levels.values()].sort((a, b) => cmp(a[0], b[0]) || a[1] - b[1] || cmp(a[2], b[2]));
-  const latestRows = [...latest.values()].sort((a, b) => cmp(a[0], b[0]) || cmp(a[1], b[1]) || a[2] - b[2]);
-  fieldRows.sort((a, b) => cmp(a[0], b[0]) || cmp(a[1], b[1]) || cmp(a[2], b[2]) || a[3] - b[3]);
   const col = <T, K extends keyof T>(rows: T[], k: K): T[K][] => rows.map((r) => r[k]);
   // Pipelined: sent together, answered together; each in primary-key order.
   const work: Promise<unknown>[] = [
