@@ -46,7 +46,7 @@ export async function openEngines(config: ServerConfig, clock: () => number, mod
     closers.push(() => store.close());
     let readStore: Store = store;
     if (config.storeRead !== 'same') {
-      const replica = await PostgresStore.open(config.storeRead, { readOnly: true, applicationName: 'logsrv-reader' });
+      const replica = await openReplica(config.storeRead);
       closers.push(() => replica.close());
       readStore = replica;
     }
@@ -93,6 +93,7 @@ function startFailure(err: unknown, config: ServerConfig): unknown {
   if (err instanceof RedisUnavailable) return new StartError(`${err.message} (--queue); is Redis running?`);
   const msg = (err as Error)?.message ?? String(err);
   const code = (err as NodeJS.ErrnoException)?.code;
+  if (/no logsrv schema yet/.test(msg)) return new StartError(`--store-read ${redact(config.storeRead)}: ${msg}`);
   if (
     config.store !== 'sqlite' &&
     (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || /database .* does not exist|password authentication|connect|ECONNREFUSED/.test(msg))
@@ -110,6 +111,22 @@ export function redact(url: string): string {
     return u.toString();
   } catch {
     return url;
+  }
+}
+
+/**
+ * A read replica. A deployment's first start creates the schema on the primary; the replica has
+ * it only once replication caught up, so a missing schema is waited for (30 s) before it counts.
+ */
+async function openReplica(url: string): Promise<Store> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await PostgresStore.open(url, { readOnly: true, applicationName: 'logsrv-reader' });
+    } catch (err) {
+      if (!/no logsrv schema yet/.test((err as Error).message) || Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
