@@ -18,7 +18,7 @@ import { buildApp } from './http/app.js';
 import { type SyslogReceivers, startSyslog } from './ingest/syslog/index.js';
 import { UdpIngest } from './ingest/udp-ingest.js';
 import { isLoopback, Lifecycle, listenFailure, StartError } from './lifecycle.js';
-import { createMemoryEventQuota } from './limits/event-quota.js';
+import { createMemoryEventQuota, createRedisEventQuota } from './limits/event-quota.js';
 import { createMemoryLimiter, createRedisLimiter } from './limits/rate-limit.js';
 import { createMetrics } from './metrics.js';
 import type { Queue } from './queue/queue.js';
@@ -104,8 +104,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       : undefined;
 
   const burst = config.rateLimitBurst || 2 * config.rateLimit;
-  let limiterRedis: LogsrvRedis | null = null;
-  if (config.rateLimit > 0 && engines.redisUrl && receiver) limiterRedis = await openRedis(engines.redisUrl, { name: 'logsrv-rate-limit' });
+  // Limits and token quotas shared by a deployment's receivers live in Redis.
+  const limiterRedis: LogsrvRedis | null = engines.redisUrl && receiver ? await openRedis(engines.redisUrl, { name: 'logsrv-limits' }) : null;
+  const quota = limiterRedis ? createRedisEventQuota(limiterRedis) : createMemoryEventQuota();
   const limiter =
     config.rateLimit > 0
       ? limiterRedis
@@ -152,7 +153,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           requestBatchEvents: config.requestBatchEvents,
           maxRejectedReported: 1000,
           queueWaitMs: 30_000,
-          quota: createMemoryEventQuota(),
+          quota,
           blocked,
           // Free space guards the embedded store's files; PostgreSQL reports its own full disk.
           disk: config.store === 'sqlite' ? new DiskGuard(config.dataDir, config.minFreeDiskBytes) : undefined,

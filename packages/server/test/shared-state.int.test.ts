@@ -4,7 +4,11 @@
  * PostgreSQL database.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createToken } from '@logsrv/server';
 import type { TestServer } from './helpers.ts';
 import { post, readAll, startTestServer } from './helpers.ts';
 import { freshPgDatabase, redisOrSkip } from './services.ts';
@@ -63,5 +67,33 @@ describe('two instances over one Redis and one PostgreSQL', () => {
     const other = await post(d.url, JSON.stringify({ session: 'rl', key: 'k', value: 'b' }));
     assert.equal(other.status, 429, 'instance B refuses the same source: the allowance is shared');
     assert.ok(other.headers.get('retry-after'));
+  });
+
+  test("a token's event quota is spent across instances: what it used on one, the other refuses (429)", async (t) => {
+    if (!pg) return t.skip('Redis or PostgreSQL is not available');
+    // Both instances read one token file (a shared --data), as the README says a deployment does.
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-shared-quota-'));
+    const limited = createToken(dataDir, { scopes: ['ingest'], name: 'noisy', eventsPerSecond: 20, eventsBurst: 50 });
+    const flags = { queue: REDIS, store: pg.url, queueShards: 2 };
+    const e = await startTestServer(flags, { dataDir });
+    const f = await startTestServer(flags, { dataDir });
+    try {
+      const send = (url: string, n: number) =>
+        fetch(`${url}/v1/events`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${limited.token}`, 'content-type': 'application/x-ndjson' },
+          body: Array.from({ length: n }, (_x, i) => JSON.stringify({ session: 'quota', key: 'k', value: i })).join('\n'),
+        });
+      // 80 events on E: the burst (50) is spent and the balance is in debt (-30, 1.5 s at 20/s).
+      const first = await send(e.url, 80);
+      assert.equal(first.status, 200);
+      const other = await send(f.url, 1);
+      assert.equal(other.status, 429, 'instance F sees the debt run up on E');
+      assert.match(((await other.json()) as { error: { message: string } }).error.message, /over its quota of 20 events\/s/);
+    } finally {
+      await e.dispose();
+      await f.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
