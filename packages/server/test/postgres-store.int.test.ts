@@ -351,6 +351,60 @@ describe('PostgresStore on PostgreSQL', () => {
 
 // Events over three days: the first and last written with tokens (the GIN index), the middle one
 // by a store with the search index off (rows checked in Node), so a query crosses both kinds.
+describe('PostgreSQL idempotency marks with appends out of order', () => {
+  let db: TempDatabase | null = null;
+  let store: PostgresStore | null = null;
+  before(async () => {
+    db = await tempDatabase('logsrv_pgmarks');
+    if (db) store = await PostgresStore.open(db.url, {});
+  });
+  after(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+  const need = (t: { skip(msg: string): void }): { st: PostgresStore } | null => {
+    if (!store) {
+      t.skip('PostgreSQL is not available here');
+      return null;
+    }
+    return { st: store };
+  };
+
+  test('a producer writing to two sessions: batches committed out of order lose nothing (marks are per producer and session)', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now();
+    const p = (session: string, value: string, pseq: number) => ev(session, value, { producer: 'multi', pseq });
+    // Scaled out, the two sessions are in different shards, so seq 2 may commit before seq 1.
+    assert.deepEqual((await s.st.append(batch([p('mp-b', 'second', 2)], ms, 100))).skipped ?? [], []);
+    assert.deepEqual((await s.st.append(batch([p('mp-a', 'first', 1)], ms, 50))).skipped ?? [], []);
+    // A retry of either is still stored once.
+    assert.deepEqual((await s.st.append(batch([p('mp-a', 'first again', 1)], ms, 60))).skipped, [0]);
+    const a = await s.st.readSession({ session: 'mp-a', after: null, limit: 10 });
+    const b = await s.st.readSession({ session: 'mp-b', after: null, limit: 10 });
+    assert.deepEqual(
+      [...a.events, ...b.events].map((e) => e.value),
+      ['first', 'second'],
+    );
+  });
+
+  test('appends from one instance commit in call order, even when issued together', async (t) => {
+    const s = need(t);
+    if (!s) return;
+    const ms = Date.now() + 1;
+    const p = (value: string, pseq: number) => ev('order', value, { producer: 'ordered', pseq });
+    // Issued at once (the writer keeps two appends in flight): seq 1 must not be taken for a
+    // duplicate of seq 2 by committing second.
+    const [r1, r2] = await Promise.all([s.st.append(batch([p('one', 1)], ms, 0)), s.st.append(batch([p('two', 2)], ms, 1))]);
+    assert.deepEqual([r1.skipped ?? [], r2.skipped ?? []], [[], []]);
+    const page = await s.st.readSession({ session: 'order', after: null, limit: 10 });
+    assert.deepEqual(
+      page.events.map((e) => e.value),
+      ['one', 'two'],
+    );
+  });
+});
+
 describe("PostgreSQL search gives the embedded store's results, over days with and without the index", () => {
   let db: TempDatabase | null = null;
   let pg: PostgresStore | null = null;

@@ -27,24 +27,5 @@ export async function redisOrSkip(url: string, opts: { flush?: boolean } = {}): 
   }
 }
 
-/** A fresh database on the PostgreSQL at `admin`'s server, dropped by the returned function; null when unreachable (skips; fails under CI). */
-export async function freshPgDatabase(admin = 'postgres://postgres@127.0.0.1:5432/test'): Promise<{ url: string; drop(): Promise<void> } | null> {
-  const { default: postgres } = await import('postgres');
-  const sql = postgres(admin, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-  const name = `logsrv_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  try {
-    await sql.unsafe(`CREATE DATABASE ${name}`);
-  } catch (err) {
-    await sql.end({ timeout: 1 });
-    return missing(`PostgreSQL at ${admin}`, err);
-  }
-  const u = new URL(admin);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
-      await sql.end({ timeout: 1 });
-    },
-  };
-}
+/** A fresh PostgreSQL database (pg-helpers.ts), for the tests that also need Redis. */
+export { tempDatabase as freshPgDatabase } from './pg-helpers.ts';

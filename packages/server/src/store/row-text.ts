@@ -91,6 +91,12 @@ export function renderTextBody(events: StoredEvent[], opts: TextOptions = { join
 }
 
 /** A page of events as the body of `format`: json `{"events":[...],"next":...}`, ndjson, or text ({@link renderTextBody}). */
+/** How a session's page reads as text (format=text/html), the same for every store. */
+export function sessionTextOptions(q: { q?: string | undefined; key?: string | undefined; after?: unknown; before?: unknown }): TextOptions {
+  const continued = (q.after ?? null) !== null || (q.before ?? null) !== null;
+  return { joined: q.q === undefined, continued, key: q.key };
+}
+
 export function renderPage(events: StoredEvent[], next: string | null, format: TextFormat, prev?: string | null, text?: TextOptions): RenderedPage {
   let body = '';
   if (format === 'json') body = JSON.stringify(prev === undefined ? { events, next } : { events, next, prev });

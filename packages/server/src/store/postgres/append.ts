@@ -2,9 +2,15 @@
  * One batch into PostgreSQL, in one transaction: producer marks locked, rows streamed in by COPY,
  * duplicates left out, summaries and marks updated — durable when the COMMIT returns.
  *
- * Idempotency (SPEC §1), the rule of sqlite/writer-worker.ts: each producer has a mark, the highest
- * `seq` committed for it; an event carrying `producer` and `seq` is stored only when its seq is
- * above the mark (raised by the events before it in the same batch). Here several writer processes
+ * Idempotency (SPEC §1), the rule of sqlite/writer-worker.ts with one difference: the mark, the
+ * highest `seq` committed, is kept per producer *and session*; an event carrying `producer` and
+ * `seq` is stored only when its seq is above its mark (raised by the events before it in the same
+ * batch). The rule needs a producer's events committed in their order. Scaled out, one session's
+ * events are committed in order (one writer owns its shard, and a store instance commits its
+ * appends in call order), but a producer writing to several sessions lands in several shards and
+ * writers that commit in any order — a mark per producer alone would then drop an earlier seq as a
+ * duplicate of a later one. A retry carries the same session, so per (producer, session) loses
+ * nothing a retry needs. Here several writer processes
  * may append at once, so the marks of the batch's producers are locked first (rows of `producers`,
  * inserted when new, locked in sorted order so two writers never wait on each other in a cycle)
  * and stay locked until the commit: a second copy of the same events, in any writer, waits and
@@ -59,6 +65,11 @@ async function lockMarks(tx: TransactionSql, producers: string[]): Promise<Map<s
   return marks;
 }
 
+/** The key of an event's idempotency mark: its producer and session (see above). */
+function markKey(e: NormalizedEvent): string {
+  return pgText(JSON.stringify([e.producer, e.session]));
+}
+
 /** Indices of events that are producer duplicates, given the locked marks. */
 function producerDuplicates(events: NormalizedEvent[], marks: Map<string, number>): { skip: Set<number>; raised: Map<string, number> } {
   const skip = new Set<number>();
@@ -66,7 +77,7 @@ function producerDuplicates(events: NormalizedEvent[], marks: Map<string, number
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as NormalizedEvent;
     if (e.producer === null || e.pseq === null) continue;
-    const p = pgText(e.producer);
+    const p = markKey(e);
     const mark = raised.get(p) ?? marks.get(p) ?? -1;
     if (e.pseq <= mark) skip.add(i);
     else raised.set(p, e.pseq);
@@ -133,7 +144,7 @@ export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode
   const n = b.events.length;
   if (n === 0) return {};
   const producerSet = new Set<string>();
-  for (const e of b.events) if (e.producer !== null && e.pseq !== null) producerSet.add(pgText(e.producer));
+  for (const e of b.events) if (e.producer !== null && e.pseq !== null) producerSet.add(markKey(e));
   return sql.begin(async (tx) => {
     let skip = new Set<number>();
     let raised = new Map<string, number>();
@@ -164,7 +175,7 @@ export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode
         for (const i of stored) {
           const e = b.events[i] as NormalizedEvent;
           if (e.producer === null || e.pseq === null) continue;
-          const p = pgText(e.producer);
+          const p = markKey(e);
           raised.set(p, Math.max(raised.get(p) ?? -1, e.pseq));
         }
       }

@@ -12,7 +12,7 @@ import type { Sql } from 'postgres';
 import postgres from 'postgres';
 import type { IdentifiedBatch } from '../../batch/index.js';
 import type { RenderedPage, TextFormat } from '../row-text.js';
-import { renderPage } from '../row-text.js';
+import { renderPage, sessionTextOptions } from '../row-text.js';
 import type {
   AppendResult,
   ArchivedDayInfo,
@@ -111,7 +111,16 @@ export class PostgresStore implements Store {
     if (this.opts.readOnly) throw new PostgresReadOnlyError(`cannot ${what}: this PostgreSQL store is read-only (--store-read)`);
   }
 
-  async append(batch: IdentifiedBatch): Promise<AppendResult> {
+  /** Appends of this instance commit one after another, in call order (see append.ts on marks). */
+  private appending: Promise<unknown> = Promise.resolve();
+
+  append(batch: IdentifiedBatch): Promise<AppendResult> {
+    const run = this.appending.then(() => this.appendNow(batch));
+    this.appending = run.catch(() => {});
+    return run;
+  }
+
+  private async appendNow(batch: IdentifiedBatch): Promise<AppendResult> {
     this.writable('append events');
     await this.partitions.ensureFor(batch.ms);
     let mode: AppendMode = 'copy';
@@ -146,7 +155,7 @@ export class PostgresStore implements Store {
 
   async renderSession(q: SessionQuery, format: TextFormat): Promise<RenderedPage> {
     const page = await readSession(this.sql, q);
-    return renderPage(page.events, page.next, format, page.prev);
+    return renderPage(page.events, page.next, format, page.prev, sessionTextOptions(q));
   }
 
   async renderEvents(q: EventsQuery, format: TextFormat): Promise<RenderedPage> {

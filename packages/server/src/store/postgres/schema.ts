@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_session_id ON events (session, ms, seq);
 -- Days holding rows written without tokens (--search-index off): q checks their rows in Node.
 CREATE TABLE IF NOT EXISTS unindexed_days (day integer PRIMARY KEY);
--- Idempotency marks: the highest seq committed per producer (append.ts).
+-- Idempotency marks: the highest seq committed per producer and session, keyed by the JSON [producer, session] (append.ts).
 CREATE TABLE IF NOT EXISTS producers (
   producer text   COLLATE "C" PRIMARY KEY,
   seq      bigint NOT NULL

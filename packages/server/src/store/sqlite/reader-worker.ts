@@ -8,7 +8,7 @@ import type { EventId, StoredEvent } from '@logsrv/protocol';
 import { dayOf, isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import type { TextFormat } from '../row-text.js';
-import { renderPage } from '../row-text.js';
+import { renderPage, sessionTextOptions } from '../row-text.js';
 import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
 import type { ReadContext } from './read-events.js';
@@ -220,8 +220,7 @@ serveRequests((req: WorkerRequest) => {
     case 'renderSession': {
       const q = req.q as SessionQuery;
       const page = readSession(q);
-      const continued = (q.after ?? null) !== null || (q.before ?? null) !== null;
-      return renderPage(page.events, page.next, req.format as TextFormat, page.prev, { joined: q.q === undefined, continued, key: q.key });
+      return renderPage(page.events, page.next, req.format as TextFormat, page.prev, sessionTextOptions(q));
     }
     case 'renderEvents': {
       const page = readEvents(ctx, req.q as EventsQuery);
