@@ -5,9 +5,10 @@
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { RejectReason } from './errors.js';
+import { MAX_FIELD_CHARS } from './limits.js';
 
 /** Longest session/key/metadata string, in characters (SPEC §1). */
-export const MAX_FIELD_CHARS = 256;
+export { MAX_FIELD_CHARS };
 /** Most keys in `attrs`. */
 export const MAX_ATTRS = 64;
 /** Deepest nesting of objects/arrays in `value` or `attrs` (1 = a flat object). */

@@ -8,7 +8,7 @@
  * always applies, so `shipped` puts everything in one session. Names are per protocol (README,
  * "Shippers"): `{hostname}/{app}` for syslog, `{trace_id}` for OTLP, `{labels}` for Loki, ...
  */
-import { MAX_FIELD_CHARS } from '@logsrv/protocol';
+import { MAX_FIELD_CHARS } from '@logsrv/protocol/limits';
 
 type Part = string | { name: string };
 
