@@ -1,0 +1,229 @@
+/**
+ * Rollups: what the reports (`GET /v1/reports/components|keys|stats`) read, kept per minute of
+ * receipt time as events are committed, never computed by scanning events at query time.
+ *
+ * Three tables per day partition (each engine stores them with its day, so retention, archive and
+ * restore carry them):
+ * - levels: (minute, component, level) → events
+ * - keys:   (minute, component, key) → events
+ * - values: (key, minute, component) → n, sum, min, max and a quantile sketch of the key's
+ *   numeric values: a JSON number, or the numeric `value` field of a JSON object.
+ * `minute` is `floor(ms / 60000)` of the event's id (receipt time); a missing component or level
+ * is stored as '' (reported as null).
+ *
+ * The sketch is a log-bucket sketch in the manner of DDSketch (Masson, Rim, Lee, VLDB 2019),
+ * written here: a value x ≠ 0 falls in bucket i = ceil(log_γ |x|) with γ = (1 + α)/(1 − α), and a
+ * bucket is read back as 2γ^i/(γ + 1), which is within a relative error α of every value in it.
+ * Buckets are counts, so sketches merge by adding counts (per minute, component and day alike)
+ * and the merged sketch is exactly the sketch of all the values. A quantile q of n values is the
+ * value of rank ceil(q·n) (1-based, ascending): the sketch returns its bucket's value, so the
+ * answer is within α = 1% of the exact value of that rank. Values with |x| < 1e-9 count as 0.
+ * Stored as JSON text `{"p12":3,"n4":1,"z":2}` (positive bucket 12, negative bucket 4, zeros), so
+ * both engines merge sketches in SQL (json_each / jsonb_each) without a round trip.
+ */
+
+/** Relative error of quantiles. */
+export const SKETCH_ALPHA = 0.01;
+const GAMMA = (1 + SKETCH_ALPHA) / (1 - SKETCH_ALPHA);
+const LN_GAMMA = Math.log(GAMMA);
+/** Below this magnitude a value is counted as zero. */
+export const SKETCH_MIN = 1e-9;
+export const MINUTE_MS = 60_000;
+
+/** Bucket counts by name (`p<i>`, `n<i>`, `z`): the stored and merged form. */
+export type SketchBuckets = Record<string, number>;
+
+/** The bucket name of a value. */
+export function bucketOf(x: number): string {
+  if (Math.abs(x) < SKETCH_MIN) return 'z';
+  const i = Math.ceil(Math.log(Math.abs(x)) / LN_GAMMA);
+  return x > 0 ? `p${i}` : `n${i}`;
+}
+
+function bucketValue(i: number): number {
+  return (2 * GAMMA ** i) / (GAMMA + 1);
+}
+
+/** Adds `b`'s counts into `a`. */
+export function mergeBuckets(a: SketchBuckets, b: SketchBuckets): SketchBuckets {
+  for (const k in b) a[k] = (a[k] ?? 0) + (b[k] as number);
+  return a;
+}
+
+/**
+ * Quantiles of the values a sketch holds, each clamped to [min, max] (the exact extremes); null
+ * when it holds none.
+ */
+export function quantiles(b: SketchBuckets, qs: number[], min: number, max: number): (number | null)[] {
+  const entries: [number, number][] = []; // [value, count] ascending
+  const neg: [number, number][] = [];
+  let zeros = 0;
+  let n = 0;
+  for (const k in b) {
+    const c = b[k] as number;
+    if (c <= 0) continue;
+    n += c;
+    if (k === 'z') zeros += c;
+    else if (k[0] === 'p') entries.push([bucketValue(Number(k.slice(1))), c]);
+    else neg.push([-bucketValue(Number(k.slice(1))), c]);
+  }
+  if (n === 0) return qs.map(() => null);
+  neg.sort((x, y) => x[0] - y[0]);
+  entries.sort((x, y) => x[0] - y[0]);
+  const all = zeros > 0 ? [...neg, [0, zeros] as [number, number], ...entries] : [...neg, ...entries];
+  return qs.map((q) => {
+    const rank = Math.max(1, Math.ceil(q * n));
+    let seen = 0;
+    for (const [v, c] of all) {
+      seen += c;
+      if (seen >= rank) return Math.min(max, Math.max(min, v));
+    }
+    return max;
+  });
+}
+
+/**
+ * The numeric value of an event for the sketch: a JSON number, or an object's numeric `value`;
+ * undefined otherwise. `vjson` bit 0 says the value is JSON text.
+ */
+export function numericValue(value: string, vjson: number): number | undefined {
+  if ((vjson & 1) === 0 || value.length === 0) return undefined;
+  const c = value.charCodeAt(0);
+  if ((c >= 48 && c <= 57) || c === 45) {
+    const x = Number(value);
+    return Number.isFinite(x) ? x : undefined;
+  }
+  if (c === 123 && value.includes('"value"')) {
+    try {
+      const o = JSON.parse(value) as { value?: unknown };
+      return typeof o.value === 'number' && Number.isFinite(o.value) ? o.value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** One (key, minute, component)'s numeric values in a batch. */
+export interface ValueAcc {
+  n: number;
+  sum: number;
+  min: number;
+  max: number;
+  buckets: SketchBuckets;
+}
+
+interface ComponentAcc {
+  levels: Map<string, number>;
+  keys: Map<string, number>;
+  values: Map<string, ValueAcc> | null;
+}
+
+/** A row of each table, ready to upsert. */
+export interface RollupRows {
+  levels: [number, string, string, number][];
+  keys: [number, string, string, number][];
+  /** key, minute, component, n, sum, min, max, sketch JSON */
+  values: [string, number, string, number, number, number, number, string][];
+}
+
+/**
+ * Folds events into rollup rows in memory (one row per minute, component and level/key of the
+ * batch, not per event); the engine then upserts them in its append transaction.
+ */
+export class RollupFolder {
+  private readonly minutes = new Map<number, Map<string, ComponentAcc>>();
+  private lastMinute = Number.NaN;
+  private comps: Map<string, ComponentAcc> = new Map();
+
+  add(ms: number, component: string | null, level: string | null, key: string, value: string, vjson: number): void {
+    const minute = Math.floor(ms / MINUTE_MS);
+    if (minute !== this.lastMinute) {
+      this.lastMinute = minute;
+      let m = this.minutes.get(minute);
+      if (m === undefined) {
+        m = new Map();
+        this.minutes.set(minute, m);
+      }
+      this.comps = m;
+    }
+    const comp = component ?? '';
+    let a = this.comps.get(comp);
+    if (a === undefined) {
+      a = { levels: new Map(), keys: new Map(), values: null };
+      this.comps.set(comp, a);
+    }
+    const lv = level ?? '';
+    a.levels.set(lv, (a.levels.get(lv) ?? 0) + 1);
+    a.keys.set(key, (a.keys.get(key) ?? 0) + 1);
+    const x = numericValue(value, vjson);
+    if (x === undefined) return;
+    a.values ??= new Map();
+    let v = a.values.get(key);
+    if (v === undefined) {
+      v = { n: 0, sum: 0, min: x, max: x, buckets: {} };
+      a.values.set(key, v);
+    }
+    v.n++;
+    v.sum += x;
+    if (x < v.min) v.min = x;
+    if (x > v.max) v.max = x;
+    const b = bucketOf(x);
+    v.buckets[b] = (v.buckets[b] ?? 0) + 1;
+  }
+
+  get empty(): boolean {
+    return this.minutes.size === 0;
+  }
+
+  /** The rows, each table in primary-key order (so concurrent writers lock rows in one order). */
+  rows(): RollupRows {
+    const out: RollupRows = { levels: [], keys: [], values: [] };
+    for (const [minute, comps] of this.minutes) {
+      for (const [comp, a] of comps) {
+        for (const [lv, n] of a.levels) out.levels.push([minute, comp, lv, n]);
+        for (const [key, n] of a.keys) out.keys.push([minute, comp, key, n]);
+        if (a.values) for (const [key, v] of a.values) out.values.push([key, minute, comp, v.n, v.sum, v.min, v.max, JSON.stringify(v.buckets)]);
+      }
+    }
+    const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    out.levels.sort((a, b) => a[0] - b[0] || cmp(a[1], b[1]) || cmp(a[2], b[2]));
+    out.keys.sort((a, b) => a[0] - b[0] || cmp(a[1], b[1]) || cmp(a[2], b[2]));
+    out.values.sort((a, b) => cmp(a[0], b[0]) || a[1] - b[1] || cmp(a[2], b[2]));
+    return out;
+  }
+}
+
+/** A report's window: whole minutes, from the one holding `fromMs` to the one holding `toMs`. */
+export interface ReportWindow {
+  fromMs: number;
+  toMs: number;
+  component?: string | undefined;
+}
+
+export function windowMinutes(w: ReportWindow): [number, number] {
+  return [Math.floor(w.fromMs / MINUTE_MS), Math.floor(w.toMs / MINUTE_MS)];
+}
+
+/** Events per minute, component and level (component/level null when events had none). */
+export interface LevelMinute {
+  minute: number;
+  component: string | null;
+  level: string | null;
+  events: number;
+}
+
+export interface KeyCount {
+  key: string;
+  events: number;
+}
+
+/** One minute of a key's numeric values, merged over components. */
+export interface KeyMinute {
+  minute: number;
+  n: number;
+  sum: number;
+  min: number;
+  max: number;
+  buckets: SketchBuckets;
+}
