@@ -13,7 +13,7 @@ import { createToken } from '@logsrv/server';
 import { archiveDays, restoreArchive } from '@logsrv/server/archive';
 import Database from 'better-sqlite3';
 import type { RawEvent, Win } from './contract/report-brute.ts';
-import { ALPHA, assertMean, assertQuantile, bruteComponents, bruteKeys, bruteStats, inWindow } from './contract/report-brute.ts';
+import { ALPHA, assertMean, assertQuantile, bruteComponents, bruteKeys, bruteStats, inWindow, unit } from './contract/report-brute.ts';
 import { ndjson, post, rng, startTestServer } from './helpers.ts';
 
 const MIDNIGHT = Date.UTC(2026, 11, 2);
@@ -49,6 +49,9 @@ const WINDOWS: Win[] = [
   { fromMs: MIDNIGHT - 90_000, toMs: MIDNIGHT + 100_000 },
   { fromMs: MIDNIGHT - 3_600_000, toMs: MIDNIGHT + 3_600_000, component: 'api' },
   { fromMs: MIDNIGHT + 30_000, toMs: MIDNIGHT + 200_000, component: 'db' },
+  // Longer than 6 hours: the hourly rollups, whole hours.
+  { fromMs: MIDNIGHT - 7 * 3_600_000 + 5, toMs: MIDNIGHT + 1000, hourly: true },
+  { fromMs: MIDNIGHT - 3_600_000, toMs: MIDNIGHT + 6 * 3_600_000, component: 'web', hourly: true },
 ];
 
 /** Compares the three reports over each window with the brute force over `raw`. */
@@ -58,6 +61,7 @@ async function checkReports(url: string, raw: RawEvent[], label: string): Promis
     const sub = inWindow(raw, w);
     const comps = await getJson(url, `/v1/reports/components?${qs(w)}`);
     assert.equal(comps.status, 200, what);
+    assert.equal(comps.body.step, w.hourly ? '1h' : '1m', what);
     const want = bruteComponents(sub);
     assert.equal(comps.body.components.length, want.size, `components ${what}`);
     for (const c of comps.body.components) {
@@ -103,7 +107,7 @@ async function checkReports(url: string, raw: RawEvent[], label: string): Promis
       for (const bk of st.body.buckets) {
         const start = Date.parse(bk.start);
         const m = bruteStats(
-          sub.filter((e) => e.ms >= start && e.ms < start + 60_000),
+          sub.filter((e) => e.ms >= start && e.ms < start + unit(w) * 60_000),
           key,
         );
         assert.equal(bk.count, m.count, `count of ${key} in ${bk.start}`);
@@ -169,7 +173,9 @@ test('reports equal a brute-force computation across midnight, after a restart, 
     await srv.close();
     for (const day of ['20261201', '20261202']) {
       const db = new Database(join(dataDir, `events-${day}.db`));
-      db.exec('DROP TABLE rollup_levels; DROP TABLE rollup_keys; DROP TABLE rollup_values');
+      db.exec(
+        'DROP TABLE rollup_levels; DROP TABLE rollup_keys; DROP TABLE rollup_values; DROP TABLE rollup_levels_h; DROP TABLE rollup_keys_h; DROP TABLE rollup_values_h',
+      );
       db.pragma('user_version = 2');
       db.close();
     }

@@ -18,6 +18,8 @@ interface ComponentRow {
 interface ComponentsBody {
   from: string;
   to: string;
+  /** Bucket width: '1m', or '1h' for windows over 6 hours. */
+  step: string;
   components: ComponentRow[];
 }
 interface StatsBody {
@@ -50,10 +52,11 @@ function fmt(x: number | null): string {
   return Number.isInteger(x) ? x.toLocaleString() : Number(x.toPrecision(4)).toLocaleString();
 }
 
-/** Every minute of the window, in seconds (uPlot's time unit). */
-function minutesOf(from: string, to: string): number[] {
+/** Every bucket start of the window, in seconds (uPlot's time unit). */
+function bucketsOf(from: string, to: string, step: string): number[] {
   const out: number[] = [];
-  for (let t = Date.parse(from); t < Date.parse(to); t += 60_000) out.push(t / 1000);
+  const width = step === '1h' ? 3_600_000 : 60_000;
+  for (let t = Date.parse(from); t < Date.parse(to); t += width) out.push(t / 1000);
   return out;
 }
 
@@ -111,7 +114,7 @@ export function HealthReports() {
 
   const charts = useMemo(() => {
     if (!comps) return null;
-    const xs = minutesOf(comps.from, comps.to);
+    const xs = bucketsOf(comps.from, comps.to, comps.step);
     const index = new Map(xs.map((x, i) => [x, i]));
     const lines = comps.components.slice(0, MAX_LINES);
     const rest = comps.components.slice(MAX_LINES);
@@ -188,7 +191,7 @@ export function HealthReports() {
       ) : null}
       {charts && charts.series.length > 0 ? (
         <div className="charts">
-          <Chart title="Events per minute, per component" series={charts.series} data={charts.events} />
+          <Chart title={`Events per ${comps?.step === '1h' ? 'hour' : 'minute'}, per component`} series={charts.series} data={charts.events} />
           <Chart title="Error rate per component (%)" series={charts.series} data={charts.rates} />
         </div>
       ) : null}
@@ -219,7 +222,7 @@ export function HealthReports() {
               {statData ? (
                 <div className="charts">
                   <Chart
-                    title={`${stats.key}: p50 / p95 / p99 per minute`}
+                    title={`${stats.key}: p50 / p95 / p99 per ${comps?.step === '1h' ? 'hour' : 'minute'}`}
                     series={[
                       { label: 'p50', color: '#2f7d32' },
                       { label: 'p95', color: '#ef6c00' },

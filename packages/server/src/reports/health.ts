@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Query } from '../query/params.js';
 import { int, onlyKnown, str, time } from '../query/params.js';
 import type { KeyMinute, ReportWindow, SketchBuckets } from '../store/rollups.js';
-import { MINUTE_MS, mergeBuckets, quantiles, SKETCH_ALPHA, windowMinutes } from '../store/rollups.js';
+import { HOURLY_ABOVE_MS, MINUTE_MS, mergeBuckets, quantiles, SKETCH_ALPHA, unitOf, windowMinutes } from '../store/rollups.js';
 import type { Store } from '../store/store.js';
 
 const HOUR_MS = 3_600_000;
@@ -24,14 +24,17 @@ export function reportWindow(q: Query, nowMs: number): ReportWindow {
   if (to - from > MAX_REPORT_DAYS * 24 * HOUR_MS)
     throw new LogsrvError('LOGSRV_ERR_BAD_PARAM', `the window from 'from' to 'to' is longer than ${MAX_REPORT_DAYS} days`);
   const component = str(q, 'component');
-  return { fromMs: from, toMs: to, component: component === '' ? undefined : component };
+  // Long windows are read from the hourly rollups, in whole hours.
+  return { fromMs: from, toMs: to, component: component === '' ? undefined : component, hourly: to - from > HOURLY_ABOVE_MS };
 }
 
-function windowBody(w: ReportWindow): { from: string; to: string; component?: string } {
+/** The window actually covered (whole minutes, or hours), and the buckets' width. */
+function windowBody(w: ReportWindow): { from: string; to: string; step: string; component?: string } {
   const [lo, hi] = windowMinutes(w);
-  const out: { from: string; to: string; component?: string } = {
+  const out: { from: string; to: string; step: string; component?: string } = {
     from: new Date(lo * MINUTE_MS).toISOString(),
-    to: new Date((hi + 1) * MINUTE_MS).toISOString(),
+    to: new Date((hi + unitOf(w)) * MINUTE_MS).toISOString(),
+    step: w.hourly ? '1h' : '1m',
   };
   if (w.component !== undefined) out.component = w.component;
   return out;

@@ -9,7 +9,10 @@
  * - values: (key, minute, component) → n, sum, min, max and a quantile sketch of the key's
  *   numeric values: a JSON number, or the numeric `value` field of a JSON object.
  * `minute` is `floor(ms / 60000)` of the event's id (receipt time); a missing component or level
- * is stored as '' (reported as null).
+ * is stored as '' (reported as null). Each table has an hourly twin (`…_h`, `minute` = the hour's
+ * first minute), written in the same transaction, so a report over a day reads 24 rows per
+ * component and key instead of 1,440: windows longer than {@link HOURLY_ABOVE_MS} are read from
+ * it, in whole hours.
  *
  * The sketch is a log-bucket sketch in the manner of DDSketch (Masson, Rim, Lee, VLDB 2019),
  * written here: a value x ≠ 0 falls in bucket i = ceil(log_γ |x|) with γ = (1 + α)/(1 − α), and a
@@ -29,6 +32,8 @@ const LN_GAMMA = Math.log(GAMMA);
 /** Below this magnitude a value is counted as zero. */
 export const SKETCH_MIN = 1e-9;
 export const MINUTE_MS = 60_000;
+/** Report windows longer than this are read from the hourly tables, widened to whole hours. */
+export const HOURLY_ABOVE_MS = 6 * 3_600_000;
 
 /** Bucket counts by name (`p<i>`, `n<i>`, `z`): the stored and merged form. */
 export type SketchBuckets = Record<string, number>;
@@ -176,15 +181,58 @@ export class RollupFolder {
     return this.minutes.size === 0;
   }
 
-  /** The rows, each table in primary-key order (so concurrent writers lock rows in one order). */
-  rows(): RollupRows {
+  /**
+   * The rows at `unit` minutes (1, or 60 for the hourly tables), each table in primary-key order
+   * (so concurrent writers lock rows in one order).
+   */
+  rows(unit = 1): RollupRows {
     const out: RollupRows = { levels: [], keys: [], values: [] };
-    for (const [minute, comps] of this.minutes) {
-      for (const [comp, a] of comps) {
-        for (const [lv, n] of a.levels) out.levels.push([minute, comp, lv, n]);
-        for (const [key, n] of a.keys) out.keys.push([minute, comp, key, n]);
-        if (a.values) for (const [key, v] of a.values) out.values.push([key, minute, comp, v.n, v.sum, v.min, v.max, JSON.stringify(v.buckets)]);
+    if (unit === 1) {
+      for (const [minute, comps] of this.minutes) {
+        for (const [comp, a] of comps) {
+          for (const [lv, n] of a.levels) out.levels.push([minute, comp, lv, n]);
+          for (const [key, n] of a.keys) out.keys.push([minute, comp, key, n]);
+          if (a.values) for (const [key, v] of a.values) out.values.push([key, minute, comp, v.n, v.sum, v.min, v.max, JSON.stringify(v.buckets)]);
+        }
       }
+    } else {
+      const levels = new Map<string, [number, string, string, number]>();
+      const keys = new Map<string, [number, string, string, number]>();
+      const values = new Map<string, [string, number, string, ValueAcc]>();
+      for (const [minute, comps] of this.minutes) {
+        const at = Math.floor(minute / unit) * unit;
+        for (const [comp, a] of comps) {
+          for (const [lv, n] of a.levels) {
+            const id = `${at}\0${comp}\0${lv}`;
+            const r = levels.get(id);
+            if (r) r[3] += n;
+            else levels.set(id, [at, comp, lv, n]);
+          }
+          for (const [key, n] of a.keys) {
+            const id = `${at}\0${comp}\0${key}`;
+            const r = keys.get(id);
+            if (r) r[3] += n;
+            else keys.set(id, [at, comp, key, n]);
+          }
+          if (!a.values) continue;
+          for (const [key, v] of a.values) {
+            const id = `${at}\0${comp}\0${key}`;
+            const r = values.get(id);
+            if (!r) values.set(id, [key, at, comp, { n: v.n, sum: v.sum, min: v.min, max: v.max, buckets: { ...v.buckets } }]);
+            else {
+              const m = r[3];
+              m.n += v.n;
+              m.sum += v.sum;
+              if (v.min < m.min) m.min = v.min;
+              if (v.max > m.max) m.max = v.max;
+              mergeBuckets(m.buckets, v.buckets);
+            }
+          }
+        }
+      }
+      out.levels = [...levels.values()];
+      out.keys = [...keys.values()];
+      for (const [key, at, comp, v] of values.values()) out.values.push([key, at, comp, v.n, v.sum, v.min, v.max, JSON.stringify(v.buckets)]);
     }
     const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
     out.levels.sort((a, b) => a[0] - b[0] || cmp(a[1], b[1]) || cmp(a[2], b[2]));
@@ -194,15 +242,31 @@ export class RollupFolder {
   }
 }
 
-/** A report's window: whole minutes, from the one holding `fromMs` to the one holding `toMs`. */
+/**
+ * A report's window: whole minutes, from the one holding `fromMs` to the one holding `toMs`; with
+ * `hourly`, whole hours the same way, read from the hourly tables.
+ */
 export interface ReportWindow {
   fromMs: number;
   toMs: number;
   component?: string | undefined;
+  hourly?: boolean | undefined;
 }
 
+/** Minutes per row of the tables a window reads. */
+export function unitOf(w: ReportWindow): number {
+  return w.hourly ? 60 : 1;
+}
+
+/** The first minute of the window's first and last rows. */
 export function windowMinutes(w: ReportWindow): [number, number] {
-  return [Math.floor(w.fromMs / MINUTE_MS), Math.floor(w.toMs / MINUTE_MS)];
+  const u = unitOf(w);
+  return [Math.floor(w.fromMs / MINUTE_MS / u) * u, Math.floor(w.toMs / MINUTE_MS / u) * u];
+}
+
+/** Table name suffix of the window's resolution. */
+export function tableSuffix(w: ReportWindow): string {
+  return w.hourly ? '_h' : '';
 }
 
 /** Events per minute, component and level (component/level null when events had none). */

@@ -1,6 +1,6 @@
 /**
  * Reports computed the slow way: straight over raw events, as a check on the rollups. Windows are
- * whole minutes of receipt time, from the minute holding `from` to the minute holding `to`.
+ * whole minutes (or hours) of receipt time, from the one holding `from` to the one holding `to`.
  */
 import assert from 'node:assert/strict';
 
@@ -17,15 +17,23 @@ export interface Win {
   fromMs: number;
   toMs: number;
   component?: string | undefined;
+  /** Whole hours instead of whole minutes (the hourly rollups). */
+  hourly?: boolean;
+}
+
+/** Minutes per row: 60 for an hourly window. */
+export function unit(w: Win): number {
+  return w.hourly ? 60 : 1;
 }
 
 export const ALPHA = 0.01;
 
 export function inWindow(events: RawEvent[], w: Win): RawEvent[] {
-  const lo = Math.floor(w.fromMs / 60_000);
-  const hi = Math.floor(w.toMs / 60_000);
+  const u = unit(w) * 60_000;
+  const lo = Math.floor(w.fromMs / u);
+  const hi = Math.floor(w.toMs / u);
   return events.filter((e) => {
-    const m = Math.floor(e.ms / 60_000);
+    const m = Math.floor(e.ms / u);
     return m >= lo && m <= hi && (w.component === undefined || e.component === w.component);
   });
 }

@@ -10,7 +10,7 @@ import type { SketchBuckets, Store } from '@logsrv/server';
 import { quantiles } from '@logsrv/server';
 import { batch, concat, DAY1_LATE, DAY2_EARLY, ev, REPORT_T0, reportEvents } from './events.ts';
 import type { RawEvent, Win } from './report-brute.ts';
-import { assertMean, assertQuantile, bruteComponents, bruteKeys, bruteStats, inWindow } from './report-brute.ts';
+import { assertMean, assertQuantile, bruteComponents, bruteKeys, bruteStats, inWindow, unit } from './report-brute.ts';
 
 export interface StoreUnderTest {
   store: Store;
@@ -275,6 +275,9 @@ export function storeContract(engine: string, open: () => Promise<StoreUnderTest
         { fromMs: REPORT_T0 + 60_000, toMs: REPORT_T0 + 240_000 },
         { fromMs: REPORT_T0 - 3_600_000, toMs: REPORT_T0 + 3_600_000, component: 'api' },
         { fromMs: REPORT_T0 + 150_000, toMs: REPORT_T0 + 150_000, component: 'db' },
+        // The hourly rollups: whole hours, on both sides of midnight.
+        { fromMs: REPORT_T0 - 1_800_000, toMs: REPORT_T0 + 1_800_000, hourly: true },
+        { fromMs: REPORT_T0 - 1, toMs: REPORT_T0 - 1, component: 'web', hourly: true },
       ];
       for (const w of windows) {
         const what = JSON.stringify(w);
@@ -300,7 +303,7 @@ export function storeContract(engine: string, open: () => Promise<StoreUnderTest
           const minutes = await st.reportKeyMinutes(w, key);
           const byMinute = new Map<number, RawEvent[]>();
           for (const e of sub) {
-            const m = Math.floor(e.ms / 60_000);
+            const m = Math.floor(e.ms / 60_000 / unit(w)) * unit(w);
             byMinute.set(m, [...(byMinute.get(m) ?? []), e]);
           }
           const want = [...byMinute].filter(([, es]) => bruteStats(es, key).count > 0).sort((a, b) => a[0] - b[0]);

@@ -144,7 +144,7 @@ export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode
     const work: Promise<unknown>[] = [];
     if (stored.length > 0) work.push(applySummaries(tx, b.events, b.ms, b.seq, stored));
     // Report rollups (rollups.ts), in the same transaction as the events they count.
-    if (stored.length > 0 && rollups) work.push(writeRollups(tx, foldEvents(b.events, b.ms, stored).rows()));
+    if (stored.length > 0 && rollups) work.push(writeRollups(tx, foldEvents(b.events, b.ms, stored)));
     if (raised.size > 0) {
       const ps = [...raised.keys()].sort((a, c) => (a < c ? -1 : a > c ? 1 : 0));
       work.push(

@@ -41,22 +41,23 @@ export const DAY_SCHEMA_VERSION = 3;
  * Report rollups (store/rollups.ts): per minute, component and level; per minute, component and
  * key; per key, minute and component the numeric values (count, sum, min, max, sketch).
  */
-export const ROLLUP_SCHEMA = `
-CREATE TABLE IF NOT EXISTS rollup_levels (
+function rollupTables(sfx: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS rollup_levels${sfx} (
   minute    INTEGER NOT NULL,
   component TEXT    NOT NULL,
   level     TEXT    NOT NULL,
   events    INTEGER NOT NULL,
   PRIMARY KEY (minute, component, level)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_keys (
+CREATE TABLE IF NOT EXISTS rollup_keys${sfx} (
   minute    INTEGER NOT NULL,
   component TEXT    NOT NULL,
   key       TEXT    NOT NULL,
   events    INTEGER NOT NULL,
   PRIMARY KEY (minute, component, key)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS rollup_values (
+CREATE TABLE IF NOT EXISTS rollup_values${sfx} (
   key       TEXT    NOT NULL,
   minute    INTEGER NOT NULL,
   component TEXT    NOT NULL,
@@ -68,32 +69,47 @@ CREATE TABLE IF NOT EXISTS rollup_values (
   PRIMARY KEY (key, minute, component)
 ) WITHOUT ROWID;
 `;
+}
 
-/** Upserts a batch's rollup rows (RollupFolder.rows()); sketches merge in SQL by adding bucket counts. */
-export function prepareRollupWriter(db: Database.Database): (rows: RollupRows) => void {
-  const level = db.prepare(
-    'INSERT INTO rollup_levels (minute, component, level, events) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events',
-  );
-  const key = db.prepare(
-    'INSERT INTO rollup_keys (minute, component, key, events) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events',
-  );
-  const value = db.prepare(
-    `INSERT INTO rollup_values (key, minute, component, n, sum, min, max, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
-       sketch = (SELECT json_group_object(b, c) FROM (
-         SELECT key AS b, sum(value) AS c FROM (
-           SELECT key, value FROM json_each(rollup_values.sketch) UNION ALL SELECT key, value FROM json_each(excluded.sketch))
-         GROUP BY key))`,
-  );
-  return (rows) => {
-    for (const r of rows.levels) level.run(r);
-    for (const r of rows.keys) key.run(r);
-    for (const r of rows.values) value.run(r);
+/** Per minute, and the same per hour (`_h`; `minute` is the hour's first). */
+export const ROLLUP_SCHEMA = rollupTables('') + rollupTables('_h');
+
+/** Upserts a batch's rollups (minute and hourly rows); sketches merge in SQL by adding bucket counts. */
+export function prepareRollupWriter(db: Database.Database): (folder: RollupFolder) => void {
+  const statements = (sfx: string) => ({
+    level: db.prepare(
+      `INSERT INTO rollup_levels${sfx} (minute, component, level, events) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+    ),
+    key: db.prepare(
+      `INSERT INTO rollup_keys${sfx} (minute, component, key, events) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+    ),
+    value: db.prepare(
+      `INSERT INTO rollup_values${sfx} (key, minute, component, n, sum, min, max, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
+         sketch = (SELECT json_group_object(b, c) FROM (
+           SELECT key AS b, sum(value) AS c FROM (
+             SELECT key, value FROM json_each(rollup_values${sfx}.sketch) UNION ALL SELECT key, value FROM json_each(excluded.sketch))
+           GROUP BY key))`,
+    ),
+  });
+  const tiers: [number, ReturnType<typeof statements>][] = [
+    [1, statements('')],
+    [60, statements('_h')],
+  ];
+  return (folder) => {
+    for (const [unit, st] of tiers) {
+      const rows: RollupRows = folder.rows(unit);
+      for (const r of rows.levels) st.level.run(r);
+      for (const r of rows.keys) st.key.run(r);
+      for (const r of rows.values) st.value.run(r);
+    }
   };
 }
 
 /** Builds a day file's rollups from its events: only for files written before rollups existed. */
 function backfillRollups(db: Database.Database): void {
+  // From nothing: whatever a partial earlier attempt left is replaced.
+  for (const t of ['rollup_levels', 'rollup_keys', 'rollup_values']) db.exec(`DELETE FROM ${t}; DELETE FROM ${t}_h;`);
   const write = prepareRollupWriter(db);
   let folder = new RollupFolder();
   let n = 0;
@@ -102,11 +118,11 @@ function backfillRollups(db: Database.Database): void {
     folder.add(r[0], r[1], r[2], r[3], r[4], r[5]);
     // Bounded memory: rows are flushed (and merged by the upserts) every so many events.
     if (++n % 200_000 === 0) {
-      write(folder.rows());
+      write(folder);
       folder = new RollupFolder();
     }
   }
-  if (!folder.empty) write(folder.rows());
+  if (!folder.empty) write(folder);
 }
 
 /** Default rows per full-text index table (see above). */
@@ -357,7 +373,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
           }
         }
       }
-      if (folder && !folder.empty) writeRollups(folder.rows());
+      if (folder && !folder.empty) writeRollups(folder);
       if (index && k > 0) index.add(firstRowid, firstRowid + k - 1);
     },
   };

@@ -5,7 +5,7 @@
  */
 import { dayOf } from '@logsrv/protocol';
 import type { KeyCount, KeyMinute, LevelMinute, ReportWindow, SketchBuckets } from '../rollups.js';
-import { MINUTE_MS, windowMinutes } from '../rollups.js';
+import { MINUTE_MS, tableSuffix, windowMinutes } from '../rollups.js';
 import type { ReadContext } from './read-events.js';
 import { isNoSuchTable } from './read-events.js';
 
@@ -31,7 +31,7 @@ function args(w: ReportWindow, ...more: unknown[]): unknown[] {
 const byComponent = (w: ReportWindow) => (w.component !== undefined ? ' AND component = ?' : '');
 
 export function reportLevels(ctx: ReadContext, w: ReportWindow): LevelMinute[] {
-  const sql = `SELECT minute, component, level, events FROM rollup_levels WHERE minute BETWEEN ? AND ?${byComponent(w)} ORDER BY minute, component, level`;
+  const sql = `SELECT minute, component, level, events FROM rollup_levels${tableSuffix(w)} WHERE minute BETWEEN ? AND ?${byComponent(w)} ORDER BY minute, component, level`;
   const out: LevelMinute[] = [];
   for (const { day, db } of daysOf(ctx, w)) {
     try {
@@ -46,7 +46,7 @@ export function reportLevels(ctx: ReadContext, w: ReportWindow): LevelMinute[] {
 }
 
 export function reportKeys(ctx: ReadContext, w: ReportWindow, limit: number): KeyCount[] {
-  const sql = `SELECT key, sum(events) AS events FROM rollup_keys WHERE minute BETWEEN ? AND ?${byComponent(w)} GROUP BY key`;
+  const sql = `SELECT key, sum(events) AS events FROM rollup_keys${tableSuffix(w)} WHERE minute BETWEEN ? AND ?${byComponent(w)} GROUP BY key`;
   const totals = new Map<string, number>();
   for (const { day, db } of daysOf(ctx, w)) {
     try {
@@ -63,8 +63,8 @@ export function reportKeys(ctx: ReadContext, w: ReportWindow, limit: number): Ke
 
 export function reportKeyMinutes(ctx: ReadContext, w: ReportWindow, key: string): KeyMinute[] {
   const where = `key = ? AND minute BETWEEN ? AND ?${byComponent(w)}`;
-  const totalsSql = `SELECT minute, sum(n) AS n, sum(sum) AS sum, min(min) AS min, max(max) AS max FROM rollup_values WHERE ${where} GROUP BY minute ORDER BY minute`;
-  const bucketsSql = `SELECT r.minute AS minute, j.key AS b, sum(j.value) AS c FROM rollup_values r, json_each(r.sketch) j WHERE ${where.replace(/\b(key|minute|component) /g, 'r.$1 ')} GROUP BY r.minute, j.key`;
+  const totalsSql = `SELECT minute, sum(n) AS n, sum(sum) AS sum, min(min) AS min, max(max) AS max FROM rollup_values${tableSuffix(w)} WHERE ${where} GROUP BY minute ORDER BY minute`;
+  const bucketsSql = `SELECT r.minute AS minute, j.key AS b, sum(j.value) AS c FROM rollup_values${tableSuffix(w)} r, json_each(r.sketch) j WHERE ${where.replace(/\b(key|minute|component) /g, 'r.$1 ')} GROUP BY r.minute, j.key`;
   const out: KeyMinute[] = [];
   for (const { day, db } of daysOf(ctx, w)) {
     try {
