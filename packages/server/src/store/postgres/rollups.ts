@@ -94,7 +94,7 @@ async function writeTier(tx: TransactionSql, rows: RollupRows, sfx: string): Pro
     work.push(
       tx`INSERT INTO ${tx(`rollup_values${sfx}`)} AS t (key, minute, component, n, sum, min, max, sketch)
          SELECT k, m, c, n, s, lo, hi, sk::jsonb FROM unnest(${t(col(values, 0))}::text[], ${col(values, 1)}::bigint[], ${t(col(values, 2))}::text[],
-           ${col(values, 3)}::bigint[], ${col(values, 4)}::float8[], ${col(values, 5)}::float8[], ${col(values, 6)}::float8[], ${col(values, 7)}::text[])
+           ${col(values, 3)}::bigint[], ${col(values, 4)}::float8[], ${col(values, 5)}::float8[], ${col(values, 6)}::float8[], ${values.map((v) => JSON.stringify(v[7]))}::text[])
            AS v (k, m, c, n, s, lo, hi, sk)
          ORDER BY 1, 2, 3
          ON CONFLICT (key, minute, component) DO UPDATE SET n = t.n + excluded.n, sum = t.sum + excluded.sum,

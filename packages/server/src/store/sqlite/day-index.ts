@@ -28,7 +28,7 @@ import type { EventColumns } from '../../batch/index.js';
 import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
 import type { RollupRows } from '../rollups.js';
-import { RollupFolder } from '../rollups.js';
+import { encodeSketch, mergeSketchBlobs, RollupFolder } from '../rollups.js';
 
 /**
  * `PRAGMA user_version` of a day file whose summary and rollup tables exist and are complete, and
@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS rollup_values${sfx} (
   sum       REAL    NOT NULL,
   min       REAL    NOT NULL,
   max       REAL    NOT NULL,
-  sketch    TEXT    NOT NULL,
+  sketch    BLOB    NOT NULL,
   PRIMARY KEY (key, minute, component)
 ) WITHOUT ROWID;
 `;
@@ -74,8 +74,9 @@ CREATE TABLE IF NOT EXISTS rollup_values${sfx} (
 /** Per minute, and the same per hour (`_h`; `minute` is the hour's first). */
 export const ROLLUP_SCHEMA = rollupTables('') + rollupTables('_h');
 
-/** Upserts a batch's rollups (minute and hourly rows); sketches merge in SQL by adding bucket counts. */
+/** Upserts a batch's rollups (minute and hourly rows); sketches (binary, rollups.ts) merge by adding bucket counts. */
 export function prepareRollupWriter(db: Database.Database): (folder: RollupFolder) => void {
+  db.function('logsrv_sketch_merge', { deterministic: true }, (a: unknown, b: unknown) => mergeSketchBlobs(a as Uint8Array, b as Uint8Array));
   const statements = (sfx: string) => ({
     level: db.prepare(
       `INSERT INTO rollup_levels${sfx} (minute, component, level, events) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events`,
@@ -86,10 +87,7 @@ export function prepareRollupWriter(db: Database.Database): (folder: RollupFolde
     value: db.prepare(
       `INSERT INTO rollup_values${sfx} (key, minute, component, n, sum, min, max, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
-         sketch = (SELECT json_group_object(b, c) FROM (
-           SELECT key AS b, sum(value) AS c FROM (
-             SELECT key, value FROM json_each(rollup_values${sfx}.sketch) UNION ALL SELECT key, value FROM json_each(excluded.sketch))
-           GROUP BY key))`,
+         sketch = logsrv_sketch_merge(sketch, excluded.sketch)`,
     ),
   });
   const tiers: [number, ReturnType<typeof statements>][] = [
@@ -101,7 +99,7 @@ export function prepareRollupWriter(db: Database.Database): (folder: RollupFolde
       const rows: RollupRows = folder.rows(unit);
       for (const r of rows.levels) st.level.run(r);
       for (const r of rows.keys) st.key.run(r);
-      for (const r of rows.values) st.value.run(r);
+      for (const r of rows.values) st.value.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], encodeSketch(r[7]));
     }
   };
 }

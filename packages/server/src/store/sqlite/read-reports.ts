@@ -1,11 +1,11 @@
 /**
  * Reports from the rollup tables of the day files a window touches (day-index.ts ROLLUP_SCHEMA):
  * a minute's rows are summed over components (and levels), sketches merged by adding bucket
- * counts inside SQLite (json_each). Raw events are never read here.
+ * counts. Raw events are never read here.
  */
 import { dayOf } from '@logsrv/protocol';
 import type { KeyCount, KeyMinute, LevelMinute, ReportWindow, SketchBuckets } from '../rollups.js';
-import { MINUTE_MS, tableSuffix, windowMinutes } from '../rollups.js';
+import { decodeSketchInto, MINUTE_MS, tableSuffix, windowMinutes } from '../rollups.js';
 import type { ReadContext } from './read-events.js';
 import { isNoSuchTable } from './read-events.js';
 
@@ -64,7 +64,7 @@ export function reportKeys(ctx: ReadContext, w: ReportWindow, limit: number): Ke
 export function reportKeyMinutes(ctx: ReadContext, w: ReportWindow, key: string): KeyMinute[] {
   const where = `key = ? AND minute BETWEEN ? AND ?${byComponent(w)}`;
   const totalsSql = `SELECT minute, sum(n) AS n, sum(sum) AS sum, min(min) AS min, max(max) AS max FROM rollup_values${tableSuffix(w)} WHERE ${where} GROUP BY minute ORDER BY minute`;
-  const bucketsSql = `SELECT r.minute AS minute, j.key AS b, sum(j.value) AS c FROM rollup_values${tableSuffix(w)} r, json_each(r.sketch) j WHERE ${where.replace(/\b(key|minute|component) /g, 'r.$1 ')} GROUP BY r.minute, j.key`;
+  const sketchSql = `SELECT minute, sketch FROM rollup_values${tableSuffix(w)} WHERE ${where}`;
   const out: KeyMinute[] = [];
   for (const { day, db } of daysOf(ctx, w)) {
     try {
@@ -74,9 +74,9 @@ export function reportKeyMinutes(ctx: ReadContext, w: ReportWindow, key: string)
         at.set(r.minute, m);
         out.push(m);
       }
-      for (const r of ctx.stmt(day, db, bucketsSql).all(...args(w, key)) as { minute: number; b: string; c: number }[]) {
+      for (const r of ctx.stmt(day, db, sketchSql).all(...args(w, key)) as { minute: number; sketch: Uint8Array }[]) {
         const m = at.get(r.minute);
-        if (m) (m.buckets as SketchBuckets)[r.b] = r.c;
+        if (m) decodeSketchInto(r.sketch, m.buckets as SketchBuckets);
       }
     } catch (err) {
       if (!isNoSuchTable(err)) throw err;
