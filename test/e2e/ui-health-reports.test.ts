@@ -67,4 +67,11 @@ test('the health page lists components with error rates and charts a key’s p50
   await keySelect.selectOption('cart.items');
   await figure('count').filter({ hasText: /^100$/ }).waitFor();
   assert.equal(await num('max'), 8);
+  // One component's figures: cart.items of payments (i % 4 === 3 and i % 3 === 1).
+  await page.getByLabel('component of the key figures').selectOption('payments');
+  const payments = events.filter((e) => e.key === 'cart.items' && e.component === 'payments').map((e) => e.value as number);
+  await figure('count')
+    .filter({ hasText: new RegExp(`^${payments.length}$`) })
+    .waitFor();
+  assert.equal(await num('max'), Math.max(...payments));
 });

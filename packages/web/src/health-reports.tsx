@@ -66,6 +66,8 @@ export function HealthReports() {
   const [comps, setComps] = useState<ComponentsBody | null>(null);
   const [keys, setKeys] = useState<{ key: string; events: number }[]>([]);
   const [key, setKey] = useState<string>('');
+  /** Keys and the key's figures of this component only ('' = every component). */
+  const [component, setComponent] = useState<string>('');
   const [stats, setStats] = useState<StatsBody | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -92,7 +94,7 @@ export function HealthReports() {
         if (!ctl.signal.aborted) setError(errorText(err));
       });
     return () => ctl.abort();
-  }, [windowMs, tick]);
+  }, [windowMs, component, tick]);
 
   // The key charted: the one chosen, else the first listed.
   const shown = key !== '' ? key : (keys[0]?.key ?? '');
@@ -104,13 +106,14 @@ export function HealthReports() {
     }
     const ctl = new AbortController();
     const to = Date.now();
-    getJson<StatsBody>(`/v1/reports/stats?key=${encodeURIComponent(shown)}&from=${to - windowMs}&to=${to}`, ctl.signal)
+    const only = component !== '' ? `&component=${encodeURIComponent(component)}` : '';
+    getJson<StatsBody>(`/v1/reports/stats?key=${encodeURIComponent(shown)}&from=${to - windowMs}&to=${to}${only}`, ctl.signal)
       .then(setStats)
       .catch((err) => {
         if (!ctl.signal.aborted) setError(errorText(err));
       });
     return () => ctl.abort();
-  }, [shown, windowMs, tick]);
+  }, [shown, windowMs, component, tick]);
 
   const charts = useMemo(() => {
     if (!comps) return null;
@@ -197,6 +200,19 @@ export function HealthReports() {
       ) : null}
       {keys.length > 0 ? (
         <div className="key-stats">
+          <label>
+            Component{' '}
+            <select value={component} onChange={(e) => setComponent(e.target.value)} aria-label="component of the key figures">
+              <option value="">all</option>
+              {(comps?.components ?? [])
+                .filter((c) => c.component !== null)
+                .map((c) => (
+                  <option key={c.component} value={c.component ?? ''}>
+                    {c.component}
+                  </option>
+                ))}
+            </select>
+          </label>{' '}
           <label>
             Key{' '}
             <select value={shown} onChange={(e) => setKey(e.target.value)} aria-label="key to chart">
