@@ -21,13 +21,27 @@ import type { BenchContext, Benchmark, ResultFile } from './lib/types.ts';
 import { liveE2e } from './live-e2e.ts';
 import { pgAppend } from './pg-append.ts';
 import { query } from './query.ts';
+import { reports } from './reports.ts';
 import { scaleOut } from './scale-out.ts';
 import { tailFanout } from './tail-fanout.ts';
 import { tailLatency } from './tail-latency.ts';
 import { syslogIngest, udpIngest } from './udp-ingest.ts';
 import { uiBigSession } from './ui-big-session.ts';
 
-const BENCHMARKS: Benchmark[] = [ingestHttp, liveE2e, agentOverhead, tailLatency, tailFanout, udpIngest, syslogIngest, query, uiBigSession, scaleOut, pgAppend];
+const BENCHMARKS: Benchmark[] = [
+  ingestHttp,
+  liveE2e,
+  agentOverhead,
+  tailLatency,
+  tailFanout,
+  udpIngest,
+  syslogIngest,
+  query,
+  uiBigSession,
+  scaleOut,
+  pgAppend,
+  reports,
+];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);

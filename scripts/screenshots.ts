@@ -1,13 +1,17 @@
 /**
- * `npm run screenshots` — regenerates docs/screenshots/sessions.png and session.png: starts the
- * built server on a free port with a throwaway data dir, stores demo sessions through the public
- * API, and photographs the UI in Debian's Chromium (light theme, 1280×800).
+ * `npm run screenshots` — regenerates docs/screenshots/sessions.png, session.png and health.png:
+ * starts the built server on a free port with a throwaway data dir, stores demo sessions through
+ * the public API, and photographs the UI in Debian's Chromium (light theme, 1280×800). The health
+ * reports need an hour of history, which the API cannot backdate: it is written into the data dir
+ * through the server's own store first (demoHistory).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NormalizedEvent } from '@logsrv/protocol';
+import { SqliteStore } from '@logsrv/server';
 import { launchChromium } from './lib/chromium.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -60,8 +64,62 @@ function build(session: string, failing: boolean): Ev[] {
   return out;
 }
 
-async function main(): Promise<void> {
-  const data = mkdtempSync(join(tmpdir(), 'logsrv-shots-'));
+/**
+ * The last hour of a small shop's services, a minute at a time: checkout's `api.latency` (ms)
+ * slows down and payments fail more often from 25 to 15 minutes ago.
+ */
+async function demoHistory(dataDir: string): Promise<void> {
+  const store = new SqliteStore({ dataDir, readerThreads: 1, synchronous: 'normal' });
+  let seed = 7;
+  const rand = () => {
+    seed = (seed * 16807) % 2147483647;
+    return seed / 2147483647;
+  };
+  const now = Date.now();
+  const ev = (component: string, level: string, key: string, value: unknown): NormalizedEvent => ({
+    session: `${component}-1`,
+    key,
+    value: typeof value === 'string' ? value : JSON.stringify(value),
+    vjson: typeof value === 'string' ? 0 : 1,
+    ts: null,
+    component,
+    user: null,
+    terminal: null,
+    step: null,
+    level,
+    attrs: null,
+    producer: null,
+    pseq: null,
+  });
+  try {
+    for (let m = 60; m >= 2; m--) {
+      const start = Math.floor((now - m * 60_000) / 60_000) * 60_000;
+      const incident = m <= 25 && m >= 15;
+      const events: NormalizedEvent[] = [];
+      // Traffic rises and falls over the hour.
+      const n = Math.round(200 + 80 * Math.sin(m / 9) + rand() * 40);
+      for (let i = 0; i < n; i++) {
+        const component = ['checkout', 'checkout', 'payments', 'search', 'search', 'auth'][i % 6] as string;
+        const errorP = component === 'payments' && incident ? 0.22 : 0.015;
+        const level = rand() < errorP ? 'error' : 'info';
+        if (component === 'checkout') {
+          const slow = incident ? 2.2 : 1;
+          const ms = Math.round(Math.exp(3.4 + 0.55 * Math.sqrt(-2 * Math.log(rand())) * Math.cos(2 * Math.PI * rand())) * slow * 10) / 10;
+          events.push(ev(component, level, 'api.latency', { value: ms, route: '/cart' }));
+        } else if (component === 'search') events.push(ev(component, level, 'search.hits', Math.floor(rand() * 60)));
+        else events.push(ev(component, level, component === 'payments' ? 'payment' : 'login', level === 'error' ? 'declined' : 'ok'));
+      }
+      const ms = Float64Array.from(events, (_e, i) => start + Math.floor((i * 59_000) / events.length));
+      const seq = Float64Array.from(events, (_e, i) => i);
+      await store.append({ events, ms, seq });
+    }
+  } finally {
+    await store.close();
+  }
+}
+
+/** The built server on a free port over `data`; resolves with its URL and a stop function. */
+async function serve(data: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const server = spawn(
     process.execPath,
     [join(ROOT, 'bin/logsrv'), 'serve', '--http', '127.0.0.1:0', '--udp', '127.0.0.1:0', '--data', data, '--log-level', 'warn'],
@@ -70,6 +128,11 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
+  const stop = async () => {
+    if (server.exitCode !== null) return;
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+  };
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let err = '';
@@ -80,6 +143,24 @@ async function main(): Promise<void> {
       });
       server.once('exit', (code) => reject(new Error(`server exited (${code}):\n${err}`)));
     });
+    return { url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  const data = mkdtempSync(join(tmpdir(), 'logsrv-shots-'));
+  // The health reports' hour of history goes to a server of its own, so the sessions shots stay as they were.
+  const healthData = mkdtempSync(join(tmpdir(), 'logsrv-shots-health-'));
+  await demoHistory(healthData);
+  const { url, stop } = await serve(data);
+  const health = await serve(healthData).catch(async (err) => {
+    await stop();
+    throw err;
+  });
+  try {
     const post = async (events: Ev[]) => {
       const res = await fetch(`${url}/v1/events`, {
         method: 'POST',
@@ -121,14 +202,20 @@ async function main(): Promise<void> {
       await page.getByLabel('Search this session').press('Enter');
       await page.locator('.line.current').waitFor();
       await page.screenshot({ path: join(OUT, 'session.png') });
+      await page.goto(`${health.url}/health`);
+      await page.getByLabel('key to chart').selectOption('api.latency');
+      await page.locator('.health-reports .chart canvas').nth(2).waitFor();
+      await page.locator('.key-figures dd[data-figure="count"]').waitFor();
+      await page.waitForTimeout(500);
+      await page.locator('.health-reports').screenshot({ path: join(OUT, 'health.png') });
     } finally {
       await close();
     }
-    process.stdout.write(`wrote ${join(OUT, 'sessions.png')} and ${join(OUT, 'session.png')}\n`);
+    process.stdout.write(`wrote sessions.png, session.png and health.png in ${OUT}\n`);
   } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await Promise.all([stop(), health.stop()]);
     rmSync(data, { recursive: true, force: true });
+    rmSync(healthData, { recursive: true, force: true });
   }
 }
 

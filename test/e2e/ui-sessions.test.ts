@@ -54,6 +54,6 @@ test('the sessions list shows statuses, updates by itself, filters by user; the 
   await page.getByRole('link', { name: 'Health' }).click();
   const accepted = page.locator('.stats div', { hasText: 'accepted (total)' }).locator('dd');
   await accepted.filter({ hasText: /^5$/ }).waitFor();
-  assert.equal(await page.locator('.chart canvas').count(), 3);
+  assert.equal(await page.locator('.health-page > .charts .chart canvas').count(), 3);
   assert.equal(await page.locator('.stats div', { hasText: 'status' }).locator('dd').textContent(), 'ok');
 });

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerArchive } from './archive.js';
 import { registerFlush } from './flush.js';
 import { registerQuery } from './query.js';
+import { registerReport } from './report.js';
 import { registerRun } from './run.js';
 import { registerSend } from './send.js';
 import { registerServe } from './serve.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerFlush(program);
   registerTail(program);
   registerQuery(program);
+  registerReport(program);
   registerToken(program);
   registerArchive(program);
   return program;

@@ -18,6 +18,8 @@ export type { PgRestoredDay } from './store/postgres/archive.js';
 export { PgArchiveError } from './store/postgres/archive.js';
 export type { PostgresStoreOptions } from './store/postgres/postgres-store.js';
 export { PostgresReadOnlyError, PostgresStore } from './store/postgres/postgres-store.js';
+export type { KeyCount, KeyMinute, LevelMinute, ReportWindow, SketchBuckets } from './store/rollups.js';
+export { bucketOf, decodeSketchInto, encodeSketch, mergeSketchBlobs, numericValue, quantiles, SKETCH_ALPHA } from './store/rollups.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export type { AppendResult, EventPage, SessionQuery, Store } from './store/store.js';
 export { Writer } from './writer/writer.js';

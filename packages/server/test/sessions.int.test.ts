@@ -418,7 +418,7 @@ describe('session summaries', () => {
           .pluck()
           .all();
         assert.deepEqual(tables, ['events_fts_1', 'events_fts_17', 'events_fts_33']);
-        assert.equal(db.pragma('user_version', { simple: true }), 2);
+        assert.equal(db.pragma('user_version', { simple: true }), 3, 'the current day schema (3: with report rollups)');
         db.close();
       } finally {
         rmSync(dataDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, apiFetch, errorText, getJson } from './api.ts';
 import { Chart } from './chart.tsx';
+import { HealthReports } from './health-reports.tsx';
 import { parseMetrics, type Samples } from './metrics.ts';
 
 const SAMPLE_MS = 2000;
@@ -132,6 +133,7 @@ export function HealthPage() {
         <Chart title="Queue depth" series={[{ label: 'queued events', color: '#1565c0' }]} data={data.queue} />
         <Chart title="Tail clients" series={[{ label: 'open tails', color: '#6a1b9a' }]} data={data.tails} />
       </div>
+      <HealthReports />
       <section aria-labelledby="blocked-head">
         <h2 id="blocked-head">Blocked sources (last 15 min)</h2>
         {blockedError ? <p className="note">{blockedError}</p> : null}

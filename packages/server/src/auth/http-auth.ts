@@ -3,7 +3,8 @@
  *
  * Which scope a route needs is decided here, from method and path, so a route added later is
  * covered by default: `POST /v1/events` needs `ingest`; `/v1/reports/*` and any other write
- * (`PUT /v1/sessions/:s`, ...) need `admin`; every other `GET /v1/*` and `/metrics` need `read`.
+ * (`PUT /v1/sessions/:s`, ...) and `/v1/reports/blocked` need `admin`; every other `GET /v1/*`
+ * (the health reports too) and `/metrics` need `read`; a session-restricted token gets no report.
  * `/healthz` and the UI shell are open. `admin` carries every scope.
  *
  * A token restricted to a session prefix reaches `/v1/sessions/:session/...` only for matching
@@ -36,7 +37,8 @@ export function requiredScope(method: string, path: string): Scope | null {
   if (isShipperIngestPath(method, path)) return 'ingest';
   if (!path.startsWith('/v1/')) return null;
   if (method === 'POST' && path === '/v1/events') return 'ingest';
-  if (path.startsWith('/v1/reports/')) return 'admin';
+  // The health reports (components, keys, stats) read; the blocked-sources report stays admin's.
+  if (path.startsWith('/v1/reports/')) return path === '/v1/reports/blocked' || (method !== 'GET' && method !== 'HEAD') ? 'admin' : 'read';
   if (method === 'GET' || method === 'HEAD') return 'read';
   return 'admin';
 }
@@ -106,6 +108,10 @@ export class HttpAuth {
       }
       if (!hasScope(entry, scope)) {
         throw new LogsrvError('LOGSRV_ERR_FORBIDDEN', `this token lacks the '${scope}' scope (it has ${entry.scopes.join(', ')})`);
+      }
+      // Reports add up events of every session: a token restricted to some sessions gets none.
+      if (entry.sessionPrefix !== null && path.startsWith('/v1/reports/')) {
+        throw new LogsrvError('LOGSRV_ERR_FORBIDDEN', `reports span every session: this token reaches only sessions starting with '${entry.sessionPrefix}'`);
       }
       if (entry.sessionPrefix !== null && scope !== 'ingest') checkSessionReach(entry.sessionPrefix, path, req.query as Record<string, unknown>);
       byRequest.set(req.raw, entry);

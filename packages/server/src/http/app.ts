@@ -111,7 +111,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Rate limits first, so a flood of bad tokens is limited too.
   if (deps.limiter) registerRateLimit(app, deps.limiter, deps.blocked, deps.rateLimit);
   deps.auth?.register(app);
-  registerReports(app, deps.blocked, deps.rateLimit);
+  registerReports(app, deps.blocked, deps.rateLimit, deps.store);
 
   app.setNotFoundHandler((req, reply) => {
     reply.code(404).send(errorBody('LOGSRV_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));

@@ -3,8 +3,10 @@ import { LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Query } from '../query/params.js';
 import { str } from '../query/params.js';
+import type { Store } from '../store/store.js';
 import type { BlockedSources } from './blocked-sources.js';
 import { MAX_WINDOW_MS } from './blocked-sources.js';
+import { registerHealthReports } from './health.js';
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -19,7 +21,9 @@ export function parseWindow(text: string | undefined, dflt: number): number {
   return ms;
 }
 
-export function registerReports(app: FastifyInstance, blocked: BlockedSources, rateLimit: number): void {
+/** The blocked-sources report always; the health reports where a store is read (the reader module). */
+export function registerReports(app: FastifyInstance, blocked: BlockedSources, rateLimit: number, store?: Store): void {
+  if (store) registerHealthReports(app, store);
   app.get('/v1/reports/blocked', async (req) => {
     const q = req.query as Query;
     const window = str(q, 'window', 16) ?? '1h';

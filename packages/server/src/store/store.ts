@@ -8,6 +8,7 @@
  */
 import type { EventId, StoredEvent } from '@logsrv/protocol';
 import type { IdentifiedBatch } from '../batch/index.js';
+import type { KeyCount, KeyMinute, LevelMinute, ReportWindow } from './rollups.js';
 import type { RenderedPage, TextFormat } from './row-text.js';
 
 /** What one append did besides storing. */
@@ -191,6 +192,15 @@ export interface Store {
    * thread on the copying.
    */
   archive(before: string, today: string): Promise<ArchivedDayInfo[]>;
+  /**
+   * Reports (rollups.ts): read from the rollups kept per minute, never from raw events. Events per
+   * minute, component and level in the window, in (minute, component, level) order.
+   */
+  reportLevels(w: ReportWindow): Promise<LevelMinute[]>;
+  /** Events per key in the window, most first (ties by key), at most `limit`. */
+  reportKeys(w: ReportWindow, limit: number): Promise<KeyCount[]>;
+  /** The numeric values of `key` per minute of the window (minutes with none left out), ascending. */
+  reportKeyMinutes(w: ReportWindow, key: string): Promise<KeyMinute[]>;
   close(): Promise<void>;
 }
 

@@ -6,8 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Store } from '@logsrv/server';
-import { batch, concat, DAY1_LATE, DAY2_EARLY, ev } from './events.ts';
+import type { SketchBuckets, Store } from '@logsrv/server';
+import { quantiles } from '@logsrv/server';
+import { batch, concat, DAY1_LATE, DAY2_EARLY, ev, REPORT_T0, reportEvents } from './events.ts';
+import type { RawEvent, Win } from './report-brute.ts';
+import { assertMean, assertQuantile, bruteComponents, bruteKeys, bruteStats, inWindow, unit } from './report-brute.ts';
 
 export interface StoreUnderTest {
   store: Store;
@@ -260,6 +263,78 @@ export function storeContract(engine: string, open: () => Promise<StoreUnderTest
         list.sessions.map((x) => x.session),
         ['c-sum'],
       );
+    });
+
+    test('reports: rollups equal a brute-force count over the same events, across a day boundary', async (t) => {
+      const st = store(t);
+      if (!st) return;
+      const { raw, batches } = reportEvents();
+      for (const b of batches) assert.deepEqual((await st.append(b)).skipped ?? [], []);
+      const windows: Win[] = [
+        { fromMs: REPORT_T0 - 3_600_000, toMs: REPORT_T0 + 3_600_000 },
+        { fromMs: REPORT_T0 + 60_000, toMs: REPORT_T0 + 240_000 },
+        { fromMs: REPORT_T0 - 3_600_000, toMs: REPORT_T0 + 3_600_000, component: 'api' },
+        { fromMs: REPORT_T0 + 150_000, toMs: REPORT_T0 + 150_000, component: 'db' },
+        // The hourly rollups: whole hours, on both sides of midnight.
+        { fromMs: REPORT_T0 - 1_800_000, toMs: REPORT_T0 + 1_800_000, hourly: true },
+        { fromMs: REPORT_T0 - 1, toMs: REPORT_T0 - 1, component: 'web', hourly: true },
+      ];
+      for (const w of windows) {
+        const what = JSON.stringify(w);
+        const sub = inWindow(raw, w);
+        assert.ok(w.toMs - w.fromMs === 0 || sub.length > 0, `${what} holds events`);
+        // Components and levels.
+        const got = new Map<string | null, { events: number; levels: Record<string, number> }>();
+        for (const r of await st.reportLevels(w)) {
+          let c = got.get(r.component);
+          if (!c) {
+            c = { events: 0, levels: {} };
+            got.set(r.component, c);
+          }
+          c.events += r.events;
+          if (r.level !== null) c.levels[r.level] = (c.levels[r.level] ?? 0) + r.events;
+        }
+        assert.deepEqual(got, bruteComponents(sub), `levels ${what}`);
+        // Keys, most frequent first, limited.
+        assert.deepEqual(await st.reportKeys(w, 100), bruteKeys(sub), `keys ${what}`);
+        assert.deepEqual(await st.reportKeys(w, 2), bruteKeys(sub).slice(0, 2), `keys limit 2 ${what}`);
+        // A key's numeric values: per minute exact, quantiles within the sketch's error.
+        for (const key of ['api.latency', 'db.rows', 'stdout']) {
+          const minutes = await st.reportKeyMinutes(w, key);
+          const byMinute = new Map<number, RawEvent[]>();
+          for (const e of sub) {
+            const m = Math.floor(e.ms / 60_000 / unit(w)) * unit(w);
+            byMinute.set(m, [...(byMinute.get(m) ?? []), e]);
+          }
+          const want = [...byMinute].filter(([, es]) => bruteStats(es, key).count > 0).sort((a, b) => a[0] - b[0]);
+          assert.deepEqual(
+            minutes.map((m) => m.minute),
+            want.map(([m]) => m),
+            `minutes of ${key} ${what}`,
+          );
+          const all: SketchBuckets = {};
+          for (const [i, m] of minutes.entries()) {
+            const b = bruteStats((want[i] as [number, RawEvent[]])[1], key);
+            assert.equal(m.n, b.count, `count of ${key} in minute ${m.minute}`);
+            assert.equal(m.min, b.min);
+            assert.equal(m.max, b.max);
+            assertMean(m.sum / m.n, b.mean, `${key} minute ${m.minute}`);
+            const [p50, p99] = quantiles(m.buckets, [0.5, 0.99], m.min, m.max);
+            assertQuantile(p50 ?? null, b.sorted, 0.5, `${key} minute ${m.minute}`);
+            assertQuantile(p99 ?? null, b.sorted, 0.99, `${key} minute ${m.minute}`);
+            for (const k in m.buckets) all[k] = (all[k] ?? 0) + (m.buckets[k] as number);
+          }
+          const b = bruteStats(sub, key);
+          if (b.count === 0) continue;
+          const lo = Math.min(...minutes.map((m) => m.min));
+          const hi = Math.max(...minutes.map((m) => m.max));
+          const qs = quantiles(all, [0.5, 0.95, 0.99], lo, hi);
+          for (const [j, q] of [0.5, 0.95, 0.99].entries()) assertQuantile(qs[j] ?? null, b.sorted, q, `${key} ${what}`);
+        }
+      }
+      // An empty window.
+      assert.deepEqual(await st.reportLevels({ fromMs: REPORT_T0 + 86_400_000, toMs: REPORT_T0 + 86_400_000 }), []);
+      assert.deepEqual(await st.reportKeyMinutes({ fromMs: REPORT_T0 - 3_600_000, toMs: REPORT_T0 + 3_600_000 }, 'no.such.key'), []);
     });
   });
 }

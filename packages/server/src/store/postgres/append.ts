@@ -35,6 +35,7 @@ import type { Sql, TransactionSql } from 'postgres';
 import type { IdentifiedBatch } from '../../batch/index.js';
 import type { AppendResult } from '../store.js';
 import { copyLine, pgText } from './copy-rows.js';
+import { foldEvents, writeRollups } from './rollups.js';
 import { COPY_COLUMNS } from './schema.js';
 import { applySummaries } from './summaries.js';
 
@@ -140,7 +141,7 @@ function* stagingLines(b: IdentifiedBatch, indices: number[], words: boolean): G
   for (const i of indices) yield `${i}\t${copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number, words)}`;
 }
 
-export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode, words: boolean): Promise<AppendResult> {
+export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode, words: boolean, rollups = true): Promise<AppendResult> {
   const n = b.events.length;
   if (n === 0) return {};
   const producerSet = new Set<string>();
@@ -182,6 +183,8 @@ export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode
     }
     const work: Promise<unknown>[] = [];
     if (stored.length > 0) work.push(applySummaries(tx, b.events, b.ms, b.seq, stored));
+    // Report rollups (rollups.ts), in the same transaction as the events they count.
+    if (stored.length > 0 && rollups) work.push(writeRollups(tx, foldEvents(b.events, b.ms, stored)));
     if (raised.size > 0) {
       const ps = [...raised.keys()].sort((a, c) => (a < c ? -1 : a > c ? 1 : 0));
       work.push(

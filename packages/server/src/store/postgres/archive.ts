@@ -25,12 +25,14 @@ import type { NormalizedEvent } from '@logsrv/protocol';
 import { dayOf } from '@logsrv/protocol';
 import type { Sql, TransactionSql } from 'postgres';
 import { showDay } from '../day-names.js';
+import { RollupFolder } from '../rollups.js';
 import type { EventRowLike } from '../rows.js';
 import type { ArchivedDayInfo } from '../store.js';
 import { drained } from './append.js';
 import { copyLine, decodeRow } from './copy-rows.js';
 import type { Partitions } from './partitions.js';
 import { listPartitions } from './partitions.js';
+import { dropDayRollups, writeRollups } from './rollups.js';
 import { COPY_COLUMNS, DDL_LOCK, partitionName, SELECT_COLUMNS } from './schema.js';
 
 export const ARCHIVE_FORMAT = 'logsrv-pg-day';
@@ -103,6 +105,7 @@ async function archiveDetached(sql: Sql, dir: string, day: string): Promise<Arch
   // The archive is complete: only now does the day leave the store.
   await sql.begin(async (tx) => {
     await dropDaySummaries(tx, Number(day));
+    await dropDayRollups(tx, day);
     await tx.unsafe(`DROP TABLE ${name}`);
   });
   return { day, events, bytes: info?.bytes ?? 0, archiveBytes: statSync(file).size, file };
@@ -165,6 +168,8 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
   const name = partitionName(day);
   await partitions.ensure([day]);
   let events = 0;
+  // The day's report rollups, rebuilt from its rows as they are loaded.
+  const rollups = new RollupFolder();
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${DDL_LOCK})`;
     const [has] = await tx.unsafe<{ n: number }[]>(`SELECT count(*) AS n FROM (SELECT 1 FROM ${name} LIMIT 1) x`);
@@ -197,6 +202,7 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
           producer: a[13] as string | null,
           pseq: a[14] as number | null,
         };
+        rollups.add(ms, e.component, e.level, e.key, e.value, e.vjson);
         if (!w.write(copyLine(e, ms, a[1] as number, partitions.writesWords))) await drained(w);
         events++;
       }
@@ -207,6 +213,8 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
     w.end();
     await done;
     await backfillDay(tx, name, Number(day));
+    await dropDayRollups(tx, day);
+    if (!rollups.empty) await writeRollups(tx, rollups);
     if (!partitions.writesWords) await tx`INSERT INTO unindexed_days (day) VALUES (${Number(day)}) ON CONFLICT DO NOTHING`;
   });
   return { day, events, table: name };

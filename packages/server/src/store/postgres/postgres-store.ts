@@ -11,6 +11,7 @@ import type { EventId } from '@logsrv/protocol';
 import type { Sql } from 'postgres';
 import postgres from 'postgres';
 import type { IdentifiedBatch } from '../../batch/index.js';
+import type { KeyCount, KeyMinute, LevelMinute, ReportWindow } from '../rollups.js';
 import type { RenderedPage, TextFormat } from '../row-text.js';
 import { renderPage, sessionTextOptions } from '../row-text.js';
 import type {
@@ -36,6 +37,7 @@ import { Partitions } from './partitions.js';
 import { lastId, readEvents, readSession, sessionEnd } from './read-events.js';
 import { listSessions, sessionSummary } from './read-sessions.js';
 import { register, registryMappings } from './registry.js';
+import { migrateRollups, reportKeyMinutes, reportKeys, reportLevels } from './rollups.js';
 import { checkSchema, migrate } from './schema.js';
 
 export interface PostgresStoreOptions {
@@ -51,6 +53,8 @@ export interface PostgresStoreOptions {
   clock?: () => number;
   /** `application_name` the connections report (default `logsrv`). */
   applicationName?: string;
+  /** Whether report rollups are kept (default true; false only to measure what they cost). */
+  rollups?: boolean;
 }
 
 /** SQLSTATE when no partition holds a row's `ms`. */
@@ -98,6 +102,7 @@ export class PostgresStore implements Store {
       if (opts.readOnly) await checkSchema(sql);
       else {
         await migrate(sql);
+        await migrateRollups(sql);
         await partitions.createAhead();
       }
       return new PostgresStore(sql, partitions, opts);
@@ -126,7 +131,7 @@ export class PostgresStore implements Store {
     let mode: AppendMode = 'copy';
     for (let attempt = 0; ; attempt++) {
       try {
-        return await appendBatch(this.sql, batch, mode, this.partitions.writesWords);
+        return await appendBatch(this.sql, batch, mode, this.partitions.writesWords, this.opts.rollups ?? true);
       } catch (err) {
         const code = (err as { code?: string }).code;
         // An id already stored: the batch (or part of it) was delivered again. Rolled back; merged instead.
@@ -198,6 +203,18 @@ export class PostgresStore implements Store {
   async restore(file: string): Promise<PgRestoredDay> {
     this.writable('restore');
     return restoreDay(this.sql, this.partitions, file);
+  }
+
+  reportLevels(w: ReportWindow): Promise<LevelMinute[]> {
+    return reportLevels(this.sql, w);
+  }
+
+  reportKeys(w: ReportWindow, limit: number): Promise<KeyCount[]> {
+    return reportKeys(this.sql, w, limit);
+  }
+
+  reportKeyMinutes(w: ReportWindow, key: string): Promise<KeyMinute[]> {
+    return reportKeyMinutes(this.sql, w, key);
   }
 
   async close(): Promise<void> {

@@ -18,8 +18,11 @@
  */
 import type { Sql } from 'postgres';
 
-/** Bumped when the schema below changes in a way `migrate` must act on. */
-export const PG_SCHEMA_VERSION = 1;
+/**
+ * Bumped when the schema changes in a way `migrate` must act on. 2: report rollups (rollups.ts,
+ * built from the stored rows by `migrateRollups` when a database of version 1 is opened).
+ */
+export const PG_SCHEMA_VERSION = 2;
 export const DAY_MS = 86_400_000;
 
 /** Columns read back, in the order of rows.ts's EventRowLike (`user` is a reserved word). */

@@ -27,12 +27,101 @@ import type Database from 'better-sqlite3';
 import type { EventColumns } from '../../batch/index.js';
 import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
+import type { RollupRows } from '../rollups.js';
+import { encodeSketch, mergeSketchBlobs, RollupFolder } from '../rollups.js';
 
 /**
- * `PRAGMA user_version` of a day file whose summary tables exist and are complete, and whose
- * index, if any, is chunked. Version 1 had one unchunked index (events_fts).
+ * `PRAGMA user_version` of a day file whose summary and rollup tables exist and are complete, and
+ * whose index, if any, is chunked. Version 1 had one unchunked index (events_fts); version 2 had
+ * no rollups (they are built from the file's events when it is opened).
  */
-export const DAY_SCHEMA_VERSION = 2;
+export const DAY_SCHEMA_VERSION = 3;
+
+/**
+ * Report rollups (store/rollups.ts): per minute, component and level; per minute, component and
+ * key; per key, minute and component the numeric values (count, sum, min, max, sketch).
+ */
+function rollupTables(sfx: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS rollup_levels${sfx} (
+  minute    INTEGER NOT NULL,
+  component TEXT    NOT NULL,
+  level     TEXT    NOT NULL,
+  events    INTEGER NOT NULL,
+  PRIMARY KEY (minute, component, level)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_keys${sfx} (
+  minute    INTEGER NOT NULL,
+  component TEXT    NOT NULL,
+  key       TEXT    NOT NULL,
+  events    INTEGER NOT NULL,
+  PRIMARY KEY (minute, component, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_values${sfx} (
+  key       TEXT    NOT NULL,
+  minute    INTEGER NOT NULL,
+  component TEXT    NOT NULL,
+  n         INTEGER NOT NULL,
+  sum       REAL    NOT NULL,
+  min       REAL    NOT NULL,
+  max       REAL    NOT NULL,
+  sketch    BLOB    NOT NULL,
+  PRIMARY KEY (key, minute, component)
+) WITHOUT ROWID;
+`;
+}
+
+/** Per minute, and the same per hour (`_h`; `minute` is the hour's first). */
+export const ROLLUP_SCHEMA = rollupTables('') + rollupTables('_h');
+
+/** Upserts a batch's rollups (minute and hourly rows); sketches (binary, rollups.ts) merge by adding bucket counts. */
+export function prepareRollupWriter(db: Database.Database): (folder: RollupFolder) => void {
+  db.function('logsrv_sketch_merge', { deterministic: true }, (a: unknown, b: unknown) => mergeSketchBlobs(a as Uint8Array, b as Uint8Array));
+  const statements = (sfx: string) => ({
+    level: db.prepare(
+      `INSERT INTO rollup_levels${sfx} (minute, component, level, events) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+    ),
+    key: db.prepare(
+      `INSERT INTO rollup_keys${sfx} (minute, component, key, events) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET events = events + excluded.events`,
+    ),
+    value: db.prepare(
+      `INSERT INTO rollup_values${sfx} (key, minute, component, n, sum, min, max, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum, min = min(min, excluded.min), max = max(max, excluded.max),
+         sketch = logsrv_sketch_merge(sketch, excluded.sketch)`,
+    ),
+  });
+  const tiers: [number, ReturnType<typeof statements>][] = [
+    [1, statements('')],
+    [60, statements('_h')],
+  ];
+  return (folder) => {
+    for (const [unit, st] of tiers) {
+      const rows: RollupRows = folder.rows(unit);
+      for (const r of rows.levels) st.level.run(r);
+      for (const r of rows.keys) st.key.run(r);
+      for (const r of rows.values) st.value.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], encodeSketch(r[7]));
+    }
+  };
+}
+
+/** Builds a day file's rollups from its events: only for files written before rollups existed. */
+function backfillRollups(db: Database.Database): void {
+  // From nothing: whatever a partial earlier attempt left is replaced.
+  for (const t of ['rollup_levels', 'rollup_keys', 'rollup_values']) db.exec(`DELETE FROM ${t}; DELETE FROM ${t}_h;`);
+  const write = prepareRollupWriter(db);
+  let folder = new RollupFolder();
+  let n = 0;
+  const rows = db.prepare('SELECT ms, component, level, key, value, vjson FROM events ORDER BY rowid').raw(true);
+  for (const r of rows.iterate() as Iterable<[number, string | null, string | null, string, string, number]>) {
+    folder.add(r[0], r[1], r[2], r[3], r[4], r[5]);
+    // Bounded memory: rows are flushed (and merged by the upserts) every so many events.
+    if (++n % 200_000 === 0) {
+      write(folder);
+      folder = new RollupFolder();
+    }
+  }
+  if (!folder.empty) write(folder);
+}
 
 /** Default rows per full-text index table (see above). */
 export const INDEX_CHUNK_ROWS = 262_144;
@@ -162,9 +251,12 @@ export function ensureDayTables(db: Database.Database, search: boolean, chunkRow
   const hadIndex = hasTable(db, 'events_fts');
   db.transaction(() => {
     db.exec(SUMMARY_SCHEMA);
+    db.exec(ROLLUP_SCHEMA);
     if (version < 1 && !empty) backfillSummaries(db);
+    if (version < 3 && !empty) backfillRollups(db);
     if (hadIndex) db.exec('DROP TABLE IF EXISTS events_fts_words; DROP TABLE events_fts;');
-    if (search && (empty || version < DAY_SCHEMA_VERSION)) {
+    // Version 2 files already have their chunked index (or were written without one).
+    if (search && (empty || version < 2)) {
       db.exec(searchSchema(1));
       const last = db.prepare('SELECT max(rowid) FROM events').pluck().get() as number | null;
       if (last !== null) new ChunkedIndex(db, chunkRows, [1]).add(1, last);
@@ -211,7 +303,8 @@ export interface DayIndex {
   apply(r: { c: EventColumns; ms: Float64Array; seq: Float64Array; from: number; to: number }, skip: number[] | undefined, firstRowid: number): void;
 }
 
-export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_ROWS): DayIndex {
+export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_ROWS, rollups = true): DayIndex {
+  const writeRollups = prepareRollupWriter(db);
   const upsertSummary = db.prepare(
     `INSERT INTO session_summary (session, first_ms, first_seq, last_ms, last_seq, count) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (session) DO UPDATE SET last_ms = excluded.last_ms, last_seq = excluded.last_seq, count = count + excluded.count`,
@@ -231,6 +324,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
     apply(r, skip, firstRowid) {
       const { c } = r;
       const sessions = new Map<string, BatchSession>();
+      const folder = rollups ? new RollupFolder() : null;
       let next = 0;
       while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
       let k = 0;
@@ -244,6 +338,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         const row = firstRowid + k;
         k++;
         const session = c.session[i] as string;
+        folder?.add(ms, c.component[i] as string | null, c.level[i] as string | null, c.key[i] as string, c.value[i] as string, c.vjson[i] as number);
         let s = sessions.get(session);
         if (s === undefined) {
           s = { firstMs: ms, firstSeq: seq, lastMs: ms, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null };
@@ -276,6 +371,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
           }
         }
       }
+      if (folder && !folder.empty) writeRollups(folder);
       if (index && k > 0) index.add(firstRowid, firstRowid + k - 1);
     },
   };

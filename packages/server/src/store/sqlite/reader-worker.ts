@@ -7,12 +7,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { EventId, StoredEvent } from '@logsrv/protocol';
 import { dayOf, isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
+import type { ReportWindow } from '../rollups.js';
 import type { TextFormat } from '../row-text.js';
 import { renderPage, sessionTextOptions } from '../row-text.js';
 import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
 import type { ReadContext } from './read-events.js';
 import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
+import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
 import type { SessionsContext } from './read-sessions.js';
 import { listSessions, sessionSummary } from './read-sessions.js';
 import { registryFile } from './registry-db.js';
@@ -232,6 +234,12 @@ serveRequests((req: WorkerRequest) => {
       return sessionSummary(ctx, req.session as string);
     case 'sessionEnd':
       return sessionEnd(req.session as string, req.after as EventId | null, req.until as EventId | null);
+    case 'reportLevels':
+      return reportLevels(ctx, req.w as ReportWindow);
+    case 'reportKeys':
+      return reportKeys(ctx, req.w as ReportWindow, req.limit as number);
+    case 'reportKeyMinutes':
+      return reportKeyMinutes(ctx, req.w as ReportWindow, req.key as string);
     case 'close':
       for (const c of conns.values()) c.db.close();
       conns.clear();

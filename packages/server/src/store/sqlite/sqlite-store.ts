@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { EventId } from '@logsrv/protocol';
 import type { IdentifiedBatch } from '../../batch/index.js';
 import { packEvents } from '../../batch/index.js';
+import type { KeyCount, KeyMinute, LevelMinute, ReportWindow } from '../rollups.js';
 import type { RenderedPage, TextFormat } from '../row-text.js';
 import type {
   AppendResult,
@@ -35,6 +36,8 @@ export interface SqliteStoreOptions {
   searchIndex?: boolean;
   /** Rows per full-text index table (default INDEX_CHUNK_ROWS; see day-index.ts). */
   searchChunkRows?: number;
+  /** Whether report rollups are kept (default true; false only to measure what they cost). */
+  rollups?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -51,6 +54,7 @@ export class SqliteStore implements Store {
       synchronous: opts.synchronous,
       searchIndex: opts.searchIndex ?? true,
       searchChunkRows: opts.searchChunkRows ?? INDEX_CHUNK_ROWS,
+      rollups: opts.rollups ?? true,
     });
     this.readers = [];
     for (let i = 0; i < Math.max(1, opts.readerThreads); i++) {
@@ -113,6 +117,18 @@ export class SqliteStore implements Store {
 
   registryMappings(): Promise<RegistryMappings> {
     return this.writer.call<RegistryMappings>({ op: 'registryMappings' });
+  }
+
+  reportLevels(w: ReportWindow): Promise<LevelMinute[]> {
+    return this.reader().call<LevelMinute[]>({ op: 'reportLevels', w });
+  }
+
+  reportKeys(w: ReportWindow, limit: number): Promise<KeyCount[]> {
+    return this.reader().call<KeyCount[]>({ op: 'reportKeys', w, limit });
+  }
+
+  reportKeyMinutes(w: ReportWindow, key: string): Promise<KeyMinute[]> {
+    return this.reader().call<KeyMinute[]>({ op: 'reportKeyMinutes', w, key });
   }
 
   async close(): Promise<void> {

@@ -23,9 +23,11 @@ interface WriterData {
   searchIndex: boolean;
   /** Rows per full-text index table (day-index.ts). */
   searchChunkRows: number;
+  /** Whether report rollups are kept (false only to measure their cost: reports then read nothing). */
+  rollups: boolean;
 }
 
-const { dataDir, synchronous, searchIndex, searchChunkRows } = workerData as WriterData;
+const { dataDir, synchronous, searchIndex, searchChunkRows, rollups } = workerData as WriterData;
 mkdirSync(dataDir, { recursive: true });
 const registry = new RegistryDb(dataDir, synchronous);
 
@@ -124,7 +126,7 @@ function open(day: string): Open {
   applyPragmas(db, synchronous);
   db.exec(SCHEMA);
   ensureDayTables(db, searchIndex, searchChunkRows);
-  const index = prepareDayIndex(db, searchChunkRows);
+  const index = prepareDayIndex(db, searchChunkRows, rollups);
   const insert = db.prepare(
     `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
