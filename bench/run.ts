@@ -19,6 +19,7 @@ import { commit, machine, readResults, renderResultsDoc, writeResult } from './l
 import { fmt, fmtRatio } from './lib/stats.ts';
 import type { BenchContext, Benchmark, ResultFile } from './lib/types.ts';
 import { liveE2e } from './live-e2e.ts';
+import { micro } from './micro.ts';
 import { pgAppend } from './pg-append.ts';
 import { query } from './query.ts';
 import { reports } from './reports.ts';
@@ -41,6 +42,7 @@ const BENCHMARKS: Benchmark[] = [
   scaleOut,
   pgAppend,
   reports,
+  micro,
 ];
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
