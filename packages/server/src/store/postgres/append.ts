@@ -141,7 +141,11 @@ function* stagingLines(b: IdentifiedBatch, indices: number[], words: boolean): G
   for (const i of indices) yield `${i}\t${copyLine(b.events[i] as NormalizedEvent, b.ms[i] as number, b.seq[i] as number, words)}`;
 }
 
-export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode, words: boolean, rollups = true): Promise<AppendResult> {
+/**
+ * `rollupPart`: the part of the report rollups this store instance writes (rollups.ts), or null
+ * to keep none.
+ */
+export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode, words: boolean, rollupPart: number | null): Promise<AppendResult> {
   const n = b.events.length;
   if (n === 0) return {};
   const producerSet = new Set<string>();
@@ -184,7 +188,7 @@ export async function appendBatch(sql: Sql, b: IdentifiedBatch, mode: AppendMode
     const work: Promise<unknown>[] = [];
     if (stored.length > 0) work.push(applySummaries(tx, b.events, b.ms, b.seq, stored));
     // Report rollups (rollups.ts), in the same transaction as the events they count.
-    if (stored.length > 0 && rollups) work.push(writeRollups(tx, foldEvents(b.events, b.ms, stored)));
+    if (stored.length > 0 && rollupPart !== null) work.push(writeRollups(tx, foldEvents(b.events, b.ms, stored), rollupPart));
     if (raised.size > 0) {
       const ps = [...raised.keys()].sort((a, c) => (a < c ? -1 : a > c ? 1 : 0));
       work.push(

@@ -214,7 +214,7 @@ export async function restoreDay(sql: Sql, partitions: Partitions, archive: stri
     await done;
     await backfillDay(tx, name, Number(day));
     await dropDayRollups(tx, day);
-    if (!rollups.empty) await writeRollups(tx, rollups);
+    if (!rollups.empty) await writeRollups(tx, rollups, 0);
     if (!partitions.writesWords) await tx`INSERT INTO unindexed_days (day) VALUES (${Number(day)}) ON CONFLICT DO NOTHING`;
   });
   return { day, events, table: name };

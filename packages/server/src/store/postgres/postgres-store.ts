@@ -37,7 +37,7 @@ import { Partitions } from './partitions.js';
 import { lastId, readEvents, readSession, sessionEnd } from './read-events.js';
 import { listSessions, sessionSummary } from './read-sessions.js';
 import { register, registryMappings } from './registry.js';
-import { migrateRollups, reportKeyMinutes, reportKeys, reportLevels } from './rollups.js';
+import { migrateRollups, ROLLUP_PARTS, reportKeyMinutes, reportKeys, reportLevels } from './rollups.js';
 import { checkSchema, migrate } from './schema.js';
 
 export interface PostgresStoreOptions {
@@ -116,6 +116,9 @@ export class PostgresStore implements Store {
     if (this.opts.readOnly) throw new PostgresReadOnlyError(`cannot ${what}: this PostgreSQL store is read-only (--store-read)`);
   }
 
+  /** This instance's part of the report rollups' rows, so writers do not wait on each other's row locks (rollups.ts). */
+  private readonly rollupPart = Math.floor(Math.random() * ROLLUP_PARTS);
+
   /** Appends of this instance commit one after another, in call order (see append.ts on marks). */
   private appending: Promise<unknown> = Promise.resolve();
 
@@ -131,7 +134,7 @@ export class PostgresStore implements Store {
     let mode: AppendMode = 'copy';
     for (let attempt = 0; ; attempt++) {
       try {
-        return await appendBatch(this.sql, batch, mode, this.partitions.writesWords, this.opts.rollups ?? true);
+        return await appendBatch(this.sql, batch, mode, this.partitions.writesWords, (this.opts.rollups ?? true) ? this.rollupPart : null);
       } catch (err) {
         const code = (err as { code?: string }).code;
         // An id already stored: the batch (or part of it) was delivered again. Rolled back; merged instead.

@@ -2,7 +2,12 @@
  * Report rollups in PostgreSQL (store/rollups.ts): three tables keyed by minute (so by day), kept
  * in the append transaction (append.ts) — a batch folded in memory, then one upsert statement per
  * table, rows in primary-key order so concurrent writers lock them in one order; sketches merge
- * in SQL (logsrv_sketch_merge adds bucket counts). Archive deletes a day's minutes with the day;
+ * in SQL (logsrv_sketch_merge adds bucket counts).
+ *
+ * Each store instance writes its own `part` of a minute's row (a number picked at open): with one
+ * row per (minute, component, level) every writer of a deployment updated the same few rows, and
+ * 4 writers spent their transactions waiting for each other's row locks (sampled: the first wait
+ * of the writers' sessions). Reads add the parts up. Archive deletes a day's minutes with the day;
  * restore and the migration from schema 1 rebuild them from the day's rows.
  */
 import type { NormalizedEvent } from '@logsrv/protocol';
@@ -13,7 +18,7 @@ import { MINUTE_MS, RollupFolder, tableSuffix, windowMinutes } from '../rollups.
 import type { EventRowLike } from '../rows.js';
 import { decodeRow, pgText } from './copy-rows.js';
 import { listPartitions } from './partitions.js';
-import { DAY_MS, DDL_LOCK, partitionName, SELECT_COLUMNS } from './schema.js';
+import { DAY_MS, DDL_LOCK, PG_SCHEMA_VERSION, partitionName, SELECT_COLUMNS } from './schema.js';
 
 function rollupTables(sfx: string): string {
   return `
@@ -21,26 +26,29 @@ CREATE TABLE IF NOT EXISTS rollup_levels${sfx} (
   minute    bigint NOT NULL,
   component text   COLLATE "C" NOT NULL,
   level     text   COLLATE "C" NOT NULL,
+  part      smallint NOT NULL,
   events    bigint NOT NULL,
-  PRIMARY KEY (minute, component, level)
+  PRIMARY KEY (minute, component, level, part)
 );
 CREATE TABLE IF NOT EXISTS rollup_keys${sfx} (
   minute    bigint NOT NULL,
   component text   COLLATE "C" NOT NULL,
   key       text   COLLATE "C" NOT NULL,
+  part      smallint NOT NULL,
   events    bigint NOT NULL,
-  PRIMARY KEY (minute, component, key)
+  PRIMARY KEY (minute, component, key, part)
 );
 CREATE TABLE IF NOT EXISTS rollup_values${sfx} (
   key       text   COLLATE "C" NOT NULL,
   minute    bigint NOT NULL,
   component text   COLLATE "C" NOT NULL,
+  part      smallint NOT NULL,
   n         bigint NOT NULL,
   sum       double precision NOT NULL,
   min       double precision NOT NULL,
   max       double precision NOT NULL,
   sketch    jsonb  NOT NULL,
-  PRIMARY KEY (key, minute, component)
+  PRIMARY KEY (key, minute, component, part)
 );
 CREATE INDEX IF NOT EXISTS rollup_values${sfx}_minute ON rollup_values${sfx} (minute);
 `;
@@ -64,40 +72,43 @@ export function foldEvents(events: NormalizedEvent[], ms: Float64Array, stored: 
   return f;
 }
 
-/** Upserts a batch's rollups: minute and hourly rows, one statement per table. */
-export async function writeRollups(tx: TransactionSql, folder: RollupFolder): Promise<void> {
-  await Promise.all([writeTier(tx, folder.rows(1), ''), writeTier(tx, folder.rows(60), '_h')]);
+/** Parts a minute's row is spread over (see above). */
+export const ROLLUP_PARTS = 16;
+
+/** Upserts a batch's rollups into `part`: minute and hourly rows, one statement per table. */
+export async function writeRollups(tx: TransactionSql, folder: RollupFolder, part: number): Promise<void> {
+  await Promise.all([writeTier(tx, folder.rows(1), '', part), writeTier(tx, folder.rows(60), '_h', part)]);
 }
 
-async function writeTier(tx: TransactionSql, rows: RollupRows, sfx: string): Promise<void> {
+async function writeTier(tx: TransactionSql, rows: RollupRows, sfx: string, part: number): Promise<void> {
   const col = <T extends unknown[], K extends number>(rs: T[], k: K): T[K][] => rs.map((r) => r[k]);
   const t = (xs: string[]) => xs.map(pgText);
   const { levels, keys, values } = rows;
   const work: Promise<unknown>[] = [];
   if (levels.length > 0) {
     work.push(
-      tx`INSERT INTO ${tx(`rollup_levels${sfx}`)} AS t (minute, component, level, events)
-         SELECT * FROM unnest(${col(levels, 0)}::bigint[], ${t(col(levels, 1))}::text[], ${t(col(levels, 2))}::text[], ${col(levels, 3)}::bigint[])
+      tx`INSERT INTO ${tx(`rollup_levels${sfx}`)} AS t (minute, component, level, part, events)
+         SELECT m, c, l, ${part}, e FROM unnest(${col(levels, 0)}::bigint[], ${t(col(levels, 1))}::text[], ${t(col(levels, 2))}::text[], ${col(levels, 3)}::bigint[]) AS v (m, c, l, e)
          ORDER BY 1, 2, 3
-         ON CONFLICT (minute, component, level) DO UPDATE SET events = t.events + excluded.events`.execute(),
+         ON CONFLICT (minute, component, level, part) DO UPDATE SET events = t.events + excluded.events`.execute(),
     );
   }
   if (keys.length > 0) {
     work.push(
-      tx`INSERT INTO ${tx(`rollup_keys${sfx}`)} AS t (minute, component, key, events)
-         SELECT * FROM unnest(${col(keys, 0)}::bigint[], ${t(col(keys, 1))}::text[], ${t(col(keys, 2))}::text[], ${col(keys, 3)}::bigint[])
+      tx`INSERT INTO ${tx(`rollup_keys${sfx}`)} AS t (minute, component, key, part, events)
+         SELECT m, c, k, ${part}, e FROM unnest(${col(keys, 0)}::bigint[], ${t(col(keys, 1))}::text[], ${t(col(keys, 2))}::text[], ${col(keys, 3)}::bigint[]) AS v (m, c, k, e)
          ORDER BY 1, 2, 3
-         ON CONFLICT (minute, component, key) DO UPDATE SET events = t.events + excluded.events`.execute(),
+         ON CONFLICT (minute, component, key, part) DO UPDATE SET events = t.events + excluded.events`.execute(),
     );
   }
   if (values.length > 0) {
     work.push(
-      tx`INSERT INTO ${tx(`rollup_values${sfx}`)} AS t (key, minute, component, n, sum, min, max, sketch)
-         SELECT k, m, c, n, s, lo, hi, sk::jsonb FROM unnest(${t(col(values, 0))}::text[], ${col(values, 1)}::bigint[], ${t(col(values, 2))}::text[],
+      tx`INSERT INTO ${tx(`rollup_values${sfx}`)} AS t (key, minute, component, part, n, sum, min, max, sketch)
+         SELECT k, m, c, ${part}, n, s, lo, hi, sk::jsonb FROM unnest(${t(col(values, 0))}::text[], ${col(values, 1)}::bigint[], ${t(col(values, 2))}::text[],
            ${col(values, 3)}::bigint[], ${col(values, 4)}::float8[], ${col(values, 5)}::float8[], ${col(values, 6)}::float8[], ${values.map((v) => JSON.stringify(v[7]))}::text[])
            AS v (k, m, c, n, s, lo, hi, sk)
          ORDER BY 1, 2, 3
-         ON CONFLICT (key, minute, component) DO UPDATE SET n = t.n + excluded.n, sum = t.sum + excluded.sum,
+         ON CONFLICT (key, minute, component, part) DO UPDATE SET n = t.n + excluded.n, sum = t.sum + excluded.sum,
            min = least(t.min, excluded.min), max = greatest(t.max, excluded.max), sketch = logsrv_sketch_merge(t.sketch, excluded.sketch)`.execute(),
     );
   }
@@ -128,7 +139,7 @@ export async function rebuildDayRollups(tx: TransactionSql, table: string, day: 
       f.add(r.ms, r.component, r.level, r.key, r.value, r.vjson);
     }
   }
-  if (!f.empty) await writeRollups(tx, f);
+  if (!f.empty) await writeRollups(tx, f, 0);
 }
 
 function where(w: ReportWindow, first: number): { text: string; params: unknown[] } {
@@ -145,7 +156,7 @@ function where(w: ReportWindow, first: number): { text: string; params: unknown[
 export async function reportLevels(sql: Sql, w: ReportWindow): Promise<LevelMinute[]> {
   const c = where(w, 1);
   const rows = await sql.unsafe<{ minute: number; component: string; level: string; events: number }[]>(
-    `SELECT minute, component, level, events FROM rollup_levels${tableSuffix(w)} WHERE ${c.text} ORDER BY minute, component, level`,
+    `SELECT minute, component, level, sum(events)::bigint AS events FROM rollup_levels${tableSuffix(w)} WHERE ${c.text} GROUP BY 1, 2, 3 ORDER BY minute, component, level`,
     c.params as never[],
   );
   return rows.map((r) => ({ minute: r.minute, component: r.component === '' ? null : r.component, level: r.level === '' ? null : r.level, events: r.events }));
@@ -194,12 +205,17 @@ export async function reportKeyMinutes(sql: Sql, w: ReportWindow, key: string): 
 export async function migrateRollups(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${DDL_LOCK})`;
-    await tx.unsafe(ROLLUP_SCHEMA).simple();
     const [row] = await tx<{ version: number }[]>`SELECT max(version) AS version FROM logsrv_schema`;
-    if ((row?.version ?? 2) >= 2) return;
+    const version = row?.version ?? PG_SCHEMA_VERSION;
+    // Schema 2 kept one row per minute and key (no parts): made again and filled from the rows.
+    if (version < PG_SCHEMA_VERSION) {
+      for (const t of ['rollup_levels', 'rollup_keys', 'rollup_values']) await tx.unsafe(`DROP TABLE IF EXISTS ${t}, ${t}_h`);
+    }
+    await tx.unsafe(ROLLUP_SCHEMA).simple();
+    if (version >= PG_SCHEMA_VERSION) return;
     for (const p of await listPartitions(tx as unknown as Sql)) {
       if (p.attached) await rebuildDayRollups(tx, partitionName(p.day), p.day);
     }
-    await tx`UPDATE logsrv_schema SET version = 2`;
+    await tx`UPDATE logsrv_schema SET version = ${PG_SCHEMA_VERSION}`;
   });
 }

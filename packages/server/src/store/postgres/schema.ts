@@ -20,9 +20,10 @@ import type { Sql } from 'postgres';
 
 /**
  * Bumped when the schema changes in a way `migrate` must act on. 2: report rollups (rollups.ts,
- * built from the stored rows by `migrateRollups` when a database of version 1 is opened).
+ * built from the stored rows by `migrateRollups` when a database of version 1 is opened). 3: the
+ * rollups' rows in parts, one per writer (made again from the stored rows from 1 or 2).
  */
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 export const DAY_MS = 86_400_000;
 
 /** Columns read back, in the order of rows.ts's EventRowLike (`user` is a reserved word). */
