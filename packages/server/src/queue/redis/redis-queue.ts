@@ -80,6 +80,14 @@ export class RedisQueue implements Queue {
   private closed = false;
   private backlog = 0;
   private readonly waiting = new Map<string, Waiting>();
+  /**
+   * Notices for entries nobody here waits for yet, kept briefly: a commit notice (on the
+   * subscriber connection) can be read before the publish script's reply (on the command
+   * connection) when both arrive while the event loop is busy, and the notice must not be lost —
+   * it was, and the watchdog answered those requests 2–3 s late. Also holds other receivers'
+   * entries, so it is bounded (EARLY_MAX, EARLY_MS).
+   */
+  private readonly early = new Map<string, { duplicates: number[] | undefined; at: number }>();
   private readonly listeners: CommitListener[] = [];
   private readonly ready = new Map<number, Ready[]>();
   /** Taken batches per shard in take order; acks apply in this order. */
@@ -223,6 +231,12 @@ export class RedisQueue implements Queue {
     return new Promise<Accepted>((resolve, reject) => {
       const w: Waiting = { entries, duplicates: [], resolve, reject, since: Date.now() };
       for (const key of entries.keys()) this.waiting.set(key, w);
+      for (const key of [...entries.keys()]) {
+        const e = this.early.get(key);
+        if (!e) continue;
+        this.early.delete(key);
+        this.settle(key, e.duplicates);
+      }
     });
   }
 
@@ -515,7 +529,17 @@ export class RedisQueue implements Queue {
     } catch {
       return;
     }
-    for (const e of msg.entries) this.settle(`${msg.shard}/${e.id}`, e.duplicates);
+    const now = Date.now();
+    for (const e of msg.entries) {
+      const key = `${msg.shard}/${e.id}`;
+      if (this.waiting.has(key)) this.settle(key, e.duplicates);
+      else this.early.set(key, { duplicates: e.duplicates, at: now });
+    }
+    // Oldest first (insertion order): drop what is too old or over the bound.
+    for (const [key, e] of this.early) {
+      if (this.early.size <= EARLY_MAX && now - e.at < EARLY_MS) break;
+      this.early.delete(key);
+    }
     const notice: CommitNotice = { entries: msg.entries.map((e) => ({ ...e, id: `${msg.shard}/${e.id}` })), stored: EMPTY, shard: msg.shard };
     for (const l of this.listeners) l(notice);
   }
@@ -572,6 +596,8 @@ export class RedisQueue implements Queue {
 }
 
 const EMPTY = { events: [], ms: new Float64Array(0), seq: new Float64Array(0) };
+const EARLY_MAX = 50_000;
+const EARLY_MS = 30_000;
 
 function shardsOf(batch: TakenBatch): Set<number> {
   return new Set(batch.entries.map((e) => e.shard));
