@@ -11,15 +11,14 @@
  * 100,000), PG_APPEND_BATCH (events per append/transaction, default 5,000). The
  * two-writer case shards the same events by session over two stores with their own connections.
  */
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import postgres from 'postgres';
+import { withDatabase } from './lib/pg-database.ts';
 import { fmt, fmtRatio, measurement } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
-const ADMIN_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const EVENTS = Number(process.env.PG_APPEND_EVENTS ?? 100_000);
 const BATCH = Number(process.env.PG_APPEND_BATCH ?? 5_000);
 
@@ -79,20 +78,6 @@ function makeBatches(start: number): Batch[] {
     out.push({ events, ms, seq });
   }
   return out;
-}
-
-async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
-  const name = `logsrv_bench_${randomBytes(4).toString('hex')}`;
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  try {
-    return await fn(url.toString());
-  } finally {
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
 }
 
 function copyField(v: string | number | null): string {

@@ -24,27 +24,12 @@ import { ClientProcess, type ClientRunResult } from './lib/client-process.ts';
 import { envNumber } from './lib/env.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { PgCopyBaseline } from './lib/pg-copy-baseline.ts';
+import { withDatabase } from './lib/pg-database.ts';
 import { fmt, fmtRatio, measurement, median, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
 const REDIS = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379/14';
-const PG = process.env.BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const EVENTS_PER_REQUEST = 1000;
-
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const admin = postgres(PG, { max: 1, onnotice: () => {} });
-  const name = `logsrv_bench_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const u = new URL(PG);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
-      await admin.end({ timeout: 1 });
-    },
-  };
-}
 
 async function flushRedis(): Promise<void> {
   const r = new Redis(REDIS, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -99,7 +84,11 @@ interface IngestCase {
 
 async function ingestCase(ctx: BenchContext, writers: number, searchIndex: 'on' | 'off'): Promise<IngestCase> {
   await flushRedis();
-  const db = await freshDatabase();
+  return withDatabase((url) => ingestInto(ctx, url, writers, searchIndex));
+}
+
+async function ingestInto(ctx: BenchContext, dbUrl: string, writers: number, searchIndex: 'on' | 'off'): Promise<IngestCase> {
+  const db = { url: dbUrl };
   const connections = envNumber('BENCH_CONNECTIONS', 8, 1);
   let dep: Deployment | null = null;
   let client: ClientProcess | null = null;
@@ -146,7 +135,6 @@ async function ingestCase(ctx: BenchContext, writers: number, searchIndex: 'on' 
     await client?.close().catch(() => {});
     await base?.close().catch(() => {});
     await dep?.stop();
-    await db.drop();
   }
   return out;
 }
@@ -236,16 +224,16 @@ export const scaleOut: Benchmark = {
     const embedded: number[] = [];
     for (let rep = 0; rep < ctx.reps; rep++) {
       await flushRedis();
-      const db = await freshDatabase();
-      const dep = await deploy(ctx, db.url, 1, 'on', true);
-      try {
-        const lat = await tailLatency(dep.receiver.url, (dep.reader as LogsrvProcess).url, Math.min(ctx.seconds, 5) * 1000);
-        scaled.push(quantile(lat, 0.99));
-        rss.push(`reader after the latency run: ${fmt(rssMiB((dep.reader as LogsrvProcess).pid))} MiB`);
-      } finally {
-        await dep.stop();
-        await db.drop();
-      }
+      await withDatabase(async (url) => {
+        const dep = await deploy(ctx, url, 1, 'on', true);
+        try {
+          const lat = await tailLatency(dep.receiver.url, (dep.reader as LogsrvProcess).url, Math.min(ctx.seconds, 5) * 1000);
+          scaled.push(quantile(lat, 0.99));
+          rss.push(`reader after the latency run: ${fmt(rssMiB((dep.reader as LogsrvProcess).pid))} MiB`);
+        } finally {
+          await dep.stop();
+        }
+      });
       const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-bench-emb-'));
       const emb = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir, args: ['--log-level', 'warn'] });
       try {
