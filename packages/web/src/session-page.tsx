@@ -39,6 +39,12 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   const lastTop = useRef(0);
   /** Whether the latest scroll movement went down: only that, by the user, resumes following. */
   const lastMoveDown = useRef(false);
+  /**
+   * Whether the latest gesture could move down: a wheel turned up or an upward key cannot. The
+   * list moves by itself right after a wheel turned up (older rows prepended, rows measured), and
+   * such a move to the end must not count as the user going back to live.
+   */
+  const gestureMayGoDown = useRef(true);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: opens once per session; a later permalink of the same session goes through goToId below.
   useEffect(() => {
@@ -161,20 +167,28 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
   // followOutput alone only scrolls when the list still counts as at the bottom, and rows measured
   // taller after they were added could leave it just short of that for good.
   const lastRowId = visible.length > 0 ? (visible[visible.length - 1] as { id: string }).id : null;
+  // The ref, not the state: a pause set by a scroll event holds at once, even for rows rendered
+  // before the pause is (its scroll back down would otherwise count as the user's and resume).
   useEffect(() => {
-    if (following && win.atEnd && lastRowId !== null) list.current?.scrollToIndex({ index: 'LAST', align: 'end' });
+    if (following && followingRef.current && win.atEnd && lastRowId !== null) list.current?.scrollToIndex({ index: 'LAST', align: 'end' });
   }, [following, win.atEnd, lastRowId]);
 
   // A scroll upwards that follows a user gesture pauses following; reaching the bottom resumes it.
   const onScroll = useCallback((e: Event) => {
     const el = e.currentTarget as HTMLElement;
     const top = el.scrollTop;
-    if (top < lastTop.current - 2 && performance.now() - lastGesture.current < GESTURE_MS && followingRef.current) setFollowing(false);
+    if (top < lastTop.current - 2 && performance.now() - lastGesture.current < GESTURE_MS && followingRef.current) {
+      followingRef.current = false;
+      setFollowing(false);
+    }
     if (top !== lastTop.current) lastMoveDown.current = top > lastTop.current;
     lastTop.current = top;
   }, []);
-  const gesture = useCallback(() => {
+  const gesture = useCallback((e: Event) => {
     lastGesture.current = performance.now();
+    if (e.type === 'wheel') gestureMayGoDown.current = (e as WheelEvent).deltaY > 0;
+    else if (e.type === 'keydown') gestureMayGoDown.current = !['ArrowUp', 'PageUp', 'Home'].includes((e as KeyboardEvent).key);
+    else gestureMayGoDown.current = true;
   }, []);
   const scrollerRef = useCallback(
     (el: HTMLElement | Window | null) => {
@@ -299,7 +313,8 @@ export function SessionPage({ session, lineId }: { session: string; lineId: stri
             atBottomStateChange={(bottom) => {
               // The list may report "at bottom" for a moment while rows are added or measured; only
               // the user scrolling down to the end resumes following.
-              if (bottom && win.atEnd && lastMoveDown.current && performance.now() - lastGesture.current < GESTURE_MS) setFollowing(true);
+              if (bottom && win.atEnd && lastMoveDown.current && gestureMayGoDown.current && performance.now() - lastGesture.current < GESTURE_MS)
+                setFollowing(true);
             }}
             startReached={() => {
               if (!win.atStart) w.loadOlder();
