@@ -2,7 +2,6 @@ export type { Scope, TokenEntry } from './auth/index.js';
 export { createToken, readTokenFile, revokeToken, SCOPES } from './auth/index.js';
 // The engines behind the seams, for the contract suites and for embedding.
 export type { IdentifiedBatch } from './batch/index.js';
-export { redact as redactUrl } from './compose/engines.js';
 export type { ServerConfig } from './config.js';
 export { ConfigError, loadConfig, OPTIONS, optionSpecs } from './config.js';
 export { DataDirError } from './data-dir/index.js';
@@ -17,7 +16,7 @@ export { RedisQueue } from './queue/redis/redis-queue.js';
 export type { PgRestoredDay } from './store/postgres/archive.js';
 export { PgArchiveError } from './store/postgres/archive.js';
 export type { PostgresStoreOptions } from './store/postgres/postgres-store.js';
-export { PostgresReadOnlyError, PostgresStore } from './store/postgres/postgres-store.js';
+export { PostgresReadOnlyError, PostgresStore, redact as redactUrl } from './store/postgres/postgres-store.js';
 export type { KeyCount, KeyMinute, LevelMinute, ReportWindow, SketchBuckets } from './store/rollups.js';
 export { bucketOf, decodeSketchInto, encodeSketch, mergeSketchBlobs, numericValue, quantiles, SKETCH_ALPHA } from './store/rollups.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';

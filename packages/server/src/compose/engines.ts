@@ -14,7 +14,7 @@ import type { Queue } from '../queue/queue.js';
 import { RedisUnavailable } from '../queue/redis/connect.js';
 import { RedisLiveFeed } from '../queue/redis/redis-live-feed.js';
 import { RedisQueue } from '../queue/redis/redis-queue.js';
-import { PostgresStore } from '../store/postgres/postgres-store.js';
+import { PostgresStore, redact } from '../store/postgres/postgres-store.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 
@@ -88,30 +88,16 @@ export async function openEngines(config: ServerConfig, clock: () => number, mod
   }
 }
 
-/** What could not be reached, in one line (the CLI prints it and exits 1). */
+/**
+ * What could not be reached, in one line (the CLI prints it and exits 1). PostgresStore.open
+ * already names the store (URL without password) in its message; this adds what to check.
+ */
 function startFailure(err: unknown, config: ServerConfig): unknown {
   if (err instanceof RedisUnavailable) return new StartError(`${err.message} (--queue); is Redis running?`);
   const msg = (err as Error)?.message ?? String(err);
-  const code = (err as NodeJS.ErrnoException)?.code;
   if (/no logsrv schema yet/.test(msg)) return new StartError(`--store-read ${redact(config.storeRead)}: ${msg}`);
-  if (
-    config.store !== 'sqlite' &&
-    (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || /database .* does not exist|password authentication|connect|ECONNREFUSED/.test(msg))
-  ) {
-    return new StartError(`cannot open the PostgreSQL store at ${redact(config.store)}: ${msg} (--store); is PostgreSQL running and the database created?`);
-  }
+  if (msg.startsWith('cannot open the PostgreSQL store')) return new StartError(`${msg}; is PostgreSQL running and the database created?`);
   return err;
-}
-
-/** A URL without its password, for messages and logs. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 /**
