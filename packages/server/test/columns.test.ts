@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import fc from 'fast-check';
-import { packEvents, unpackEvents, unpackToColumns } from '../src/batch/columns.ts';
+import { MAX_CHUNK_CHARS, packEvents, unpackEvents, unpackToColumns } from '../src/batch/columns.ts';
 
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
@@ -48,9 +48,42 @@ test('events survive pack → structured clone → unpack, as objects and as col
   );
 });
 
+test('events survive chunk boundaries anywhere: between fields, after empty fields, fields longer than a chunk', () => {
+  fc.assert(
+    fc.property(fc.array(eventArb, { maxLength: 30 }), fc.integer({ min: 1, max: 60 }), (events, maxChunkChars) => {
+      const packed = packEvents(events, maxChunkChars);
+      for (const chunk of packed.text) assert.ok(chunk.length > 0);
+      assert.deepEqual(unpackEvents(structuredClone(packed)), events);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('a large batch crosses as chunks under V8 large-object size, each field whole', () => {
+  const events: NormalizedEvent[] = Array.from({ length: 3000 }, (_, i) => ({
+    session: `s${i % 7}`,
+    key: 'k',
+    value: `${'é'.repeat(i % 2)}${'v'.repeat(100 + (i % 50))}`,
+    vjson: 0,
+    ts: null,
+    component: null,
+    user: null,
+    terminal: null,
+    step: null,
+    level: 'info',
+    attrs: i % 3 === 0 ? `{"i":${i}}` : null,
+    producer: null,
+    pseq: null,
+  }));
+  const packed = packEvents(events);
+  assert.ok(packed.text.length > 1, `${packed.text.length} chunks`);
+  for (const chunk of packed.text) assert.ok(chunk.length <= MAX_CHUNK_CHARS, `chunk of ${chunk.length} chars`);
+  assert.deepEqual(unpackEvents(structuredClone(packed)), events);
+});
+
 test('an empty batch packs to nothing', () => {
   const p = packEvents([]);
   assert.equal(p.n, 0);
-  assert.equal(p.text, '');
+  assert.deepEqual(p.text, []);
   assert.deepEqual(unpackEvents(p), []);
 });
