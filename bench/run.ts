@@ -27,6 +27,7 @@ import { scaleOut } from './scale-out.ts';
 import { tailFanout } from './tail-fanout.ts';
 import { tailLatency } from './tail-latency.ts';
 import { syslogIngest, udpIngest } from './udp-ingest.ts';
+import { udpReceive } from './udp-receive.ts';
 import { uiBigSession } from './ui-big-session.ts';
 
 const BENCHMARKS: Benchmark[] = [
@@ -37,6 +38,7 @@ const BENCHMARKS: Benchmark[] = [
   tailFanout,
   udpIngest,
   syslogIngest,
+  udpReceive,
   query,
   uiBigSession,
   scaleOut,

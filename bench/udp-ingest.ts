@@ -16,7 +16,9 @@
  * BENCH_UDP_SENDERS (sender processes, default 2), BENCH_UDP_SENDER_NICE (their nice value, default 0; a positive value
  * lets the receiver under test get the CPU first, as with senders on other machines, but also puts
  * the senders behind every other process of a shared machine), BENCH_WARMUP_SECONDS (per rate and system, 2),
- * BENCH_UDP_RECV_BUFFER_BYTES (both receivers' SO_RCVBUF, default 4 MiB = logsrv's default).
+ * BENCH_UDP_RECV_BUFFER_BYTES (both receivers' SO_RCVBUF, default 4 MiB = logsrv's default),
+ * BENCH_UDP_SEARCH_INDEX (`on` by default; `off` runs the server with `--search-index off`, so the
+ * writer thread does about half the work per event and the receive side's share shows).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -35,6 +37,13 @@ const TARGET_STORED_PER_SEC = 150_000;
 const TARGET_LOSS = 0.001;
 const TARGET_RATIO = 0.5;
 const HOST = '127.0.0.1';
+
+/** `serve` arguments of the BENCH_UDP_SEARCH_INDEX knob. */
+function searchIndexArgs(): string[] {
+  const v = process.env.BENCH_UDP_SEARCH_INDEX ?? 'on';
+  if (v !== 'on' && v !== 'off') throw new Error(`BENCH_UDP_SEARCH_INDEX=${v}: on or off`);
+  return v === 'off' ? ['--search-index', 'off'] : [];
+}
 
 function rates(): number[] {
   const raw = process.env.BENCH_UDP_RATES;
@@ -225,7 +234,7 @@ async function runRate(v: Variant, ctx: BenchContext, senders: UdpSenders, rsysl
     server = await startLogsrv({
       repoRoot: ctx.repoRoot,
       dataDir,
-      args: ['--log-level', 'warn', '--udp-recv-buffer-bytes', String(recvBuffer), ...v.serverArgs],
+      args: ['--log-level', 'warn', '--udp-recv-buffer-bytes', String(recvBuffer), ...searchIndexArgs(), ...v.serverArgs],
     });
     const srv = server;
     let port = 0;
@@ -423,7 +432,7 @@ function udpBenchmark(v: Variant): Benchmark {
           senderNice: nice,
           recvBufferBytes: envNumber('BENCH_UDP_RECV_BUFFER_BYTES', 4 * 1024 * 1024, 4096),
           eventBytes: `170-230 (mean ~200), one ${v.what} per datagram, every one distinct`,
-          server: `node bin/logsrv serve, default options, --log-level warn ${v.serverArgs.join(' ')}, fresh per rate`,
+          server: `node bin/logsrv serve, default options, --log-level warn ${[...searchIndexArgs(), ...v.serverArgs].join(' ')}, fresh per rate`,
           baseline: 'rsyslogd -n -f CONF: imudp (1 thread, 127.0.0.1 only) → omfile %rawmsg%, async writing; fresh per rate',
         },
       };

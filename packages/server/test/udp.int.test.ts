@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { UdpIngest } from '../dist/ingest/udp-ingest.js';
+import { createMetrics } from '../dist/metrics.js';
+import { MemoryQueue } from '../dist/queue/memory-queue.js';
 import type { TestServer } from './helpers.ts';
 import { readAll, startTestServer } from './helpers.ts';
 
@@ -230,5 +234,51 @@ describe('rate limits', () => {
     } finally {
       await srv.dispose();
     }
+  });
+});
+
+describe('UDP receive buffer', () => {
+  const rmemMax = (() => {
+    try {
+      return Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
+    } catch {
+      return null; // not Linux: the OS reports sizes its own way
+    }
+  })();
+
+  /** Starts a receiver asking for `bytes` of SO_RCVBUF and returns the warnings it gave at start. */
+  async function warningsFor(bytes: number): Promise<string[]> {
+    const warnings: string[] = [];
+    const queue = new MemoryQueue({ maxEvents: 1000, maxBytes: 1 << 20, lastId: null, clock: Date.now });
+    const udp = new UdpIngest({
+      host: '127.0.0.1',
+      port: 0,
+      recvBufferBytes: bytes,
+      maxDatagramBytes: 65_507,
+      maxLineBytes: 1 << 20,
+      batchEvents: 100,
+      queue,
+      metrics: createMetrics(),
+      warn: (m) => warnings.push(m),
+    });
+    try {
+      await udp.start();
+    } finally {
+      await udp.close();
+      queue.close();
+    }
+    return warnings;
+  }
+
+  test('a receive buffer the OS caps (net.core.rmem_max) is named at start with the size granted and the fix', { skip: rmemMax === null }, async () => {
+    const asked = (rmemMax as number) * 2;
+    const warnings = await warningsFor(asked);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0] as string, new RegExp(`UDP receive buffer is ${rmemMax} bytes, asked for ${asked} \\(--udp-recv-buffer-bytes\\)`));
+    assert.match(warnings[0] as string, new RegExp(`sysctl -w net.core.rmem_max=${asked}`));
+  });
+
+  test('a receive buffer within net.core.rmem_max is granted without a warning', { skip: rmemMax === null }, async () => {
+    assert.deepEqual(await warningsFor(Math.max(4096, Math.floor((rmemMax as number) / 2))), []);
   });
 });
