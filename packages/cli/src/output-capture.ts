@@ -15,6 +15,7 @@
  */
 import type { HttpSender, OutgoingEvent } from '@logsrv/client/agent';
 import { OutputBacklog, sweepBacklogs } from './output-backlog.js';
+import { EventWriter } from './output-events.js';
 import type { PieceEnd } from './output-lines.js';
 import { OutputLines } from './output-lines.js';
 
@@ -30,12 +31,13 @@ const BACKLOG_MEMORY_BYTES = 4 * 1024 * 1024;
 /** A fixed part of every event of this run: session, step. */
 export type EventBase = Pick<OutgoingEvent, 'session' | 'step'>;
 
-const PARTIAL_ATTRS = ',"attrs":{"partial":true}}';
-
 interface Stream {
   lines: OutputLines;
   /** Read time of the chunk being split: the `ts` of its events. */
   ts: number;
+  /** The events' fixed start for `ts` (EventWriter.head), made once per read. */
+  head: Buffer;
+  headTs: number;
   quiet: NodeJS.Timeout | null;
 }
 
@@ -45,6 +47,8 @@ export class OutputCapture {
   private drainScheduled = false;
   /** Wakes a waiting {@link finish}. */
   private progress: (() => void) | null = null;
+  /** Every event is written here and handed to the sender at the end of the step that made it. */
+  private readonly out: EventWriter;
 
   constructor(
     private readonly sender: HttpSender,
@@ -54,6 +58,7 @@ export class OutputCapture {
   ) {
     sweepBacklogs(backlogDir);
     this.backlog = new OutputBacklog(backlogDir, BACKLOG_MEMORY_BYTES);
+    this.out = new EventWriter(sender);
   }
 
   /** Call from the sender's onAck: room was made, make more events. */
@@ -80,15 +85,27 @@ export class OutputCapture {
   /** Captures one stream; events get `key`. Resolves when the stream ends (or is abandoned). */
   add(source: NodeJS.ReadableStream & { destroy?: () => void }, tee: NodeJS.WritableStream | null, key: string): { done: Promise<void>; abandon(): void } {
     const index = this.streams.length;
-    // Events are built as text from a fixed prefix: an object per line plus JSON.stringify of it
-    // was the agent's largest cost (~5 µs a line here).
-    const prefix = `${JSON.stringify({ ...this.base, key }).slice(0, -1)},"value":`;
+    // Events are written as bytes from a fixed start (see output-events.ts): a string and an
+    // object per line, joined into a request body and encoded again, were the agent's largest cost.
+    const baseAndKey = JSON.stringify({ ...this.base, key }).slice(0, -1);
+    const producer = this.sender.producerJsonText;
+    const head = (): Buffer => {
+      if (stream.headTs !== stream.ts) {
+        stream.head = EventWriter.head(baseAndKey, stream.ts, producer);
+        stream.headTs = stream.ts;
+      }
+      return stream.head;
+    };
     const stream: Stream = {
       ts: 0,
+      head: Buffer.alloc(0),
+      headTs: -1,
       quiet: null,
-      lines: new OutputLines(this.maxLineBytes, (value: string, end: PieceEnd) => {
-        this.sender.sendEncoded(`${prefix}${JSON.stringify(value)},"ts":${stream.ts}${end === 'line' ? '}' : PARTIAL_ATTRS}`);
-      }),
+      lines: new OutputLines(
+        this.maxLineBytes,
+        (value: string, end: PieceEnd) => this.out.text(head(), value, end),
+        (buf, start, end) => this.out.line(head(), buf, start, end),
+      ),
     };
     this.streams.push(stream);
     let teeBroken = tee === null;
@@ -106,8 +123,10 @@ export class OutputCapture {
       resume();
     });
     const onQuiet = () => {
-      if (this.backlog.empty) stream.lines.flushPartial();
-      else this.backlog.push(index, Date.now(), null);
+      if (this.backlog.empty) {
+        stream.lines.flushPartial();
+        this.out.flush();
+      } else this.backlog.push(index, Date.now(), null);
     };
     let finished = false;
     let finish: () => void = () => {};
@@ -129,6 +148,7 @@ export class OutputCapture {
       if (this.backlog.empty && this.sender.queuedBytes < SENDER_ROOM_BYTES) {
         stream.ts = ts;
         stream.lines.push(chunk);
+        this.out.flush();
         if (!stream.lines.hasPending) return;
       } else this.backlog.push(index, ts, chunk);
       if (stream.quiet) stream.quiet.refresh();
@@ -170,6 +190,7 @@ export class OutputCapture {
     }
     this.backlog.close();
     for (const s of this.streams) s.lines.end();
+    this.out.flush();
   }
 
   private drain(all: boolean, maxBytes = Number.POSITIVE_INFINITY): void {
@@ -184,6 +205,7 @@ export class OutputCapture {
         s.ts = e.ts;
         s.lines.push(e.data);
       }
+      this.out.flush();
     }
   }
 }

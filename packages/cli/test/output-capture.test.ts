@@ -22,17 +22,27 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A sender stand-in: records encoded events; `queuedBytes` is what the test says. */
+/** A sender stand-in: records the stamped events (checking producer and seq, then dropping them); `queuedBytes` is what the test says. */
 function fakeSender() {
   const sent: Record<string, unknown>[] = [];
   const s = {
     queued: 0,
     sent,
+    nextSeq: 0,
+    producerJsonText: '"p"',
     get queuedBytes() {
       return s.queued;
     },
-    sendEncoded(json: string) {
-      sent.push(JSON.parse(json));
+    sendStamped(ndjson: Buffer, count: number) {
+      const lines = ndjson.toString().split('\n');
+      assert.equal(lines.pop(), '', 'whole lines');
+      assert.equal(lines.length, count);
+      for (const l of lines) {
+        const { producer, seq, ...e } = JSON.parse(l);
+        assert.equal(producer, 'p');
+        assert.equal(seq, s.nextSeq++);
+        sent.push(e);
+      }
     },
   };
   return s;
