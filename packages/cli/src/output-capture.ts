@@ -49,12 +49,18 @@ export class OutputCapture {
   private progress: (() => void) | null = null;
   /** Every event is written here and handed to the sender at the end of the step that made it. */
   private readonly out: EventWriter;
+  /** Resumes of streams paused because the backlog was full (see OutputBacklog.full). */
+  private blocked: (() => void)[] = [];
+  private pauseTold = false;
+  /** The command exited: what is left in its pipes is read whatever the backlog holds (see {@link release}). */
+  private released = false;
 
   constructor(
     private readonly sender: HttpSender,
     private readonly base: EventBase,
     private readonly maxLineBytes: number,
     backlogDir: string,
+    private readonly say?: (message: string) => void,
   ) {
     sweepBacklogs(backlogDir);
     this.backlog = new OutputBacklog(backlogDir, BACKLOG_MEMORY_BYTES);
@@ -109,11 +115,22 @@ export class OutputCapture {
     };
     this.streams.push(stream);
     let teeBroken = tee === null;
-    let paused = false;
+    // The source is paused while the terminal side is full (waitTee) or the backlog can take no
+    // more (waitBacklog); it resumes when neither holds.
+    let waitTee = false;
+    let waitBacklog = false;
+    const update = (): void => {
+      if (waitTee || waitBacklog) source.pause();
+      else source.resume();
+    };
     const resume = () => {
-      if (!paused) return;
-      paused = false;
-      source.resume();
+      if (!waitTee) return;
+      waitTee = false;
+      update();
+    };
+    const backlogRoom = () => {
+      waitBacklog = false;
+      update();
     };
     // The terminal side may go away (`logsrv run cmd | head`): keep capturing, stop teeing. A
     // write that was refused just before (waiting for 'drain') gets its error instead, never a
@@ -139,9 +156,9 @@ export class OutputCapture {
       };
     });
     source.on('data', (chunk: Buffer) => {
-      if (!teeBroken && tee && !tee.write(chunk) && !paused) {
-        paused = true;
-        source.pause();
+      if (!teeBroken && tee && !tee.write(chunk) && !waitTee) {
+        waitTee = true;
+        update();
         tee.once('drain', resume);
       }
       const ts = Date.now();
@@ -150,7 +167,22 @@ export class OutputCapture {
         stream.lines.push(chunk);
         this.out.flush();
         if (!stream.lines.hasPending) return;
-      } else this.backlog.push(index, ts, chunk);
+      } else {
+        this.backlog.push(index, ts, chunk);
+        if (this.backlog.full && !waitBacklog && !this.released) {
+          // Memory is at its bound and the backlog file is unusable: the command waits on its
+          // pipe until the sender takes some (nothing is dropped, memory stays bounded).
+          waitBacklog = true;
+          update();
+          this.blocked.push(backlogRoom);
+          if (!this.pauseTold) {
+            this.pauseTold = true;
+            this.say?.(
+              `output is faster than the server takes it and the backlog file cannot be written (${this.backlog.unusable}); the command's output is read at the server's pace`,
+            );
+          }
+        }
+      }
       if (stream.quiet) stream.quiet.refresh();
       else stream.quiet = setTimeout(onQuiet, PARTIAL_FLUSH_MS);
     });
@@ -164,6 +196,18 @@ export class OutputCapture {
         finish();
       },
     };
+  }
+
+  /**
+   * The command exited: streams paused for backlog room are read again and no longer paused, so
+   * what is left in the pipes (bounded by their size, unless a background process keeps writing
+   * during the caller's grace period) reaches the backlog and the streams can end.
+   */
+  release(): void {
+    this.released = true;
+    const resume = this.blocked;
+    this.blocked = [];
+    for (const r of resume) r();
   }
 
   /**
@@ -197,7 +241,7 @@ export class OutputCapture {
     let bytes = 0;
     while (all || (this.sender.queuedBytes < SENDER_ROOM_BYTES && bytes < maxBytes)) {
       const e = this.backlog.shift();
-      if (!e) return;
+      if (!e) break;
       bytes += e.data?.length ?? 0;
       const s = this.streams[e.stream] as Stream;
       if (e.data === null) s.lines.flushPartial();
@@ -206,6 +250,11 @@ export class OutputCapture {
         s.lines.push(e.data);
       }
       this.out.flush();
+    }
+    if (this.blocked.length > 0 && !this.backlog.full) {
+      const resume = this.blocked;
+      this.blocked = [];
+      for (const r of resume) r();
     }
   }
 }
