@@ -20,6 +20,10 @@
  *    of a loopback HTTP server read by real sockets; a commit is timed until every client has read
  *    all its bytes. Baseline: the same bytes, prebuilt, written to the same sockets.
  *
+ * 6. agent: `logsrv run`'s pipe reads (64 KiB of 100 B lines) to NDJSON request bytes —
+ *    output-lines.ts's byte path + output-events.ts — vs what it did before: a string per line
+ *    (StringDecoder, JSON.stringify, template), joined into a body and encoded as UTF-8.
+ *
  * Knobs (env): BENCH_REPS; BENCH_MICRO_MS (length of one timed sample, default 300);
  * BENCH_MICRO_CLIENTS (fan-out clients, default 100). BENCH_SECONDS is not used: the whole run
  * takes about 30 s.
@@ -29,8 +33,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import type { NormalizedEvent, StoredEvent } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
+import { EventWriter } from '../packages/cli/dist/output-events.js';
+import { OutputLines } from '../packages/cli/dist/output-lines.js';
 import type { EventColumns } from '../packages/server/dist/batch/columns.js';
 import { packEvents, unpackToColumns } from '../packages/server/dist/batch/columns.js';
 import { type Accepted, acceptLine, acceptValue, isRejection } from '../packages/server/dist/ingest/accept.js';
@@ -368,6 +375,73 @@ async function sampleAsync(pool: Batch[], step: (b: Batch) => Promise<void>, ms:
   return cpuUs(cpu0) / events;
 }
 
+// ---- 6. agent: pipe reads → NDJSON ------------------------------------------------------------
+
+/** Steps over 64 KiB reads of 1000 lines of 100 B each (as bench/workers/bulk-writer.mjs prints them). */
+function agentSteps(): { bytes: Step; strings: Step } {
+  const filler = 'abcdefghijklmnopqrstuvwxyz0123456789 '.repeat(3);
+  const reads: Buffer[] = [];
+  for (let r = 0; r < POOL; r++) {
+    let text = '';
+    for (let i = 0; i < BATCH; i++) {
+      const head = `line ${r * BATCH + i} `;
+      text += `${head}${filler.slice(0, 99 - head.length)}\n`;
+    }
+    reads.push(Buffer.from(text));
+  }
+  const baseAndKey = '{"session":"overhead-0","key":"stdout"';
+  const producer = JSON.stringify('host-12345-0123456789ab');
+  let seq = 0;
+  const sender = {
+    get nextSeq() {
+      return seq;
+    },
+    sendStamped(b: Buffer, n: number) {
+      seq += n;
+      if (b.length === 0) throw new Error('empty block');
+    },
+  };
+  const writer = new EventWriter(sender);
+  let head: Buffer = Buffer.alloc(0);
+  const lines = new OutputLines(
+    MAX_LINE,
+    (t, end) => writer.text(head, t, end),
+    (buf, start, end) => writer.line(head, buf, start, end),
+  );
+  const bytes: Step = (_b, i) => {
+    head = EventWriter.head(baseAndKey, 1_733_000_000_000 + i, producer);
+    lines.push(reads[i % POOL] as Buffer);
+    writer.flush();
+    return BATCH;
+  };
+  // Before: a string per line, joined into ~256 KiB bodies, encoded to UTF-8 for the socket.
+  const decoder = new StringDecoder('utf8');
+  const prefix = `${baseAndKey},"value":`;
+  let mem: string[] = [];
+  let memBytes = 0;
+  let sink = 0;
+  const strings: Step = (_b, i) => {
+    const ts = 1_733_000_000_000 + i;
+    const text = decoder.write(reads[i % POOL] as Buffer);
+    let from = 0;
+    for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', from)) {
+      const json = `${prefix}${JSON.stringify(text.slice(from, lf))},"ts":${ts}}`;
+      const line = `${json.slice(0, -1)},"producer":${producer},"seq":${seq++}}`;
+      mem.push(line);
+      memBytes += line.length + 1;
+      if (memBytes >= 256 * 1024) {
+        const body = `${mem.join('\n')}\n`;
+        sink += Buffer.byteLength(body) + Buffer.from(body).length;
+        mem = [];
+        memBytes = 0;
+      }
+      from = lf + 1;
+    }
+    return sink >= 0 ? BATCH : 0;
+  };
+  return { bytes, strings };
+}
+
 // ---- the benchmark ------------------------------------------------------------------------------
 
 export const micro: Benchmark = {
@@ -485,6 +559,19 @@ export const micro: Benchmark = {
     } finally {
       await fan.close();
     }
+
+    // 6. agent
+    const agent = agentSteps();
+    log(
+      pair(
+        pool,
+        reps,
+        ms,
+        '6 agent (logsrv run)',
+        { label: 'pipe reads → NDJSON bytes (byte path)', step: agent.bytes },
+        { label: 'string per line, joined, UTF-8 encoded', step: agent.strings },
+      ),
+    );
 
     const get = (c: string, label: string) => figures.find((f) => f.case.startsWith(c) && f.label === label);
     const full = get('1', 'split + parse + validate');

@@ -71,6 +71,24 @@ describe('logsrv run stores the output whole and in order', { timeout: 90_000 },
     assert.equal(events.at(-1)?.key, 'step.exit');
   });
 
+  test('no usable spool directory: the command is read at the server pace instead, and every line arrives once, in order', async (t) => {
+    const server = suite.server();
+    const notDir = join(tempDir(t), 'a-file');
+    writeFileSync(notDir, 'x');
+    const N = 200_000;
+    // ~10 MB: more than the agent keeps in memory (4 MiB) while the server catches up.
+    const pad = 'x'.repeat(40);
+    const script = `let b = ''; for (let i = 0; i < ${N}; i++) { b += 'line ' + i + ' ${pad}\\n'; if (b.length > 65536) { process.stdout.write(b); b = ''; } } process.stdout.write(b); process.exitCode = 5`;
+    const r = await runAgent(t, server.url, join(notDir, 'spool'), ['--session', 'no-spool', '--', ...nodeScript(script)], { timeoutMs: 60_000 });
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stderr, /backlog file cannot be written/);
+    const events = await readAll(server.url, 'no-spool', { limit: 10_000 });
+    const lines = joinedLines(events, 'stdout');
+    assert.equal(lines.length, N);
+    for (let i = 0; i < N; i++) if (lines[i] !== `line ${i} ${pad}`) assert.fail(`line ${i} is ${JSON.stringify(lines[i])}`);
+    assert.equal(events.at(-1)?.key, 'step.exit');
+  });
+
   test('stdout and stderr keep the order in which they were printed', { timeout: 30_000 }, async (t) => {
     const server = suite.server();
     const spool = suite.spool();

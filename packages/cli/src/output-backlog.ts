@@ -13,9 +13,14 @@
  * (0600) and removed by {@link close}; it is not a spool: if the agent is killed, what is here
  * is lost, like the pipe's contents would be ({@link sweepBacklogs} removes such leftovers).
  *
+ * When the file cannot be made or written (the directory is not writable, the disk is full),
+ * entries stay in memory — after those in the file, so order holds — and {@link full} says when
+ * memory is over its bound: the owner then stops reading the command's output (the pipe fills and
+ * the command waits) until entries were taken. Nothing read is ever dropped.
+ *
  * File record: stream (u8), read time (f64 epoch ms), length (u32; 0xffffffff = marker), bytes.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface BacklogEntry {
@@ -32,6 +37,10 @@ export class OutputBacklog {
   private mem: BacklogEntry[] = [];
   private memHead = 0;
   private memBytes = 0;
+  /** Entries that came while the file was in use but could not be written: they follow the file. */
+  private tail: BacklogEntry[] = [];
+  /** Why the file cannot be used; null while it can. */
+  private fileError: string | null = null;
   private fd = -1;
   private file = '';
   private writeAt = 0;
@@ -44,7 +53,17 @@ export class OutputBacklog {
   ) {}
 
   get empty(): boolean {
-    return this.memHead >= this.mem.length && this.readAt >= this.writeAt;
+    return this.memHead >= this.mem.length && this.readAt >= this.writeAt && this.tail.length === 0;
+  }
+
+  /** Memory is over its bound and the file cannot take more: stop adding until entries were taken. */
+  get full(): boolean {
+    return this.fileError !== null && this.memBytes >= this.maxMemoryBytes;
+  }
+
+  /** Why the overflow file cannot be used (for a message), or null. */
+  get unusable(): string | null {
+    return this.fileError;
   }
 
   /** Bytes waiting (memory and file). */
@@ -54,20 +73,36 @@ export class OutputBacklog {
 
   push(stream: number, ts: number, data: Buffer | null): void {
     const size = data?.length ?? 0;
-    if (this.fd < 0 && this.memBytes + size <= this.maxMemoryBytes) {
+    if (this.fd < 0 && (this.memBytes + size <= this.maxMemoryBytes || this.fileError !== null || !this.openFile())) {
       this.mem.push({ stream, ts, data });
       this.memBytes += size;
       return;
     }
-    if (this.fd < 0) this.openFile();
-    this.header.writeUInt8(stream, 0);
-    this.header.writeDoubleLE(ts, 1);
-    this.header.writeUInt32LE(data ? data.length : MARKER, 9);
-    writeSync(this.fd, this.header, 0, HEADER, this.writeAt);
-    this.writeAt += HEADER;
-    if (data && data.length > 0) {
-      writeSync(this.fd, data, 0, data.length, this.writeAt);
-      this.writeAt += data.length;
+    if (this.fileError !== null || !this.writeRecord(stream, ts, data)) {
+      this.tail.push({ stream, ts, data });
+      this.memBytes += size;
+    }
+  }
+
+  /** One record at the end of the file; false (file marked unusable, nothing half-written kept) when it fails. */
+  private writeRecord(stream: number, ts: number, data: Buffer | null): boolean {
+    const at = this.writeAt;
+    try {
+      this.header.writeUInt8(stream, 0);
+      this.header.writeDoubleLE(ts, 1);
+      this.header.writeUInt32LE(data ? data.length : MARKER, 9);
+      writeAll(this.fd, this.header, at);
+      if (data && data.length > 0) writeAll(this.fd, data, at + HEADER);
+      this.writeAt = at + HEADER + (data?.length ?? 0);
+      return true;
+    } catch (err) {
+      this.fileError = (err as Error).message;
+      try {
+        ftruncateSync(this.fd, at);
+      } catch {
+        // reads stop at writeAt anyway
+      }
+      return false;
     }
   }
 
@@ -95,7 +130,12 @@ export class OutputBacklog {
       readSync(this.fd, data, 0, len, this.readAt);
       this.readAt += len;
     }
-    if (this.readAt >= this.writeAt) this.close(); // read to the end: back to memory
+    if (this.readAt >= this.writeAt) {
+      this.close(); // read to the end: back to memory, starting with what could not be written
+      this.mem = this.tail;
+      this.memHead = 0;
+      this.tail = [];
+    }
     return { stream, ts, data };
   }
 
@@ -113,13 +153,24 @@ export class OutputBacklog {
     this.readAt = 0;
   }
 
-  private openFile(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.file = join(this.dir, `backlog-${process.pid}-${Date.now()}.bin`);
-    this.fd = openSync(this.file, 'w+', 0o600);
+  /** False (and the reason kept) when the file cannot be made. */
+  private openFile(): boolean {
+    try {
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      this.file = join(this.dir, `backlog-${process.pid}-${Date.now()}.bin`);
+      this.fd = openSync(this.file, 'w+', 0o600);
+    } catch (err) {
+      this.fileError = (err as Error).message;
+      return false;
+    }
     this.writeAt = 0;
     this.readAt = 0;
+    return true;
   }
+}
+
+function writeAll(fd: number, b: Buffer, at: number): void {
+  for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off, at + off);
 }
 
 /** Removes backlog files that agents killed before their exit left in `dir` (their pid is gone). */

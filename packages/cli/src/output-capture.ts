@@ -15,6 +15,7 @@
  */
 import type { HttpSender, OutgoingEvent } from '@logsrv/client/agent';
 import { OutputBacklog, sweepBacklogs } from './output-backlog.js';
+import { EventWriter } from './output-events.js';
 import type { PieceEnd } from './output-lines.js';
 import { OutputLines } from './output-lines.js';
 
@@ -30,12 +31,13 @@ const BACKLOG_MEMORY_BYTES = 4 * 1024 * 1024;
 /** A fixed part of every event of this run: session, step. */
 export type EventBase = Pick<OutgoingEvent, 'session' | 'step'>;
 
-const PARTIAL_ATTRS = ',"attrs":{"partial":true}}';
-
 interface Stream {
   lines: OutputLines;
   /** Read time of the chunk being split: the `ts` of its events. */
   ts: number;
+  /** The events' fixed start for `ts` (EventWriter.head), made once per read. */
+  head: Buffer;
+  headTs: number;
   quiet: NodeJS.Timeout | null;
 }
 
@@ -45,15 +47,24 @@ export class OutputCapture {
   private drainScheduled = false;
   /** Wakes a waiting {@link finish}. */
   private progress: (() => void) | null = null;
+  /** Every event is written here and handed to the sender at the end of the step that made it. */
+  private readonly out: EventWriter;
+  /** Resumes of streams paused because the backlog was full (see OutputBacklog.full). */
+  private blocked: (() => void)[] = [];
+  private pauseTold = false;
+  /** The command exited: what is left in its pipes is read whatever the backlog holds (see {@link release}). */
+  private released = false;
 
   constructor(
     private readonly sender: HttpSender,
     private readonly base: EventBase,
     private readonly maxLineBytes: number,
     backlogDir: string,
+    private readonly say?: (message: string) => void,
   ) {
     sweepBacklogs(backlogDir);
     this.backlog = new OutputBacklog(backlogDir, BACKLOG_MEMORY_BYTES);
+    this.out = new EventWriter(sender);
   }
 
   /** Call from the sender's onAck: room was made, make more events. */
@@ -80,23 +91,46 @@ export class OutputCapture {
   /** Captures one stream; events get `key`. Resolves when the stream ends (or is abandoned). */
   add(source: NodeJS.ReadableStream & { destroy?: () => void }, tee: NodeJS.WritableStream | null, key: string): { done: Promise<void>; abandon(): void } {
     const index = this.streams.length;
-    // Events are built as text from a fixed prefix: an object per line plus JSON.stringify of it
-    // was the agent's largest cost (~5 µs a line here).
-    const prefix = `${JSON.stringify({ ...this.base, key }).slice(0, -1)},"value":`;
+    // Events are written as bytes from a fixed start (see output-events.ts): a string and an
+    // object per line, joined into a request body and encoded again, were the agent's largest cost.
+    const baseAndKey = JSON.stringify({ ...this.base, key }).slice(0, -1);
+    const producer = this.sender.producerJsonText;
+    const head = (): Buffer => {
+      if (stream.headTs !== stream.ts) {
+        stream.head = EventWriter.head(baseAndKey, stream.ts, producer);
+        stream.headTs = stream.ts;
+      }
+      return stream.head;
+    };
     const stream: Stream = {
       ts: 0,
+      head: Buffer.alloc(0),
+      headTs: -1,
       quiet: null,
-      lines: new OutputLines(this.maxLineBytes, (value: string, end: PieceEnd) => {
-        this.sender.sendEncoded(`${prefix}${JSON.stringify(value)},"ts":${stream.ts}${end === 'line' ? '}' : PARTIAL_ATTRS}`);
-      }),
+      lines: new OutputLines(
+        this.maxLineBytes,
+        (value: string, end: PieceEnd) => this.out.text(head(), value, end),
+        (buf, start, end) => this.out.line(head(), buf, start, end),
+      ),
     };
     this.streams.push(stream);
     let teeBroken = tee === null;
-    let paused = false;
+    // The source is paused while the terminal side is full (waitTee) or the backlog can take no
+    // more (waitBacklog); it resumes when neither holds.
+    let waitTee = false;
+    let waitBacklog = false;
+    const update = (): void => {
+      if (waitTee || waitBacklog) source.pause();
+      else source.resume();
+    };
     const resume = () => {
-      if (!paused) return;
-      paused = false;
-      source.resume();
+      if (!waitTee) return;
+      waitTee = false;
+      update();
+    };
+    const backlogRoom = () => {
+      waitBacklog = false;
+      update();
     };
     // The terminal side may go away (`logsrv run cmd | head`): keep capturing, stop teeing. A
     // write that was refused just before (waiting for 'drain') gets its error instead, never a
@@ -106,8 +140,10 @@ export class OutputCapture {
       resume();
     });
     const onQuiet = () => {
-      if (this.backlog.empty) stream.lines.flushPartial();
-      else this.backlog.push(index, Date.now(), null);
+      if (this.backlog.empty) {
+        stream.lines.flushPartial();
+        this.out.flush();
+      } else this.backlog.push(index, Date.now(), null);
     };
     let finished = false;
     let finish: () => void = () => {};
@@ -120,17 +156,33 @@ export class OutputCapture {
       };
     });
     source.on('data', (chunk: Buffer) => {
-      if (!teeBroken && tee && !tee.write(chunk) && !paused) {
-        paused = true;
-        source.pause();
+      if (!teeBroken && tee && !tee.write(chunk) && !waitTee) {
+        waitTee = true;
+        update();
         tee.once('drain', resume);
       }
       const ts = Date.now();
       if (this.backlog.empty && this.sender.queuedBytes < SENDER_ROOM_BYTES) {
         stream.ts = ts;
         stream.lines.push(chunk);
+        this.out.flush();
         if (!stream.lines.hasPending) return;
-      } else this.backlog.push(index, ts, chunk);
+      } else {
+        this.backlog.push(index, ts, chunk);
+        if (this.backlog.full && !waitBacklog && !this.released) {
+          // Memory is at its bound and the backlog file is unusable: the command waits on its
+          // pipe until the sender takes some (nothing is dropped, memory stays bounded).
+          waitBacklog = true;
+          update();
+          this.blocked.push(backlogRoom);
+          if (!this.pauseTold) {
+            this.pauseTold = true;
+            this.say?.(
+              `output is faster than the server takes it and the backlog file cannot be written (${this.backlog.unusable}); the command's output is read at the server's pace`,
+            );
+          }
+        }
+      }
       if (stream.quiet) stream.quiet.refresh();
       else stream.quiet = setTimeout(onQuiet, PARTIAL_FLUSH_MS);
     });
@@ -144,6 +196,18 @@ export class OutputCapture {
         finish();
       },
     };
+  }
+
+  /**
+   * The command exited: streams paused for backlog room are read again and no longer paused, so
+   * what is left in the pipes (bounded by their size, unless a background process keeps writing
+   * during the caller's grace period) reaches the backlog and the streams can end.
+   */
+  release(): void {
+    this.released = true;
+    const resume = this.blocked;
+    this.blocked = [];
+    for (const r of resume) r();
   }
 
   /**
@@ -170,13 +234,14 @@ export class OutputCapture {
     }
     this.backlog.close();
     for (const s of this.streams) s.lines.end();
+    this.out.flush();
   }
 
   private drain(all: boolean, maxBytes = Number.POSITIVE_INFINITY): void {
     let bytes = 0;
     while (all || (this.sender.queuedBytes < SENDER_ROOM_BYTES && bytes < maxBytes)) {
       const e = this.backlog.shift();
-      if (!e) return;
+      if (!e) break;
       bytes += e.data?.length ?? 0;
       const s = this.streams[e.stream] as Stream;
       if (e.data === null) s.lines.flushPartial();
@@ -184,6 +249,12 @@ export class OutputCapture {
         s.ts = e.ts;
         s.lines.push(e.data);
       }
+      this.out.flush();
+    }
+    if (this.blocked.length > 0 && !this.backlog.full) {
+      const resume = this.blocked;
+      this.blocked = [];
+      for (const r of resume) r();
     }
   }
 }

@@ -20,11 +20,23 @@
  *
  * A `\r\n` whose two bytes arrive in different reads is sent as a piece ending in `\r` and an
  * empty line end: joined, that is the same line on screen.
+ *
+ * Fast path (what makes `logsrv run` cheap per line): the whole lines of a read that is valid
+ * UTF-8 are handed to the optional `lineSink` as byte ranges of the read — no string, no object
+ * per line — when they fit `maxValueBytes` for sure. Everything else (the unfinished line, a line
+ * continuing one from an earlier read, invalid bytes, long lines) takes the string path through
+ * the decoder. Both give the same pieces; without a `lineSink` every piece is a string.
  */
+import { isUtf8 } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 
 export type PieceEnd = 'line' | 'partial';
 export type PieceSink = (text: string, end: PieceEnd) => void;
+/** A whole line (`end: 'line'`): bytes `start..end-1` of `buf`, valid UTF-8, its line end excluded; `buf` is only valid during the call. */
+export type LineBytesSink = (buf: Buffer, start: number, end: number) => void;
+
+const NL = 0x0a;
+const CR = 0x0d;
 
 /** Bytes of `s` as a JSON string value, without the quotes. */
 export function encodedBytes(s: string): number {
@@ -50,10 +62,13 @@ export class OutputLines {
   private readonly decoder = new StringDecoder('utf8');
   /** Text after the last line end, with no `\r` or `\b` in it (those go out at once). */
   private pending = '';
+  /** The decoder may hold the start of a character: the next read's first line takes the string path. */
+  private carry = false;
 
   constructor(
     private readonly maxValueBytes: number,
     private readonly sink: PieceSink,
+    private readonly lineSink: LineBytesSink | null = null,
   ) {}
 
   /** Text is waiting for its line end (the owner arms its quiet-period timer). */
@@ -62,11 +77,44 @@ export class OutputLines {
   }
 
   push(chunk: Buffer): void {
-    this.feed(this.decoder.write(chunk));
+    let from = 0;
+    if (this.lineSink !== null) {
+      if (this.pending.length > 0 || this.carry) {
+        // The line in progress continues in this read: up to its end it goes the string way.
+        const lf = chunk.indexOf(NL);
+        if (lf === -1) {
+          this.slow(chunk);
+          return;
+        }
+        this.feed(this.decoder.write(chunk.subarray(0, lf + 1)));
+        this.carry = false;
+        from = lf + 1;
+      }
+      const last = chunk.lastIndexOf(NL);
+      if (last >= from && isUtf8(from === 0 && last === chunk.length - 1 ? chunk : chunk.subarray(from, last + 1))) {
+        // Text up to 1/6 of the limit always fits once JSON-escaped; longer lines are cut by emit().
+        const maxFast = Math.floor(this.maxValueBytes / 6);
+        while (from <= last) {
+          const lf = chunk.indexOf(NL, from);
+          const end = lf > from && chunk[lf - 1] === CR ? lf - 1 : lf;
+          if (end - from <= maxFast) this.lineSink(chunk, from, end);
+          else this.emit(chunk.toString('utf8', from, end), 'line');
+          from = lf + 1;
+        }
+      }
+      if (from === chunk.length) return;
+    }
+    this.slow(from === 0 ? chunk : chunk.subarray(from));
+  }
+
+  private slow(bytes: Buffer): void {
+    this.feed(this.decoder.write(bytes));
+    this.carry = bytes.length > 0 && bytes[bytes.length - 1] !== NL;
   }
 
   /** The stream ended: sends the last line even without a line end. */
   end(): void {
+    this.carry = false;
     this.feed(this.decoder.end());
     const p = this.pending;
     this.pending = '';

@@ -174,7 +174,7 @@ async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
   if (flags.tty) startValue.tty = true;
   sender.send({ ...base, key: 'step.start', value: startValue, ts: started });
 
-  capture = new OutputCapture(sender, base, flags.maxLineBytes, settings.spoolDir);
+  capture = new OutputCapture(sender, base, flags.maxLineBytes, settings.spoolDir, (m) => say(name, m));
   const child = flags.tty ? await ttyChild(file, args) : pipeChild(file, args);
   const out = capture.add(child.stdout, process.stdout, 'stdout');
   const err = child.stderr ? capture.add(child.stderr, process.stderr, 'stderr') : { done: Promise.resolve(), abandon() {} };
@@ -199,6 +199,7 @@ async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
 
   const exit = await child.exited;
   child.release();
+  capture.release();
   const durationMs = Math.round(performance.now() - t0);
   let timer: NodeJS.Timeout | undefined;
   const drained = await Promise.race([

@@ -16,6 +16,7 @@ import {
   finishLeftovers,
   intOption,
   noticePrinter,
+  say,
   spoolReport,
   startLeftovers,
 } from './agent-common.js';
@@ -67,7 +68,7 @@ async function send(flags: SendFlags): Promise<number> {
   });
   const leftovers = startLeftovers(name, settings);
   const base: EventBase = flags.step === undefined ? { session: flags.session } : { session: flags.session, step: flags.step };
-  capture = new OutputCapture(sender, base, flags.maxLineBytes, settings.spoolDir);
+  capture = new OutputCapture(sender, base, flags.maxLineBytes, settings.spoolDir, (m) => say(name, m));
   const input = capture.add(process.stdin, flags.tee ? process.stdout : null, flags.key);
   let signal: NodeJS.Signals | null = null;
   let flushing = false;

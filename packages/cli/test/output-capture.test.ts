@@ -22,17 +22,27 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A sender stand-in: records encoded events; `queuedBytes` is what the test says. */
+/** A sender stand-in: records the stamped events (checking producer and seq, then dropping them); `queuedBytes` is what the test says. */
 function fakeSender() {
   const sent: Record<string, unknown>[] = [];
   const s = {
     queued: 0,
     sent,
+    nextSeq: 0,
+    producerJsonText: '"p"',
     get queuedBytes() {
       return s.queued;
     },
-    sendEncoded(json: string) {
-      sent.push(JSON.parse(json));
+    sendStamped(ndjson: Buffer, count: number) {
+      const lines = ndjson.toString().split('\n');
+      assert.equal(lines.pop(), '', 'whole lines');
+      assert.equal(lines.length, count);
+      for (const l of lines) {
+        const { producer, seq, ...e } = JSON.parse(l);
+        assert.equal(producer, 'p');
+        assert.equal(seq, s.nextSeq++);
+        sent.push(e);
+      }
     },
   };
   return s;
@@ -57,6 +67,20 @@ describe('OutputBacklog', () => {
     b.push(0, 1, Buffer.from('again'));
     assert.equal(b.shift()?.data?.toString(), 'again');
   });
+});
+
+test('without a usable file the backlog keeps entries in memory, in order, and says when it is full', () => {
+  const d = dir();
+  const notDir = join(d, 'file');
+  writeFileSync(notDir, 'x');
+  const b = new OutputBacklog(join(notDir, 'sub'), 10);
+  for (let i = 0; i < 5; i++) b.push(0, i, Buffer.from(`chunk ${i}`));
+  assert.equal(b.full, true);
+  assert.match(b.unusable ?? '', /ENOTDIR/);
+  const got: string[] = [];
+  for (let e = b.shift(); e; e = b.shift()) got.push(e.data?.toString() ?? '');
+  assert.deepEqual(got, ['chunk 0', 'chunk 1', 'chunk 2', 'chunk 3', 'chunk 4']);
+  assert.equal(b.full, false);
 });
 
 test('sweepBacklogs removes the backlog files of processes that are gone, and only those', () => {
@@ -116,6 +140,45 @@ describe('OutputCapture', () => {
     await capture.finish(() => true);
     assert.equal(sender.sent.length, 100);
     assert.equal(sender.sent[99]?.value, 'line 99');
+  });
+
+  test('the sender backed up and no backlog file: the source is paused at the memory bound, nothing is lost, and it resumes as the sender takes lines', async () => {
+    const sender = fakeSender();
+    const d = dir();
+    writeFileSync(join(d, 'file'), 'x');
+    const told: string[] = [];
+    const capture = new OutputCapture(sender as unknown as HttpSender, { session: 's' }, 1 << 20, join(d, 'file', 'sub'), (m) => told.push(m));
+    const out = new PassThrough({ highWaterMark: 64 * 1024 });
+    const a = capture.add(out, null, 'stdout');
+    sender.queued = 10 << 20;
+    const line = `${'x'.repeat(99)}\n`;
+    const chunk = line.repeat(655); // ~64 KiB, like a pipe read
+    let written = 0;
+    // Writes until the capture stops reading (the PassThrough fills up), like a command blocking on its pipe.
+    while (written < 200 && out.write(chunk)) {
+      written++;
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(out.isPaused(), 'the source is paused');
+    assert.ok(written * chunk.length < 8 << 20, `${written} chunks read before the pause: memory is bounded near 4 MiB`);
+    assert.equal(told.length, 1);
+    assert.match(told[0] ?? '', /backlog file cannot be written/);
+    // The sender catches up: reading resumes; the rest of the output follows.
+    sender.queued = 0;
+    const rest = 100;
+    const drainedAll = (async () => {
+      for (let i = 0; i < rest; i++) if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      out.end();
+    })();
+    const pump = setInterval(() => capture.onSenderProgress(), 1);
+    await drainedAll;
+    await a.done;
+    clearInterval(pump);
+    await capture.finish(() => false);
+    const lines = sender.sent.length;
+    // The writer's first refused write was still queued in the PassThrough: it counts too.
+    assert.equal(lines, (written + 1 + rest) * 655);
+    assert.ok(sender.sent.every((e) => e.value === 'x'.repeat(99)));
   });
 
   test('a quiet period while chunks wait is kept as a marker: the unfinished line is sent at the same point', async () => {

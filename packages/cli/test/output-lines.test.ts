@@ -6,9 +6,14 @@ import { encodedBytes, OutputLines, type PieceEnd } from '../src/output-lines.ts
 
 type Piece = [string, PieceEnd];
 
-function split(chunks: Buffer[], max = 1 << 20): Piece[] {
+/** The pieces of `chunks`; `bytes` also takes the fast path (whole lines as byte ranges), which must give the same pieces. */
+function split(chunks: Buffer[], max = 1 << 20, bytes = false): Piece[] {
   const out: Piece[] = [];
-  const lines = new OutputLines(max, (text, end) => out.push([text, end]));
+  const lines = new OutputLines(
+    max,
+    (text, end) => out.push([text, end]),
+    bytes ? (buf, start, end) => out.push([buf.toString('utf8', start, end), 'line']) : null,
+  );
   for (const c of chunks) lines.push(c);
   lines.end();
   return out;
@@ -94,16 +99,20 @@ describe('OutputLines', () => {
       ['a\bb\n', [['a\bb', 'line']]],
       ['héllo → 😀\n', [['héllo → 😀', 'line']]],
     ];
-    for (const [input, want] of cases) assert.deepEqual(split([Buffer.from(input)]), want, JSON.stringify(input));
+    for (const bytes of [false, true]) {
+      for (const [input, want] of cases) assert.deepEqual(split([Buffer.from(input)], 1 << 20, bytes), want, JSON.stringify(input));
+    }
   });
 
   test('a character split across reads is joined; invalid bytes become U+FFFD', () => {
     const euro = Buffer.from('€\n'); // e2 82 ac 0a
-    assert.deepEqual(split([euro.subarray(0, 1), euro.subarray(1, 2), euro.subarray(2)]), [['€', 'line']]);
-    assert.deepEqual(split([Buffer.from([0x61, 0xff, 0x62, 0x0a, 0xc3])]), [
-      ['a\ufffdb', 'line'],
-      ['\ufffd', 'line'],
-    ]);
+    for (const bytes of [false, true]) {
+      assert.deepEqual(split([euro.subarray(0, 1), euro.subarray(1, 2), euro.subarray(2)], 1 << 20, bytes), [['€', 'line']]);
+      assert.deepEqual(split([Buffer.from([0x61, 0xff, 0x62, 0x0a, 0xc3])], 1 << 20, bytes), [
+        ['a\ufffdb', 'line'],
+        ['\ufffd', 'line'],
+      ]);
+    }
   });
 
   test('any bytes in any chunking give what the whole output decoded at once gives', () => {
@@ -112,6 +121,16 @@ describe('OutputLines', () => {
         const buf = Buffer.from(bytes);
         // A `\r\n` cut between reads leaves its `\r` in the first piece: the same picture.
         assert.deepEqual(screens(join(split(chunksOf(buf, cuts)))), screens(reference(buf)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  test('the fast path (whole lines as bytes) gives exactly the pieces of the string path, for any bytes, chunking and limit', () => {
+    fc.assert(
+      fc.property(fc.array(interesting, { maxLength: 600 }), fc.array(fc.nat(), { maxLength: 20 }), fc.integer({ min: 64, max: 400 }), (bytes, cuts, max) => {
+        const chunks = chunksOf(Buffer.from(bytes), cuts);
+        assert.deepEqual(split(chunks, max, true), split(chunks, max, false));
       }),
       { numRuns: 2000 },
     );

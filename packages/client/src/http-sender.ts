@@ -69,7 +69,7 @@ export interface HttpSenderOptions {
   spoolDir?: string | undefined;
   /** Recorded in the spool's metadata, for `logsrv flush` messages. */
   session?: string | undefined;
-  /** Largest request body (a single larger event still goes alone). Default 256 KiB. */
+  /** Largest request body (a single larger event still goes alone). Default 1 MiB. */
   maxBatchBytes?: number;
   /** Events kept in memory before the spool file is used. Default 4 MiB. */
   maxBufferBytes?: number;
@@ -110,13 +110,23 @@ export interface CloseReport {
 }
 
 interface Batch {
-  body: string | Buffer;
+  /** The NDJSON lines, in one buffer or several (sent one after the other). */
+  body: Buffer | Buffer[];
   count: number;
   /** Offset to acknowledge in the spool once committed; -1 for a batch only in memory. */
   spoolEnd: number;
 }
 
 const KiB = 1024;
+const NL = 0x0a;
+const EMPTY = Buffer.alloc(0);
+
+/** NDJSON lines in `b` (JSON text never holds a raw newline, so every `\n` ends one). */
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(NL); i !== -1; i = b.indexOf(NL, i + 1)) n++;
+  return n;
+}
 
 /** `http://h:p/` → `http://h:p`: the form spools record and compare. */
 export function normalizeServer(server: string): string {
@@ -144,7 +154,13 @@ export class HttpSender {
   private readonly onAck: () => void;
 
   private seq = 0;
-  private mem: string[] = [];
+  /**
+   * Events waiting in memory: blocks of whole NDJSON lines (each ending in `\n`, `producer` and
+   * `seq` stamped), oldest first, with the number of lines in each. A block is one event from
+   * {@link send} or many from {@link sendStamped}.
+   */
+  private mem: Buffer[] = [];
+  private memCounts: number[] = [];
   private memHead = 0;
   private memBytes = 0;
   private spool: Spool | null;
@@ -177,7 +193,10 @@ export class HttpSender {
     this.base = normalizeServer(opts.server);
     this.producer = opts.producer ?? defaultProducer();
     this.producerJson = JSON.stringify(this.producer);
-    this.maxBatchBytes = opts.maxBatchBytes ?? 256 * KiB;
+    // 1 MiB: ~5,000 events of a line each, so a fast command's output costs the server a request
+    // per ~5,000 lines (it commits them in its own batches), while a quiet command's line still
+    // goes out alone at once (batches only take what is queued).
+    this.maxBatchBytes = opts.maxBatchBytes ?? 1024 * KiB;
     this.maxBufferBytes = opts.maxBufferBytes ?? 4096 * KiB;
     this.retryMinMs = opts.retryMinMs ?? 100;
     this.retryMaxMs = opts.retryMaxMs ?? 5000;
@@ -228,7 +247,31 @@ export class HttpSender {
   sendEncoded(json: string): void {
     if (this.stopped || this.closing) throw new Error('HttpSender: send() after close()');
     this.sent++;
-    this.enqueue(`${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"producer":${this.producerJson},"seq":${this.seq++}}`);
+    this.enqueue(Buffer.from(`${json.slice(0, -1)}${json.length > 2 ? ',' : ''}"producer":${this.producerJson},"seq":${this.seq++}}\n`), 1);
+  }
+
+  /** This sender's producer id as a JSON string, for {@link sendStamped}. */
+  get producerJsonText(): string {
+    return this.producerJson;
+  }
+
+  /** The seq the next event gets, for {@link sendStamped}. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Queues `count` events already encoded as NDJSON lines (each ending in `\n`) and stamped with
+   * `"producer":` {@link producerJsonText} and the seqs {@link nextSeq} … nextSeq + count − 1, in
+   * that order: the hot path of `logsrv run`, which writes a read's lines straight into one buffer.
+   * The sender owns `ndjson` from now on (the caller must not reuse it).
+   */
+  sendStamped(ndjson: Buffer, count: number): void {
+    if (this.stopped || this.closing) throw new Error('HttpSender: send() after close()');
+    if (count === 0) return;
+    this.sent += count;
+    this.seq += count;
+    this.enqueue(ndjson, count);
   }
 
   /**
@@ -269,15 +312,16 @@ export class HttpSender {
     this.signal();
   }
 
-  private enqueue(line: string): void {
-    const bytes = line.length + 1;
-    if (this.spool) this.spool.append(`${line}\n`);
+  private enqueue(block: Buffer, count: number): void {
+    const bytes = block.length;
+    if (this.spool) this.spool.append(block);
     else if (this.memBytes > 0 && this.memBytes + bytes > this.maxBufferBytes && this.enterSpool('buffer-full')) {
-      (this.spool as Spool | null)?.append(`${line}\n`);
+      (this.spool as Spool | null)?.append(block);
     } else if (this.spoolBroken && this.memBytes > 4 * this.maxBufferBytes) {
-      this.lost++;
+      this.lost += count;
     } else {
-      this.mem.push(line);
+      this.mem.push(block);
+      this.memCounts.push(count);
       this.memBytes += bytes;
     }
     this.kick();
@@ -319,15 +363,19 @@ export class HttpSender {
       return false;
     }
     if (this.inflight) {
-      const body = this.inflight.body as string; // no spool before: the batch came from memory
-      spool.append(body);
-      this.inflight.spoolEnd = Buffer.byteLength(body);
+      // No spool before: the batch came from memory.
+      const parts = Array.isArray(this.inflight.body) ? this.inflight.body : [this.inflight.body];
+      let bytes = 0;
+      for (const b of parts) {
+        spool.append(b);
+        bytes += b.length;
+      }
+      this.inflight.spoolEnd = bytes;
       spool.skipTo(this.inflight.spoolEnd);
     }
-    if (this.memHead < this.mem.length) {
-      spool.append(`${this.mem.slice(this.memHead).join('\n')}\n`);
-    }
+    for (let i = this.memHead; i < this.mem.length; i++) spool.append(this.mem[i] as Buffer);
     this.mem = [];
+    this.memCounts = [];
     this.memHead = 0;
     this.memBytes = 0;
     this.spool = spool;
@@ -337,31 +385,54 @@ export class HttpSender {
     return true;
   }
 
+  /**
+   * The oldest queued lines, up to `maxBatchBytes` (at least one line): whole blocks while they
+   * fit, else the first block's leading lines (the rest of it stays queued as a view of it).
+   */
   private takeFromMem(): Batch | null {
     const start = this.memHead;
     if (start >= this.mem.length) return null;
     let end = start;
     let bytes = 0;
+    let count = 0;
     while (end < this.mem.length) {
-      const b = (this.mem[end] as string).length + 1;
-      if (end > start && bytes + b > this.maxBatchBytes) break;
+      const b = (this.mem[end] as Buffer).length;
+      if (bytes + b > this.maxBatchBytes) break;
       bytes += b;
+      count += this.memCounts[end] as number;
       end++;
     }
-    const body = `${end - start === 1 ? this.mem[start] : this.mem.slice(start, end).join('\n')}\n`;
+    let body: Buffer | Buffer[];
+    if (end === start) {
+      // The first block alone is over the cap: cut it after its last line that fits (or its first line).
+      const block = this.mem[start] as Buffer;
+      let cut = block.lastIndexOf(NL, this.maxBatchBytes - 1) + 1;
+      if (cut === 0) cut = block.indexOf(NL) + 1;
+      const first = block.subarray(0, cut);
+      body = first;
+      count = countLines(first);
+      if (cut < block.length) {
+        this.mem[start] = block.subarray(cut);
+        this.memCounts[start] = (this.memCounts[start] as number) - count;
+      } else end = start + 1;
+      bytes = cut;
+    } else body = end - start === 1 ? (this.mem[start] as Buffer) : this.mem.slice(start, end); // sent as they are: no copy
     this.memBytes -= bytes;
     if (end === this.mem.length) {
       this.mem = [];
+      this.memCounts = [];
       this.memHead = 0;
     } else {
+      for (let i = start; i < end; i++) this.mem[i] = EMPTY;
       this.memHead = end;
-      // Compact now and then instead of shift()ing every line.
+      // Compact now and then instead of shift()ing every block.
       if (end > 4096 && end * 2 > this.mem.length) {
         this.mem = this.mem.slice(end);
+        this.memCounts = this.memCounts.slice(end);
         this.memHead = 0;
       }
     }
-    return { body, count: end - start, spoolEnd: -1 };
+    return { body, count, spoolEnd: -1 };
   }
 
   private nextBatch(): Batch | null {

@@ -91,12 +91,15 @@ export interface PostHandle {
   abort(): void;
 }
 
-/** Sends one NDJSON body. Never rejects: every failure is an outcome. */
-export function postNdjson(target: PostTarget, body: string | Buffer): PostHandle {
+/** Sends one NDJSON body (several buffers are sent one after the other, as one body, uncopied). Never rejects: every failure is an outcome. */
+export function postNdjson(target: PostTarget, body: string | Buffer | readonly Buffer[]): PostHandle {
   const url = new URL(`${target.base}/v1/events`);
+  let length = 0;
+  if (typeof body === 'string' || Buffer.isBuffer(body)) length = Buffer.byteLength(body);
+  else for (const b of body) length += b.length;
   const headers: Record<string, string | number> = {
     'content-type': 'application/x-ndjson',
-    'content-length': Buffer.byteLength(body),
+    'content-length': length,
   };
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   let req: http.ClientRequest | undefined;
@@ -110,7 +113,12 @@ export function postNdjson(target: PostTarget, body: string | Buffer): PostHandl
     });
     req.setTimeout(target.timeoutMs, () => req?.destroy(new Error(`no response within ${target.timeoutMs} ms`)));
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ kind: 'retry', reason: err.code ?? err.message, retryAfterMs: undefined }));
-    req.end(body);
+    if (typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
+    else {
+      req.cork();
+      for (const b of body) req.write(b);
+      req.end();
+    }
   });
   return { done, abort: () => req?.destroy(new Error('aborted')) };
 }

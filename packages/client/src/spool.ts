@@ -95,7 +95,7 @@ export interface SpoolBatch {
 
 export class Spool {
   private fd: number;
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
   private pendingBytes = 0;
   private flushScheduled = false;
   private readBuf: Buffer = Buffer.alloc(0);
@@ -177,9 +177,9 @@ export class Spool {
       .sort();
   }
 
-  /** Appends complete NDJSON lines (each ending in `\n`). */
-  append(lines: string): void {
-    const bytes = Buffer.byteLength(lines);
+  /** Appends complete NDJSON lines (each ending in `\n`); the spool keeps `lines` until written (do not reuse it). */
+  append(lines: Buffer): void {
+    const bytes = lines.length;
     this.pending.push(lines);
     this.pendingBytes += bytes;
     this.size += bytes;
@@ -197,10 +197,10 @@ export class Spool {
   /** Puts buffered appends into the file (the OS's page cache: a crash of this process keeps them). */
   flushWrites(): void {
     if (this.pending.length === 0) return;
-    const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
+    const data = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    writeSync(this.fd, text);
+    for (let off = 0; off < data.length; ) off += writeSync(this.fd, data, off, data.length - off);
   }
 
   /** Lines not yet handed out by {@link read}. */

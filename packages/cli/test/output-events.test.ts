@@ -1,0 +1,65 @@
+/** Events written as bytes are the JSON that JSON.stringify would give, stamped with consecutive seqs. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { EventWriter } from '../src/output-events.ts';
+
+function collector() {
+  const blocks: { text: string; count: number }[] = [];
+  const s = {
+    nextSeq: 7,
+    sendStamped(ndjson: Buffer, count: number) {
+      blocks.push({ text: ndjson.toString(), count });
+      s.nextSeq += count;
+    },
+  };
+  return { s, blocks };
+}
+
+test('a line written from bytes is byte for byte what JSON.stringify gives its text; seqs follow the sender', () => {
+  const { s, blocks } = collector();
+  const w = new EventWriter(s);
+  const head = EventWriter.head('{"session":"s","key":"stdout"', 123, '"p"');
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.constantFrom('"', '\\', '\x00\x1b[31m\x7f\t\r\b\f')), {
+        maxLength: 5,
+      }),
+      (parts) => {
+        // Lone surrogates cannot come from UTF-8 bytes: the writer's input is valid UTF-8.
+        const text = Buffer.from(parts.join('')).toString();
+        const src = Buffer.from(`xx${text}yy`);
+        const before = s.nextSeq;
+        w.line(head, src, 2, src.length - 2);
+        w.text(head, text, 'partial');
+        w.flush();
+        const b = blocks.at(-1) as { text: string; count: number };
+        assert.equal(b.count, 2);
+        const seq = before;
+        assert.equal(
+          b.text,
+          `{"session":"s","key":"stdout","ts":123,"producer":"p","seq":${seq},"value":${JSON.stringify(text)}}\n` +
+            `{"session":"s","key":"stdout","ts":123,"producer":"p","seq":${seq + 1},"value":${JSON.stringify(text)},"attrs":{"partial":true}}\n`,
+        );
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
+
+test('lines over the slab size move to a bigger slab without losing what was written before', () => {
+  const { s, blocks } = collector();
+  const w = new EventWriter(s);
+  const head = EventWriter.head('{"session":"s","key":"stdout"', 1, '"p"');
+  const small = Buffer.from('small');
+  const big = Buffer.alloc(3 * 1024 * 1024, 'x');
+  w.line(head, small, 0, small.length);
+  w.line(head, big, 0, big.length);
+  w.flush();
+  const lines = (blocks[0]?.text ?? '').split('\n');
+  assert.equal(lines.pop(), '');
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).value.length),
+    [5, big.length],
+  );
+});
