@@ -254,13 +254,18 @@ test('IndexProgress: the lag of the writer day, and no wait for a dead index thr
   const p = new IndexProgress(new SharedArrayBuffer(IndexProgress.bytes));
   p.writerAt(100, 5000, true);
   assert.equal(p.lag(), 5000, 'the index thread has not started on the day');
-  p.indexerAt(99, 70);
+  p.indexerAt(99, 70, 0);
   assert.equal(p.lag(), 5000, 'still on an earlier day');
-  p.indexerAt(100, 4200);
+  p.indexerAt(99, 70, 30);
+  assert.equal(p.lag(), 5030, 'still on an earlier day, with rows of it to index');
+  p.indexerAt(100, 4200, 0);
   assert.equal(p.lag(), 800);
   p.waitUntilLagAtMost(1000); // returns at once: under the bound
   p.writerAt(100, 5000, false);
   assert.equal(p.lag(), 0, 'a day without an index file has no lag');
+  p.indexerAt(100, 4200, 77);
+  assert.equal(p.lag(), 77, 'what the index thread has to catch up counts');
+  p.indexerAt(100, 4277, 0);
   p.writerAt(101, 9000, true);
   p.markDead();
   p.waitUntilLagAtMost(10); // would wait forever for a live but stuck thread

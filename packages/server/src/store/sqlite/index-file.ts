@@ -165,7 +165,7 @@ export class IndexProgress {
   private readonly f: Float64Array;
   private readonly i: Int32Array;
   constructor(readonly buffer: SharedArrayBuffer) {
-    this.f = new Float64Array(buffer, 0, 6);
+    this.f = new Float64Array(buffer, 0, 6); // [5]: the index thread's own count of rows behind
     this.i = new Int32Array(buffer, 48, 4);
   }
 
@@ -176,10 +176,14 @@ export class IndexProgress {
     this.f[2] = indexed ? 1 : 0;
   }
 
-  /** Index thread: the day it follows and its watermark. */
-  indexerAt(dayNo: number, watermark: number): void {
+  /**
+   * Index thread: the day it follows, its watermark, and the rows of that day it knows are not
+   * indexed yet (what it catches up at start, before the writer has committed anything).
+   */
+  indexerAt(dayNo: number, watermark: number, behind: number): void {
     this.f[3] = dayNo;
     this.f[4] = watermark;
+    this.f[5] = behind;
     Atomics.add(this.i, 0, 1);
     Atomics.notify(this.i, 0);
   }
@@ -194,16 +198,20 @@ export class IndexProgress {
     return Atomics.load(this.i, 1) === 1;
   }
 
-  /** Rows of the writer's day committed but not yet indexed (0 when that day has no index file). */
+  /**
+   * Rows committed but not yet indexed: of the writer's day (0 when it has no index file), or of
+   * the day the index thread is catching up, whichever is more.
+   */
   lag(): number {
     const f = this.f;
-    if (f[2] !== 1) return 0;
+    const behind = f[5] as number;
+    if (f[2] !== 1) return behind;
     const writerDay = f[0] as number;
     const indexerDay = f[3] as number;
-    if (indexerDay > writerDay) return 0;
+    if (indexerDay > writerDay) return behind;
     // Still on an earlier day: nothing of the writer's day is indexed yet.
-    if (indexerDay < writerDay) return f[1] as number;
-    return Math.max(0, (f[1] as number) - (f[4] as number));
+    if (indexerDay < writerDay) return (f[1] as number) + behind;
+    return Math.max(behind, (f[1] as number) - (f[4] as number));
   }
 
   /** Writer: blocks while the lag is over `maxRows` (backpressure), unless the index thread is gone. */

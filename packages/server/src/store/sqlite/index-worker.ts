@@ -69,7 +69,7 @@ function pump(): void {
       }
       const before = current.f.watermark();
       const after = current.f.step(INDEX_STEP_ROWS);
-      progress.indexerAt(dayNo(day), after);
+      progress.indexerAt(dayNo(day), after, Math.max(0, current.f.committed() - after));
       if (after > before) {
         schedule();
         return;
