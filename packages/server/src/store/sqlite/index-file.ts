@@ -17,7 +17,7 @@
  * creates the file (watermark 0) before the day's first row, so a day has an index file iff it
  * was started with the index on; it is never given one later (it would be partial for hours).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { stripEscapes } from '../../search/escapes.js';
@@ -84,6 +84,14 @@ export class IndexFollower {
     applyPragmas(this.db, synchronous);
     this.db.exec(STATE_SCHEMA);
     this.db.prepare('ATTACH ? AS day').run(dayPath);
+    // ATTACH creates a missing file: a day file that vanished since the caller looked (archived)
+    // would come back empty. Its index file exists, so the real one had its tables: undo, refuse.
+    if (this.db.prepare("SELECT 1 FROM day.sqlite_master WHERE name = 'events'").get() === undefined) {
+      this.db.exec('DETACH day');
+      this.db.close();
+      if (statSync(dayPath, { throwIfNoEntry: false })?.size === 0) rmSync(dayPath, { force: true });
+      throw new Error(`${dayPath} has no events table (archived meanwhile?)`);
+    }
     // What the index tokenizes: the value as a terminal shows it (search/escapes.ts). Called only
     // for values that hold an ESC; the others go to the tokenizer without leaving SQLite.
     this.db.function('logsrv_index_text', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? stripEscapes(v) : v));
