@@ -16,7 +16,7 @@ import { IndexProgress } from '../src/store/sqlite/index-file.ts';
 import type { TestServer } from './helpers.ts';
 import { ndjson, post, rng, startTestServer } from './helpers.ts';
 
-const T = { timeout: 60_000 };
+const T = { timeout: 120_000 };
 const WORDS = ['amber', 'basalt', 'cobalt', 'dune', 'ember', 'flint'];
 
 async function send(url: string, events: object[]): Promise<void> {
@@ -231,7 +231,7 @@ test('the writer holds back when the index lags by more than --search-index-max-
     const sent: ReturnType<typeof batch> = [];
     await Promise.all(
       Array.from({ length: 4 }, async (_, c) => {
-        for (let b = 0; b < 10; b++) {
+        for (let b = 0; b < 5; b++) {
           const events = batch((c * 10 + b) * 1000, 1000, c * 100 + b).map((e) => ({ ...e, session: `c${c}` }));
           await send(srv.url, events);
           sent.push(...events);

@@ -184,7 +184,8 @@ function open(day: string): Open {
       lastRowid = Number(info.lastInsertRowid);
       if (firstRowid < 0) firstRowid = lastRowid;
     }
-    // Summaries and the full-text index, in the same transaction as the events.
+    // Summaries, rollups (and a schema-3 file's in-file full-text index), in the same transaction
+    // as the events. A new day's index is written after the commit by the index thread.
     index.apply(r, skip, firstRowid);
     if (raised) for (const [producer, mark] of raised) raiseMark.run(producer, mark);
     return lastRowid;
