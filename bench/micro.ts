@@ -11,9 +11,11 @@
  * 2. thread hop: packEvents → structured clone (what postMessage does) → unpackToColumns vs
  *    cloning the event objects; and pack + unpack alone.
  * 3. SQLite: the writer's INSERT of a 1000-event batch in one transaction, plus the day index
- *    (store/sqlite/day-index.ts: summaries, rollups, full-text index), vs the bare INSERT into the
- *    server's schema; also with `--search-index off` (summaries and rollups) and with summaries
- *    only, so each part's share of the index is visible.
+ *    (store/sqlite/day-index.ts: summaries, rollups, and the full-text index as day files of schema
+ *    3 hold it), vs the bare INSERT into the server's schema; also without the full-text index
+ *    (what the writer does now that it is in a file of its own, and with `--search-index off`)
+ *    and with summaries only, so each part's share is visible. The index thread's share
+ *    (store/sqlite/index-file.ts: 1000 rows per step into the day's index file) on its own.
  * 4. render: a 1000-event page as json / ndjson / text (store/row-text.ts renderPage) and html
  *    (query/render.ts) vs JSON.stringify of the events.
  * 5. live fan-out: tail/hub.ts TailHub fed commits of 1000 events, its clients real SSE responses
@@ -46,7 +48,8 @@ import { renderHtml } from '../packages/server/dist/query/render.js';
 import { LocalCommitFeed } from '../packages/server/dist/queue/commit-feed.js';
 import { renderPage } from '../packages/server/dist/store/row-text.js';
 import { committedToEvent } from '../packages/server/dist/store/rows.js';
-import { ensureDayTables, prepareDayIndex } from '../packages/server/dist/store/sqlite/day-index.js';
+import { ensureDayTables, INDEX_CHUNK_ROWS, prepareDayIndex, searchSchema } from '../packages/server/dist/store/sqlite/day-index.js';
+import { createIndexFile, IndexFollower } from '../packages/server/dist/store/sqlite/index-file.js';
 import { applyPragmas, SCHEMA } from '../packages/server/dist/store/sqlite/schema.js';
 import { TailHub } from '../packages/server/dist/tail/hub.js';
 import { eventFrame, PREAMBLE, SSE_HEADERS } from '../packages/server/dist/tail/sse.js';
@@ -213,6 +216,9 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
   applyPragmas(db, 'normal');
   db.exec(SCHEMA);
   if (index !== 'none') ensureDayTables(db, index === 'search');
+  // 'search': the index inside the day file, written in the commit (day schema 3, and the files
+  // of that schema still written to); new days have theirs in a file of their own (indexThread).
+  if (index === 'search') db.exec(searchSchema(1));
   const day = index === 'none' ? null : prepareDayIndex(db, undefined, index !== 'summaries');
   const insert = db.prepare(
     `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
@@ -256,6 +262,43 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
       return c.n;
     },
     close: () => db.close(),
+  };
+}
+
+/**
+ * The index thread's work (store/sqlite/index-file.ts IndexFollower.step): 1000 rows of a day file
+ * per step, read through ATTACH and tokenized into the day's index file. The day file is filled
+ * beforehand by `source` (`rows` rows); when the index reaches its end it starts over in a fresh
+ * index file (rare: the file holds many samples' worth of rows).
+ */
+function indexThread(dir: string, source: Writer, rows: number): Writer {
+  for (let i = 0; i < rows / BATCH; i++) source.step(undefined as unknown as Batch, i);
+  const dayPath = join(dir, 'source.db');
+  let n = 0;
+  let f: IndexFollower | null = null;
+  const fresh = () => {
+    f?.close();
+    const path = join(dir, `index-${n++}.fts.db`);
+    createIndexFile(path, 'normal');
+    f = new IndexFollower(path, dayPath, 'normal', INDEX_CHUNK_ROWS);
+    return f;
+  };
+  let cur = fresh();
+  return {
+    step: () => {
+      let from = cur.watermark();
+      let to = cur.step(BATCH);
+      if (to === from) {
+        cur = fresh();
+        from = 0;
+        to = cur.step(BATCH);
+      }
+      return to - from;
+    },
+    close: () => {
+      f?.close();
+      source.close();
+    },
   };
 }
 
@@ -490,16 +533,28 @@ export const micro: Benchmark = {
     const summaries = openWriter(dir, 'summaries', 'summaries', columns);
     const rollups = openWriter(dir, 'rollups', 'rollups', columns);
     const search = openWriter(dir, 'search', 'search', columns);
+    const indexer = indexThread(dir, openWriter(dir, 'source', 'none', columns), 400_000);
     try {
       const bareStep = { label: 'bare INSERT, 1000 rows/txn', step: bare.step };
-      log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + day index (summaries, rollups, FTS)', step: search.step }, bareStep));
-      log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + summaries, rollups (search off)', step: rollups.step }, bareStep));
+      log(
+        pair(
+          pool,
+          reps,
+          ms,
+          '3 SQLite writer',
+          { label: 'INSERT + day index (summaries, rollups, FTS in the day file: schema 3)', step: search.step },
+          bareStep,
+        ),
+      );
+      log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + summaries, rollups (FTS in its own file, or search off)', step: rollups.step }, bareStep));
+      log(pair(pool, reps, ms, '3 SQLite index thread', { label: 'IndexFollower.step: 1000 rows into the index file', step: indexer.step }, bareStep));
       log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + summaries (search, rollups off)', step: summaries.step }, bareStep));
     } finally {
       bare.close();
       summaries.close();
       rollups.close();
       search.close();
+      indexer.close();
       rmSync(dir, { recursive: true, force: true });
     }
 

@@ -22,7 +22,7 @@
  * BENCH_SECONDS / BENCH_REPS (per measurement), BENCH_QUERY_MAX_REQUESTS (per query kind and
  * repetition, default 400), BENCH_WARMUP_SECONDS (ingest warm-up, default 5).
  */
-import { copyFileSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -86,12 +86,25 @@ function timeBare(kind: QueryKind, seconds: number, maxRequests: number, rand: (
   return ms;
 }
 
-/** Read-only connections to the data set's day files, oldest first, for the baselines. */
+/**
+ * Read-only connections to the data set's day files, oldest first, for the baselines; a day's
+ * full-text index file (store/sqlite/index-file.ts), if any, attached as `ix`.
+ */
 function openDays(dir: string): Database.Database[] {
   return readdirSync(dir)
     .filter((f) => /^events-\d{8}\.db$/.test(f))
     .sort()
-    .map((f) => new Database(join(dir, f), { readonly: true, fileMustExist: true }));
+    .map((f) => {
+      const db = new Database(join(dir, f), { readonly: true, fileMustExist: true });
+      const ix = join(dir, f.replace(/\.db$/, '.fts.db'));
+      if (existsSync(ix)) db.prepare('ATTACH ? AS ix').run(ix);
+      return db;
+    });
+}
+
+/** The schema holding a day's index chunks: the index file when attached, else the day file (schema 3). */
+function indexSchema(db: Database.Database): 'ix' | 'main' {
+  return db.prepare("SELECT 1 FROM pragma_database_list WHERE name = 'ix'").get() ? 'ix' : 'main';
 }
 
 function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
@@ -104,7 +117,12 @@ function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
   // The index of a day is in chunks named by their first rowid (day-index.ts): the bare queries
   // go to the chunk holding their start, as the server does, and on through the next ones.
   const chunks = days.map((db) =>
-    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'").pluck().all() as string[])
+    (
+      db
+        .prepare(`SELECT name FROM ${indexSchema(db)}.sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'`)
+        .pluck()
+        .all() as string[]
+    )
       .map((n) => /^events_fts_(\d+)$/.exec(n)?.[1])
       .filter((n) => n !== undefined)
       .map(Number)
@@ -112,7 +130,7 @@ function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
       .map((start) => ({
         start,
         st: db.prepare(
-          `SELECT ${fcols} FROM events_fts_${start} JOIN events e ON e.rowid = events_fts_${start}.rowid WHERE events_fts_${start} MATCH ? AND events_fts_${start}.rowid >= ? ORDER BY events_fts_${start}.rowid LIMIT ?`,
+          `SELECT ${fcols} FROM ${indexSchema(db)}.events_fts_${start} f JOIN events e ON e.rowid = f.rowid WHERE f.events_fts_${start} MATCH ? AND f.rowid >= ? ORDER BY f.rowid LIMIT ?`,
         ),
       })),
   );
@@ -239,9 +257,11 @@ function workCopy(ds: QueryDataset): string {
   const dbs = readdirSync(ds.dir)
     .filter((f) => /^events-\d{8}\.db$/.test(f))
     .sort();
+  const last = dbs[dbs.length - 1];
   for (const f of readdirSync(ds.dir)) {
     if (!f.endsWith('.db')) continue;
-    if (f === dbs[dbs.length - 1] || f === 'registry.db') copyFileSync(join(ds.dir, f), join(dir, f));
+    // The last day and its index file are written to: copies, not links into the cache.
+    if (f === last || (last !== undefined && f === last.replace(/\.db$/, '.fts.db')) || f === 'registry.db') copyFileSync(join(ds.dir, f), join(dir, f));
     else linkSync(join(ds.dir, f), join(dir, f));
   }
   return dir;

@@ -62,6 +62,8 @@ interface StoreLike {
   append(batch: { events: NormalizedEvent[]; ms: Float64Array; seq: Float64Array }): Promise<unknown>;
   register(session: string, reg: { user?: string; terminal?: string; attrs?: Record<string, unknown> }, nowMs: number): Promise<unknown>;
   close(): Promise<void>;
+  /** Rows not yet in the full-text index (its own thread): waited for before closing. */
+  searchIndexLagRows?(): number;
 }
 
 /** Live sessions at a time: 400 at 10M events, fewer for small data sets so sessions complete. */
@@ -237,6 +239,8 @@ async function writeDay(repoRoot: string, shape: Shape, day: number, scratch: st
       if ((b - b0) % 50 === 49) log(`    day ${day + 1}: ${b - b0 + 1}/${b1 - b0} batches, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     }
     await Promise.all(inflight);
+    // The index thread follows the commits: the data set is complete once it has caught up.
+    while ((store.searchIndexLagRows?.() ?? 0) > 0) await new Promise((r) => setTimeout(r, 50));
   } finally {
     await store.close();
   }
@@ -278,7 +282,7 @@ export async function queryDataset(repoRoot: string, requested: number, log: (m:
   await Promise.all(workers);
   for (let d = 0; d < DAYS; d++) {
     // The store closed cleanly (WAL checkpointed), but a leftover -wal must travel with its file.
-    for (const f of readdirSync(scratch(d))) if (/^events-\d{8}\.db(-wal|-shm)?$/.test(f)) renameSync(join(scratch(d), f), join(dir, f));
+    for (const f of readdirSync(scratch(d))) if (/^events-\d{8}(\.fts)?\.db(-wal|-shm)?$/.test(f)) renameSync(join(scratch(d), f), join(dir, f));
     rmSync(scratch(d), { recursive: true, force: true });
   }
   // Registrations: every session to its user and a terminal.

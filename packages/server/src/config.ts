@@ -165,6 +165,15 @@ export const OPTIONS = [
     help: 'rows per full-text index table of a day: a search skips up to one table of matches to reach its cursor',
   },
   {
+    key: 'searchIndexMaxLagRows',
+    flag: '--search-index-max-lag-rows',
+    env: 'LOGSRV_SEARCH_INDEX_MAX_LAG_ROWS',
+    kind: 'int',
+    min: 1000,
+    default: 100_000,
+    help: 'rows the full-text index (its own thread) may fall behind the commits before the writer waits for it; searches scan the rows not indexed yet',
+  },
+  {
     key: 'retentionDays',
     flag: '--retention-days',
     env: 'LOGSRV_RETENTION_DAYS',
@@ -376,6 +385,7 @@ export interface ServerConfig {
   sqliteSynchronous: 'normal' | 'full';
   searchIndex: 'on' | 'off';
   searchChunkRows: number;
+  searchIndexMaxLagRows: number;
   retentionDays: number;
   minFreeDiskBytes: number;
   shutdownTimeoutMs: number;

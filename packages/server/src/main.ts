@@ -82,7 +82,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   const { store, queue } = engines;
-  const metrics = createMetrics(() => queue?.depth ?? 0);
+  const metrics = createMetrics(
+    () => queue?.depth ?? 0,
+    () => store.searchIndexLagRows?.() ?? 0,
+  );
   const receiver = modules.has('receiver') && queue !== null;
   // Enrichment (SPEC §5) resolves sessions from this cache on the receiving thread.
   const registry = new SessionRegistry(store, clock);
@@ -141,7 +144,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     rateLimit: config.rateLimit,
     connections: { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxPerIp: config.maxConnectionsPerIp },
     logLevel: config.logLevel,
-    health: () => ({ role: config.role, queueDepth: queue?.depth ?? 0 }),
+    health: () => ({ role: config.role, queueDepth: queue?.depth ?? 0, searchIndexLagRows: store.searchIndexLagRows?.() ?? 0 }),
     ingest: receiver
       ? {
           queue,

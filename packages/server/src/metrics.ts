@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics(queueDepthNow: () => number = () => 0) {
+export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow: () => number = () => 0) {
   const registry = new Registry();
   const received = new Counter({ name: 'logsrv_received_total', help: 'Events received, valid or not', labelNames: ['transport'], registers: [registry] });
   const accepted = new Counter({ name: 'logsrv_accepted_total', help: 'Events committed to the store', labelNames: ['transport'], registers: [registry] });
@@ -39,6 +39,14 @@ export function createMetrics(queueDepthNow: () => number = () => 0) {
       this.set(queueDepthNow());
     },
   });
+  const indexLag = new Gauge({
+    name: 'logsrv_search_index_lag_rows',
+    help: 'Rows committed but not yet in the full-text index (searched by scanning meanwhile; the writer waits past --search-index-max-lag-rows)',
+    registers: [registry],
+    collect() {
+      this.set(indexLagNow());
+    },
+  });
   const batchSeconds = new Histogram({
     name: 'logsrv_writer_batch_seconds',
     help: 'Round trip of one writer batch to the store: copy to the writer thread, queueing behind the previous batch, commit, reply',
@@ -51,7 +59,7 @@ export function createMetrics(queueDepthNow: () => number = () => 0) {
     buckets: [1, 10, 100, 1000, 5000, 10000, 50000],
     registers: [registry],
   });
-  return { registry, received, accepted, duplicates, rejected, dropped, beforeDroppedScrape, queueDepth, batchSeconds, batchEvents };
+  return { registry, received, accepted, duplicates, rejected, dropped, beforeDroppedScrape, queueDepth, indexLag, batchSeconds, batchEvents };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

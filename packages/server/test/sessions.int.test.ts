@@ -361,11 +361,11 @@ describe('session summaries', () => {
   const OLD_LAYOUTS: [string, string][] = [
     [
       'version 0 (no summaries, no index)',
-      'DROP TABLE events_fts_1; DROP TABLE session_summary; DROP TABLE session_levels; DROP TABLE session_latest; DROP TABLE session_fields; PRAGMA user_version = 0;',
+      'DROP TABLE session_summary; DROP TABLE session_levels; DROP TABLE session_latest; DROP TABLE session_fields; PRAGMA user_version = 0;',
     ],
     [
       'version 1 (one unchunked index)',
-      `DROP TABLE events_fts_1; CREATE VIRTUAL TABLE events_fts USING fts5 (value, content = 'events', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2');
+      `CREATE VIRTUAL TABLE events_fts USING fts5 (value, content = 'events', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2');
        INSERT INTO events_fts (events_fts) VALUES ('rebuild'); CREATE VIRTUAL TABLE events_fts_words USING fts5vocab (events_fts, 'row'); PRAGMA user_version = 1;`,
     ],
   ];
@@ -384,6 +384,8 @@ describe('session summaries', () => {
           const db = new Database(join(dataDir, f));
           db.exec(sql);
           db.close();
+          // Those versions had no index file (index-file.ts): a file of theirs gets its index inside.
+          for (const suffix of ['', '-wal', '-shm']) rmSync(join(dataDir, f.replace(/\.db$/, `.fts.db${suffix}`)), { force: true });
         }
         // Small chunks: the rebuilt index spans several tables.
         srv = await startTestServer({ searchChunkRows: 16 }, { dataDir });
@@ -418,7 +420,11 @@ describe('session summaries', () => {
           .pluck()
           .all();
         assert.deepEqual(tables, ['events_fts_1', 'events_fts_17', 'events_fts_33']);
-        assert.equal(db.pragma('user_version', { simple: true }), 3, 'the current day schema (3: with report rollups)');
+        assert.equal(
+          db.pragma('user_version', { simple: true }),
+          4,
+          'the current day schema (4: with report rollups, new days indexed in a file of their own)',
+        );
         db.close();
       } finally {
         rmSync(dataDir, { recursive: true, force: true });

@@ -124,6 +124,7 @@ async function openStore(config: ServerConfig, clock: () => number): Promise<Sto
       synchronous: config.sqliteSynchronous,
       searchIndex: config.searchIndex === 'on',
       searchChunkRows: config.searchChunkRows,
+      searchIndexMaxLagRows: config.searchIndexMaxLagRows,
     });
   }
   return PostgresStore.open(config.store, {

@@ -164,6 +164,11 @@ export interface Store {
    * stored, are skipped (`AppendResult.skipped`): appending the same batch twice stores it once.
    */
   append(batch: IdentifiedBatch): Promise<AppendResult>;
+  /**
+   * Rows committed but not yet in the full-text index, for stores that index after the commit
+   * (SQLite's index thread); searches are exact at any lag. Absent: the index is part of the commit.
+   */
+  searchIndexLagRows?(): number;
   /** One session's events in id order after a cursor, across day partitions. */
   readSession(q: SessionQuery): Promise<EventPage>;
   /** Events of all sessions matching the filters, in id order, across day partitions. */

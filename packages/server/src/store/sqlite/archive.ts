@@ -7,6 +7,10 @@
  * open it without logsrv. Restoring puts the file back as the day it holds (read from its events,
  * not its name); the running server's readers notice files that appear, vanish or are replaced.
  *
+ * A day's index file (`events-YYYYMMDD.fts.db`, index-file.ts) is not archived: it is derived
+ * from the day's events, so it leaves the store with its day, and a restore builds it again from
+ * the restored events (days of schema ≤ 3 carry their index inside the day file, and keep it).
+ *
  * Safe beside a running server: only days before today are archived, and the writer only writes
  * today's file. Every step writes to a temporary name first, so a crash leaves either the day in
  * the store or a complete archive (possibly both), never half of one.
@@ -20,7 +24,8 @@ import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import { showDay } from '../day-names.js';
 import type { ArchivedDayInfo as ArchivedDay } from '../store.js';
-import { DAY_SCHEMA_VERSION, ensureDayTables, indexTable } from './day-index.js';
+import { CHUNK_NAMES_SQL, DAY_SCHEMA_VERSION, ensureDayTables, INDEX_CHUNK_ROWS, indexTable } from './day-index.js';
+import { createIndexFile, INDEX_STEP_ROWS, IndexFollower, indexFile } from './index-file.js';
 import { dayFile, listDays } from './schema.js';
 
 export class ArchiveError extends Error {
@@ -89,8 +94,10 @@ async function archiveDay(dataDir: string, dir: string, day: string): Promise<Ar
     throw new ArchiveError(`cannot archive ${showDay(day)} (${src}): ${(err as Error).message}`);
   }
   rmSync(copy, { force: true });
-  // The archive is complete: only now does the day leave the store.
+  // The archive is complete: only now does the day leave the store. The day file first: a
+  // reader that sees the index file without its day ignores it.
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${src}${suffix}`, { force: true });
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${indexFile(dataDir, day)}${suffix}`, { force: true });
   return { day, events, bytes, archiveBytes: fileBytes(file), file };
 }
 
@@ -99,26 +106,41 @@ export async function restoreArchive(dataDir: string, archive: string): Promise<
   if (!existsSync(archive)) throw new ArchiveError(`no such file: ${archive}`);
   mkdirSync(dataDir, { recursive: true });
   const tmp = tempName(dataDir, `restore-${basename(archive)}`);
+  const tmpIndex = `${tmp}.fts`;
   try {
     try {
       await pipeline(createReadStream(archive), createGunzip(), createWriteStream(tmp, { flags: 'wx' }));
     } catch (err) {
       throw new ArchiveError(`${archive} is not a logsrv archive (a gzip-compressed day file): ${(err as Error).message}`);
     }
-    const { day, events } = inspectDay(archive, tmp);
+    const { day, events, indexInFile } = inspectDay(archive, tmp);
     const target = dayFile(dataDir, day);
     if (existsSync(target)) {
       throw new ArchiveError(`${showDay(day)} is already in ${dataDir} (${target}): archive or move that file away first, then restore`);
     }
+    if (!indexInFile) {
+      // The index file is built beside the unpacked day and put in place before it, so the day
+      // never appears in the store without its index.
+      createIndexFile(tmpIndex, 'normal');
+      const f = new IndexFollower(tmpIndex, tmp, 'normal', INDEX_CHUNK_ROWS);
+      try {
+        while (f.step(INDEX_STEP_ROWS) < f.committed());
+        f.db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        f.close();
+      }
+      for (const suffix of ['-wal', '-shm']) rmSync(`${indexFile(dataDir, day)}${suffix}`, { force: true });
+      renameSync(tmpIndex, indexFile(dataDir, day));
+    }
     renameSync(tmp, target);
     return { day, events, file: target };
   } finally {
-    rmSync(tmp, { force: true });
+    for (const f of [tmp, tmpIndex]) for (const suffix of ['', '-wal', '-shm']) rmSync(`${f}${suffix}`, { force: true });
   }
 }
 
 /** The day an unpacked archive holds, after checking it is a day file this version can read. */
-function inspectDay(archive: string, path: string): { day: string; events: number } {
+function inspectDay(archive: string, path: string): { day: string; events: number; indexInFile: boolean } {
   let db: Database.Database;
   try {
     db = new Database(path, { fileMustExist: true });
@@ -145,7 +167,8 @@ function inspectDay(archive: string, path: string): { day: string; events: numbe
       const indexed = db.prepare("SELECT 1 FROM sqlite_master WHERE name IN ('events_fts', ?)").get(indexTable(1)) !== undefined;
       ensureDayTables(db, indexed);
     }
-    return { day, events: row.n };
+    const indexInFile = db.prepare(CHUNK_NAMES_SQL).all().length > 0;
+    return { day, events: row.n, indexInFile };
   } finally {
     db.close();
   }

@@ -1,7 +1,9 @@
 /**
- * What a day file holds besides its events: per-session summaries and the full-text index.
- * Both are written by the writer thread in the same transaction as the events they describe, so
- * they are exactly as durable as the events, and retention drops them with their day.
+ * What a day file holds besides its events: per-session summaries, report rollups and, in files
+ * of day schema ≤ 3, the full-text index. They are written by the writer thread in the same
+ * transaction as the events they describe, so they are exactly as durable as the events, and
+ * retention drops them with their day. New days keep their full-text index in a file of their own,
+ * written by the index thread after the commit (index-file.ts); the chunking below is the same.
  *
  * Summaries (`GET /v1/sessions`): one row per session and day with first/last id and count, level
  * counts, the row of the latest event of each key, and the distinct user/terminal/component/
@@ -9,8 +11,8 @@
  * of the batch — not per event), then applied. Readers merge a session's rows over the days they
  * find it in (read-sessions.ts); nothing is ever recomputed by scanning events.
  *
- * Full-text index (`q`): FTS5 tables over `value` with external content (the events table), so
- * the index holds no second copy of the text. The tokenizer is search/unicode61-table.ts's, which
+ * Full-text index (`q`) of a schema-3 file: FTS5 tables over `value` with external content (the
+ * events table), so the index holds no second copy of the text. The tokenizer is search/unicode61-table.ts's, which
  * the JavaScript matcher of live tails replicates exactly. `--search-index off` leaves it out of
  * new day files; readers then search those days by scanning (see read-events.ts).
  *
@@ -33,9 +35,12 @@ import { encodeSketch, mergeSketchBlobs, RollupFolder } from '../rollups.js';
 /**
  * `PRAGMA user_version` of a day file whose summary and rollup tables exist and are complete, and
  * whose index, if any, is chunked. Version 1 had one unchunked index (events_fts); version 2 had
- * no rollups (they are built from the file's events when it is opened).
+ * no rollups (they are built from the file's events when it is opened); version 3 files started
+ * with the index on hold it in the file (chunks `events_fts_<start>`, written by the writer in the
+ * events' transaction). From version 4 a new day's index is a file of its own (index-file.ts),
+ * written by the index thread; files of version ≤ 3 keep theirs, and readers read both layouts.
  */
-export const DAY_SCHEMA_VERSION = 3;
+export const DAY_SCHEMA_VERSION = 4;
 
 /**
  * Report rollups (store/rollups.ts): per minute, component and level; per minute, component and
@@ -241,12 +246,8 @@ class ChunkedIndex {
  */
 export function ensureDayTables(db: Database.Database, search: boolean, chunkRows = INDEX_CHUNK_ROWS): 'current' | 'created' | 'migrated' {
   const version = db.pragma('user_version', { simple: true }) as number;
-  const wantSearch = search && !hasTable(db, indexTable(1));
-  if (version >= DAY_SCHEMA_VERSION && !wantSearch) return 'current';
+  if (version >= DAY_SCHEMA_VERSION) return 'current';
   const empty = !hasTable(db, 'events') || db.prepare('SELECT 1 FROM events LIMIT 1').get() === undefined;
-  // An index is only added to a file that is empty or being migrated: a file written with
-  // `--search-index off` stays without one (readers scan it), so no index is ever partial.
-  if (version >= DAY_SCHEMA_VERSION && !empty) return 'current';
   // Version 1's unchunked index is replaced (when the file is to keep an index).
   const hadIndex = hasTable(db, 'events_fts');
   db.transaction(() => {
@@ -255,8 +256,11 @@ export function ensureDayTables(db: Database.Database, search: boolean, chunkRow
     if (version < 1 && !empty) backfillSummaries(db);
     if (version < 3 && !empty) backfillRollups(db);
     if (hadIndex) db.exec('DROP TABLE IF EXISTS events_fts_words; DROP TABLE events_fts;');
-    // Version 2 files already have their chunked index (or were written without one).
-    if (search && (empty || version < 2)) {
+    // A file written before the index moved out (versions 1 and 2 with rows) keeps its index in
+    // the file, chunked, and the writer goes on adding to it: no day is ever half in one layout
+    // and half in the other. Version 3 files already have theirs (or were written without one).
+    // New files get none here: the writer gives them an index file (index-file.ts).
+    if (search && !empty && version < 2) {
       db.exec(searchSchema(1));
       const last = db.prepare('SELECT max(rowid) FROM events').pluck().get() as number | null;
       if (last !== null) new ChunkedIndex(db, chunkRows, [1]).add(1, last);

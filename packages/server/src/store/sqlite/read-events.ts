@@ -32,6 +32,8 @@ export interface ReadContext {
   conn(day: string): Database.Database | null;
   /** A cached prepared statement of a day's connection. */
   stmt(day: string, db: Database.Database, sql: string): Database.Statement;
+  /** Whether the day's connection has its index file (index-file.ts) attached as `ix`. */
+  indexAttached(day: string): boolean;
 }
 
 export const NO_BOUND = Number.MAX_SAFE_INTEGER;
@@ -93,23 +95,58 @@ export function rowidAfter(ctx: ReadContext, day: string, db: Database.Database,
 }
 
 /**
- * First rowids of a day's full-text index chunks (day-index.ts), ascending; empty when the day has
- * no index (written with `--search-index off`: searched by scanning).
+ * A day's full-text index as a reader sees it: in the day file (schema ≤ 3, complete: written in
+ * the events' transaction) or in its index file (index-file.ts), complete up to its watermark.
  */
-export function indexChunks(ctx: ReadContext, day: string, db: Database.Database): number[] {
-  return chunkStartsOf(ctx.stmt(day, db, CHUNK_NAMES_SQL).pluck().all() as string[]);
+export interface DayText {
+  /** Where the chunk tables are: `main` (the day file) or `ix` (the attached index file). */
+  schema: 'main' | 'ix';
+  /** First rowids of the index chunks, ascending. */
+  chunks: number[];
+  /** Every row up to this rowid is indexed, none after it: those are checked with the matcher. */
+  indexed: number;
+  /** Rows after `indexed` exist (the index lags the day's commits). */
+  lagging: boolean;
+}
+
+const IX_CHUNK_NAMES_SQL = CHUNK_NAMES_SQL.replace('FROM sqlite_master', 'FROM ix.sqlite_master');
+
+/** The day's index; null when the day has none (written with `--search-index off`: scanned). */
+export function dayText(ctx: ReadContext, day: string, db: Database.Database): DayText | null {
+  const inFile = chunkStartsOf(ctx.stmt(day, db, CHUNK_NAMES_SQL).pluck().all() as string[]);
+  if (inFile.length > 0) return { schema: 'main', chunks: inFile, indexed: NO_BOUND, lagging: false };
+  if (!ctx.indexAttached(day)) return null;
+  let indexed: number;
+  let chunks: number[];
+  try {
+    // The watermark first, then the chunks: a chunk holding rows up to the watermark was created
+    // in the transaction that set it, or before, so the list read after it has them all.
+    indexed = (ctx.stmt(day, db, 'SELECT indexed FROM ix.index_state WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+    chunks = chunkStartsOf(ctx.stmt(day, db, IX_CHUNK_NAMES_SQL).pluck().all() as string[]);
+  } catch (err) {
+    if (isNoSuchTable(err)) return null; // not an index file (yet): scan the day
+    throw err;
+  }
+  const last = (ctx.stmt(day, db, 'SELECT max(rowid) FROM events').pluck().get() as number | null) ?? 0;
+  return { schema: 'ix', chunks, indexed, lagging: last > indexed };
+}
+
+/** The FROM and MATCH of chunk `start` of `text`'s index, its table aliased `f`. */
+function chunkRef(text: DayText, start: number): { from: string; match: string } {
+  const t = indexTable(start);
+  return { from: `${text.schema}.${t} f`, match: `f.${t} MATCH ?` };
 }
 
 /**
- * How many rows of the day match `tq`, counting no further than `cap`: the cost of the count is
- * bounded by the cap, so it can decide between plans whose cost it is compared with.
+ * How many indexed rows of the day match `tq`, counting no further than `cap`: the cost of the
+ * count is bounded by the cap, so it can decide between plans whose cost it is compared with.
  */
-export function indexCount(ctx: ReadContext, day: string, db: Database.Database, chunks: number[], tq: TextQuery, cap: number): number {
+export function indexCount(ctx: ReadContext, day: string, db: Database.Database, text: DayText, tq: TextQuery, cap: number): number {
   const expr = ftsExpression(tq);
   let n = 0;
-  for (const k of chunks) {
-    const t = indexTable(k);
-    n += (ctx.stmt(day, db, `SELECT count(*) AS n FROM (SELECT rowid FROM ${t} WHERE ${t} MATCH ? LIMIT ?)`).get(expr, cap - n) as { n: number }).n;
+  for (const k of text.chunks) {
+    const c = chunkRef(text, k);
+    n += (ctx.stmt(day, db, `SELECT count(*) AS n FROM (SELECT f.rowid FROM ${c.from} WHERE ${c.match} LIMIT ?)`).get(expr, cap - n) as { n: number }).n;
     if (n >= cap) return cap;
   }
   return n;
@@ -191,17 +228,11 @@ function rowidRange(ctx: ReadContext, day: string, db: Database.Database, r: Ran
   return [from, to];
 }
 
-function byIndex(
-  ctx: ReadContext,
-  day: string,
-  db: Database.Database,
-  chunks: number[],
-  tq: TextQuery,
-  q: EventsQuery,
-  r: Range,
-  want: number,
-): EventRowLike[] {
-  const [from, to] = rowidRange(ctx, day, db, r);
+function byIndex(ctx: ReadContext, day: string, db: Database.Database, text: DayText, tq: TextQuery, q: EventsQuery, r: Range, want: number): EventRowLike[] {
+  const [from, rangeTo] = rowidRange(ctx, day, db, r);
+  // Rows past the index's watermark are read by scanning below.
+  const to = Math.min(rangeTo, text.indexed + 1);
+  const chunks = text.chunks;
   const f = filterSql(q, 'e.');
   const session = q.session !== undefined ? ' AND e.session = ?' : '';
   const expr = ftsExpression(tq);
@@ -214,25 +245,38 @@ function byIndex(
     const next = chunks[i + 1];
     if (next !== undefined && next <= from) continue; // the chunk ends before the range
     if (start >= to) break;
-    const t = indexTable(start);
-    const sql = `SELECT ${FTS_COLUMNS} FROM ${t} JOIN events e ON e.rowid = ${t}.rowid
-      WHERE ${t} MATCH ? AND ${t}.rowid >= ? AND ${t}.rowid < ?${session}${f.sql} ORDER BY ${t}.rowid LIMIT ?`;
+    const c = chunkRef(text, start);
+    const sql = `SELECT ${FTS_COLUMNS} FROM ${c.from} JOIN events e ON e.rowid = f.rowid
+      WHERE ${c.match} AND f.rowid >= ? AND f.rowid < ?${session}${f.sql} ORDER BY f.rowid LIMIT ?`;
     const args: unknown[] = [expr, from, to];
     if (q.session !== undefined) args.push(q.session);
     args.push(...f.args, want - out.length);
     for (const row of ctx.stmt(day, db, sql).all(...args) as EventRowLike[]) out.push(row);
     if (out.length >= want) break;
   }
+  // The rows the index has not reached yet (at most the lag bound, index-file.ts), in order after
+  // the indexed ones: checked one by one, as on a day without an index.
+  if (out.length < want && rangeTo > text.indexed + 1) {
+    for (const row of scanRange(ctx, day, db, q, Math.max(from, text.indexed + 1), rangeTo, want - out.length)) out.push(row);
+  }
   return out;
 }
 
 function byRowid(ctx: ReadContext, day: string, db: Database.Database, q: EventsQuery, r: Range, want: number): EventRowLike[] {
   const [from, to] = rowidRange(ctx, day, db, r);
+  return scanRange(ctx, day, db, q, from, to, want);
+}
+
+/** Up to `want` rows with rowid in [from, to) matching `q` (session, fields, text), each checked. */
+function scanRange(ctx: ReadContext, day: string, db: Database.Database, q: EventsQuery, from: number, to: number, want: number): EventRowLike[] {
   const f = filterSql(q, '');
+  const session = q.session !== undefined ? ' AND session = ?' : '';
   const text = q.q !== undefined && q.q.trim() !== '';
   if (text) ensureMatchFunction(db);
-  const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE rowid >= ? AND rowid < ?${f.sql}${text ? ' AND logsrv_match(?, value)' : ''} ORDER BY rowid LIMIT ?`;
-  const args: unknown[] = [from, to, ...f.args];
+  const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE rowid >= ? AND rowid < ?${session}${f.sql}${text ? ' AND logsrv_match(?, value)' : ''} ORDER BY rowid LIMIT ?`;
+  const args: unknown[] = [from, to];
+  if (q.session !== undefined) args.push(q.session);
+  args.push(...f.args);
   if (text) args.push(q.q);
   args.push(want);
   return ctx.stmt(day, db, sql).all(...args) as EventRowLike[];
@@ -240,14 +284,15 @@ function byRowid(ctx: ReadContext, day: string, db: Database.Database, q: Events
 
 /** Up to `want` rows of one day in `(lo, hi]` matching `q`, in id order, by the cheapest plan. */
 export function readDay(ctx: ReadContext, day: string, db: Database.Database, q: EventsQuery, tq: TextQuery | null, r: Range, want: number): EventRowLike[] {
-  const chunks = tq === null ? [] : indexChunks(ctx, day, db);
-  const indexed = tq !== null && chunks.length > 0;
-  if (indexed && indexCount(ctx, day, db, chunks, tq, 1) === 0) return [];
+  const text = tq === null ? null : dayText(ctx, day, db);
+  const indexed = tq !== null && text !== null;
+  // No match in the index says nothing about rows it has not reached yet.
+  if (indexed && !text.lagging && indexCount(ctx, day, db, text, tq, 1) === 0) return [];
   if (q.session !== undefined) {
     const n = sessionRows(ctx, day, db, q.session);
     if (n === 0) return [];
     // The index when the word is rarer in the whole day than the session's events are many.
-    if (indexed && indexCount(ctx, day, db, chunks, tq, n) < n) return byIndex(ctx, day, db, chunks, tq, q, r, want);
+    if (indexed && indexCount(ctx, day, db, text, tq, n) < n) return byIndex(ctx, day, db, text, tq, q, r, want);
     return bySessions(ctx, day, db, [q.session], q, r, want);
   }
   const candidates = candidateSessions(ctx, day, db, q);
@@ -256,9 +301,9 @@ export function readDay(ctx: ReadContext, day: string, db: Database.Database, q:
     if (candidates !== null) {
       let rows = 0;
       for (const s of candidates) rows += sessionRows(ctx, day, db, s);
-      if (indexCount(ctx, day, db, chunks, tq, rows) >= rows) return bySessions(ctx, day, db, candidates, q, r, want);
+      if (indexCount(ctx, day, db, text, tq, rows) >= rows) return bySessions(ctx, day, db, candidates, q, r, want);
     }
-    return byIndex(ctx, day, db, chunks, tq, q, r, want);
+    return byIndex(ctx, day, db, text, tq, q, r, want);
   }
   if (candidates !== null) return bySessions(ctx, day, db, candidates, q, r, want);
   return byRowid(ctx, day, db, q, r, want);

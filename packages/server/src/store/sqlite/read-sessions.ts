@@ -18,8 +18,8 @@ import type { SessionCursor } from '../session-cursor.js';
 import { compareCodePoints, compareListed, decodeSessionCursor, encodeSessionCursor } from '../session-cursor.js';
 import type { LatestValue, RegisteredSession, SessionPage, SessionSummary, SessionsQuery } from '../store.js';
 import { indexTable } from './day-index.js';
-import type { ReadContext } from './read-events.js';
-import { indexChunks, indexCount, isNoSuchTable, NO_BOUND, readDay } from './read-events.js';
+import type { DayText, ReadContext } from './read-events.js';
+import { dayText, indexCount, isNoSuchTable, NO_BOUND, readDay } from './read-events.js';
 
 export interface SessionsContext extends ReadContext {
   /** A read-only connection to registry.db, or null while it does not exist. */
@@ -123,21 +123,23 @@ function fieldCandidates(ctx: SessionsContext, days: Day[], q: SessionsQuery): S
 
 /** Sessions with an event matching a rare `q`, from the index; null when the index cannot say cheaply. */
 function indexCandidates(ctx: ReadContext, days: Day[], tq: TextQuery): Set<string> | null {
-  const chunks: number[][] = [];
+  const texts: DayText[] = [];
   let total = 0;
   for (const [day, db] of days) {
-    const c = indexChunks(ctx, day, db);
-    if (c.length === 0) return null;
-    total += indexCount(ctx, day, db, c, tq, MAX_INDEX_DRIVEN + 1 - total);
+    const t = dayText(ctx, day, db);
+    // A day without an index, or whose index lags its commits, cannot answer from the index alone.
+    if (t === null || t.lagging) return null;
+    total += indexCount(ctx, day, db, t, tq, MAX_INDEX_DRIVEN + 1 - total);
     if (total > MAX_INDEX_DRIVEN) return null;
-    chunks.push(c);
+    texts.push(t);
   }
   const out = new Set<string>();
   const expr = ftsExpression(tq);
   days.forEach(([day, db], i) => {
-    for (const k of chunks[i] as number[]) {
+    const text = texts[i] as DayText;
+    for (const k of text.chunks) {
       const t = indexTable(k);
-      const sql = `SELECT DISTINCT e.session FROM ${t} JOIN events e ON e.rowid = ${t}.rowid WHERE ${t} MATCH ?`;
+      const sql = `SELECT DISTINCT e.session FROM ${text.schema}.${t} f JOIN events e ON e.rowid = f.rowid WHERE f.${t} MATCH ?`;
       for (const r of ctx.stmt(day, db, sql).iterate(expr) as Iterable<{ session: string }>) out.add(r.session);
     }
   });

@@ -12,6 +12,7 @@ import type { TextFormat } from '../row-text.js';
 import { renderPage, sessionTextOptions } from '../row-text.js';
 import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
+import { indexFile } from './index-file.js';
 import type { ReadContext } from './read-events.js';
 import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
 import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
@@ -23,7 +24,7 @@ import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
 
 const { dataDir } = workerData as { dataDir: string };
-const conns = new Map<string, { db: Database.Database; ino: number }>();
+const conns = new Map<string, { db: Database.Database; ino: number; ixIno: number | undefined }>();
 /** SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE); address space, not memory: pages stay the OS's. */
 const MMAP_BYTES = 0x7fff0000;
 
@@ -35,8 +36,11 @@ const MMAP_BYTES = 0x7fff0000;
 function conn(day: string): Database.Database | null {
   const file = dayFile(dataDir, day);
   const ino = statSync(file, { throwIfNoEntry: false })?.ino;
+  // The day's index file (index-file.ts), attached as `ix` when there is one. It may appear after
+  // the day file (the writer creates it right after) or go with it (archive): same check.
+  const ixIno = statSync(indexFile(dataDir, day), { throwIfNoEntry: false })?.ino;
   const cached = conns.get(day);
-  if (cached && cached.ino === ino) return cached.db;
+  if (cached && cached.ino === ino && cached.ixIno === ixIno) return cached.db;
   if (cached) forget(day, cached.db);
   if (ino === undefined) return null;
   const db = new Database(file, { fileMustExist: true });
@@ -45,7 +49,11 @@ function conn(day: string): Database.Database | null {
   // Pages read through a memory map instead of copied into each connection's cache: a session's
   // 10,000 rows are scattered over a day file of ~1 GB; measured here ~35 ms instead of ~60 ms.
   db.pragma(`mmap_size = ${MMAP_BYTES}`);
-  conns.set(day, { db, ino });
+  if (ixIno !== undefined) {
+    db.prepare('ATTACH ? AS ix').run(indexFile(dataDir, day));
+    db.pragma(`ix.mmap_size = ${MMAP_BYTES}`);
+  }
+  conns.set(day, { db, ino, ixIno });
   return db;
 }
 
@@ -79,7 +87,13 @@ function registry(): Database.Database | null {
   return registryConn;
 }
 
-const ctx: ReadContext & SessionsContext = { days: () => listDays(dataDir), conn, stmt, registry };
+const ctx: ReadContext & SessionsContext = {
+  days: () => listDays(dataDir),
+  conn,
+  stmt,
+  registry,
+  indexAttached: (day) => conns.get(day)?.ixIno !== undefined,
+};
 
 /** Statements in raw mode (rows as arrays), cached apart from the object-mode ones. */
 const rawCache = new Map<string, Database.Statement>();

@@ -3,7 +3,8 @@
  * small pool of readers — so the thread that reads sockets never makes a synchronous SQLite call.
  */
 import { mkdirSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import type { EventId } from '@logsrv/protocol';
 import type { IdentifiedBatch } from '../../batch/index.js';
 import { packEvents } from '../../batch/index.js';
@@ -25,6 +26,7 @@ import type {
   Store,
 } from '../store.js';
 import { INDEX_CHUNK_ROWS } from './day-index.js';
+import { INDEX_MAX_LAG_ROWS, IndexProgress } from './index-file.js';
 import { WorkerClient } from './worker-rpc.js';
 
 export interface SqliteStoreOptions {
@@ -38,24 +40,45 @@ export interface SqliteStoreOptions {
   searchChunkRows?: number;
   /** Whether report rollups are kept (default true; false only to measure what they cost). */
   rollups?: boolean;
+  /** Rows the index thread may lag behind the writer before the writer waits (default INDEX_MAX_LAG_ROWS). */
+  searchIndexMaxLagRows?: number;
 }
 
 export class SqliteStore implements Store {
   private readonly writer: WorkerClient;
   private readonly readers: WorkerClient[];
+  /** The index thread (index-worker.ts), with the index on. */
+  private readonly indexer: WorkerClient | null = null;
+  private readonly progress: IndexProgress | null = null;
 
   private readonly dataDir: string;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
     this.dataDir = opts.dataDir;
-    this.writer = new WorkerClient(new URL('./writer-worker.js', import.meta.url), {
-      dataDir: opts.dataDir,
-      synchronous: opts.synchronous,
-      searchIndex: opts.searchIndex ?? true,
-      searchChunkRows: opts.searchChunkRows ?? INDEX_CHUNK_ROWS,
-      rollups: opts.rollups ?? true,
-    });
+    const searchIndex = opts.searchIndex ?? true;
+    const searchChunkRows = opts.searchChunkRows ?? INDEX_CHUNK_ROWS;
+    let index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number } | null = null;
+    if (searchIndex) {
+      // The writer tells the index thread of its commits directly (no hop through this thread);
+      // both and this thread share the index's progress (IndexProgress).
+      const buffer = new SharedArrayBuffer(IndexProgress.bytes);
+      const progress = new IndexProgress(buffer);
+      const { port1, port2 } = new MessageChannel();
+      this.progress = progress;
+      this.indexer = new WorkerClient(
+        new URL('./index-worker.js', import.meta.url),
+        { dataDir: opts.dataDir, synchronous: opts.synchronous, searchChunkRows, progress: buffer, port: port2 },
+        // A dead index thread must not hold the writer: it stops waiting (searches stay exact).
+        { transferList: [port2], onExit: () => progress.markDead() },
+      );
+      index = { progress: buffer, port: port1, maxLagRows: opts.searchIndexMaxLagRows ?? INDEX_MAX_LAG_ROWS };
+    }
+    this.writer = new WorkerClient(
+      new URL('./writer-worker.js', import.meta.url),
+      { dataDir: opts.dataDir, synchronous: opts.synchronous, searchIndex, searchChunkRows, rollups: opts.rollups ?? true, index },
+      { transferList: index ? [index.port] : [] },
+    );
     this.readers = [];
     for (let i = 0; i < Math.max(1, opts.readerThreads); i++) {
       this.readers.push(new WorkerClient(new URL('./reader-worker.js', import.meta.url), { dataDir: opts.dataDir }));
@@ -77,6 +100,11 @@ export class SqliteStore implements Store {
 
   append(batch: IdentifiedBatch): Promise<AppendResult> {
     return this.writer.call<AppendResult>({ op: 'append', events: packEvents(batch.events), ms: batch.ms, seq: batch.seq });
+  }
+
+  /** Rows of the current day committed but not yet in its full-text index (0 with the index off). */
+  searchIndexLagRows(): number {
+    return this.progress?.lag() ?? 0;
   }
 
   lastId(): Promise<EventId | null> {
@@ -132,8 +160,12 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.writer, ...this.readers].map((w) => w.call({ op: 'close' })));
-    await Promise.all([this.writer, ...this.readers].map((w) => w.terminate()));
+    // The index thread stops first: after it the writer waits for nobody.
+    if (this.indexer) await Promise.allSettled([this.indexer.call({ op: 'close' })]);
+    this.progress?.markDead();
+    const all = [this.writer, ...this.readers];
+    await Promise.allSettled(all.map((w) => w.call({ op: 'close' })));
+    await Promise.all([...all, ...(this.indexer ? [this.indexer] : [])].map((w) => w.terminate()));
   }
 
   private reader(): WorkerClient {

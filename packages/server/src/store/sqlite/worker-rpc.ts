@@ -3,7 +3,7 @@
  * each response answers it. The calling side keeps a map of pending promises; the worker side
  * runs a synchronous handler per message (SQLite is synchronous anyway).
  */
-import type { MessagePort } from 'node:worker_threads';
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { Worker } from 'node:worker_threads';
 
 export interface WorkerRequest {
@@ -43,8 +43,10 @@ export class WorkerClient {
   private nextRid = 1;
   private dead: Error | null = null;
 
-  constructor(file: URL, workerData: unknown) {
-    this.worker = new Worker(file, { workerData });
+  /** `onExit` runs once when the worker is gone (error or exit). */
+  constructor(file: URL, workerData: unknown, opts: { transferList?: TransferListItem[]; onExit?: () => void } = {}) {
+    this.worker = new Worker(file, { workerData, transferList: opts.transferList });
+    if (opts.onExit) this.worker.once('exit', opts.onExit);
     this.worker.on('message', (r: Reply) => {
       const p = this.pending.get(r.rid);
       if (!p) return;

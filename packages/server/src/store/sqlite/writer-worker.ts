@@ -3,6 +3,7 @@
  * SQLite. Messages are handled one at a time, so batches commit in the order they were sent.
  */
 import { mkdirSync } from 'node:fs';
+import type { MessagePort } from 'node:worker_threads';
 import { parentPort, workerData } from 'node:worker_threads';
 import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
@@ -10,7 +11,8 @@ import type { EventColumns, PackedEvents } from '../../batch/index.js';
 import { unpackToColumns } from '../../batch/index.js';
 import type { Registration } from '../store.js';
 import type { DayIndex } from './day-index.js';
-import { ensureDayTables, prepareDayIndex } from './day-index.js';
+import { CHUNK_NAMES_SQL, ensureDayTables, prepareDayIndex } from './day-index.js';
+import { createIndexFile, hasIndexFile, IndexProgress, indexFile } from './index-file.js';
 import { RegistryDb } from './registry-db.js';
 import { applyPragmas, dayFile, listDays, SCHEMA } from './schema.js';
 import type { WorkerRequest } from './worker-rpc.js';
@@ -25,9 +27,12 @@ interface WriterData {
   searchChunkRows: number;
   /** Whether report rollups are kept (false only to measure their cost: reports then read nothing). */
   rollups: boolean;
+  /** With the index on: the index thread's progress, and the port to tell it of commits (index-worker.ts). */
+  index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number } | null;
 }
 
-const { dataDir, synchronous, searchIndex, searchChunkRows, rollups } = workerData as WriterData;
+const { dataDir, synchronous, searchIndex, searchChunkRows, rollups, index: indexer } = workerData as WriterData;
+const progress = indexer ? new IndexProgress(indexer.progress) : null;
 mkdirSync(dataDir, { recursive: true });
 const registry = new RegistryDb(dataDir, synchronous);
 
@@ -35,9 +40,13 @@ interface Open {
   day: string;
   db: Database.Database;
   /** Inserts events `from..to-1` not listed in `skip` (ascending batch indices) and records the new marks, in one transaction. */
-  insertMany: (r: DayRun, skip: number[] | undefined, marks: Map<string, number> | undefined) => void;
+  insertMany: (r: DayRun, skip: number[] | undefined, marks: Map<string, number> | undefined) => number;
   markOf: Database.Statement;
   index: DayIndex;
+  /** Days since the epoch. */
+  dayNo: number;
+  /** The day has an index file, followed by the index thread. */
+  indexed: boolean;
 }
 
 let current: Open | null = null;
@@ -126,6 +135,15 @@ function open(day: string): Open {
   applyPragmas(db, synchronous);
   db.exec(SCHEMA);
   ensureDayTables(db, searchIndex, searchChunkRows);
+  // A new day (no rows yet) started with the index on gets its index file now, before its first
+  // row: a day has one iff it is indexed from its start (index-file.ts). Files of schema ≤ 3 with
+  // their index inside (CHUNK_NAMES_SQL finds it) go on being indexed by prepareDayIndex.
+  const inFile = db.prepare(CHUNK_NAMES_SQL).all().length > 0;
+  const last = (db.prepare('SELECT max(rowid) FROM events').pluck().get() as number | null) ?? 0;
+  if (searchIndex && !inFile && last === 0 && !hasIndexFile(dataDir, day)) createIndexFile(indexFile(dataDir, day), synchronous);
+  const indexed = !inFile && hasIndexFile(dataDir, day);
+  const dayNo = Math.floor(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / DAY_MS);
+  progress?.writerAt(dayNo, last, indexed);
   const index = prepareDayIndex(db, searchChunkRows, rollups);
   const insert = db.prepare(
     `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
@@ -140,6 +158,7 @@ function open(day: string): Open {
     let next = 0; // index into skip
     while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
     let firstRowid = -1;
+    let lastRowid = -1;
     for (let i = r.from; i < r.to; i++) {
       if (skip !== undefined && skip[next] === i) {
         next++;
@@ -162,13 +181,16 @@ function open(day: string): Open {
         c.producer[i],
         c.pseq[i],
       );
-      if (firstRowid < 0) firstRowid = Number(info.lastInsertRowid);
+      lastRowid = Number(info.lastInsertRowid);
+      if (firstRowid < 0) firstRowid = lastRowid;
     }
-    // Summaries and the full-text index, in the same transaction as the events.
+    // Summaries, rollups (and a schema-3 file's in-file full-text index), in the same transaction
+    // as the events. A new day's index is written after the commit by the index thread.
     index.apply(r, skip, firstRowid);
     if (raised) for (const [producer, mark] of raised) raiseMark.run(producer, mark);
+    return lastRowid;
   });
-  return { day, db, insertMany, markOf, index };
+  return { day, db, insertMany, markOf, index, dayNo, indexed };
 }
 
 function dbFor(day: string): Open {
@@ -246,7 +268,18 @@ serveRequests((req: WorkerRequest) => {
         const o = dbFor(dayOf(ms[from] as number));
         const { skip, raised } = findDuplicates(o, r);
         const stored = to - from - (skip?.length ?? 0);
-        if (stored > 0) o.insertMany(r, skip, raised);
+        if (stored > 0) {
+          // Backpressure: the index may lag this day's commits by at most maxLagRows (plus one
+          // batch). Searches stay exact at any lag (they scan what is not indexed yet); the bound
+          // keeps that scan short. Waiting here holds back the replies, then the queue, then
+          // the senders — the queue's own overflow policy applies.
+          if (progress && o.indexed) progress.waitUntilLagAtMost(indexer?.maxLagRows ?? 0);
+          const lastRowid = o.insertMany(r, skip, raised);
+          if (progress && o.indexed) {
+            progress.writerAt(o.dayNo, lastRowid, true);
+            indexer?.port.postMessage(o.day);
+          }
+        }
         // Only after the commit: a failed transaction leaves the marks as they were.
         if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
         if (stored > 0) {
