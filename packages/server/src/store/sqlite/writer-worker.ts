@@ -3,7 +3,7 @@
  * SQLite. Messages are handled one at a time, so batches commit in the order they were sent.
  */
 import { mkdirSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import type { EventColumns, PackedEvents } from '../../batch/index.js';
@@ -41,6 +41,25 @@ interface Open {
 }
 
 let current: Open | null = null;
+
+/**
+ * The WAL checkpoint runs on its own thread (checkpoint-worker.ts, which states the contract):
+ * the writer's COMMIT never waits for a checkpoint's copy and fsyncs. Shared state: [0] commits
+ * by this thread, [1] set by the checkpointer once it has closed its connection. Should that
+ * thread die, the writer goes back to SQLite's automatic checkpoint.
+ */
+const CKPT_COMMITS = 0;
+const CKPT_ACK = 1;
+const ckptState = new Int32Array(new SharedArrayBuffer(8));
+let checkpointer: Worker | null = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { state: ckptState.buffer } });
+const checkpointerGone = () => {
+  if (checkpointer === null) return;
+  checkpointer = null;
+  current?.db.pragma('wal_autocheckpoint = 1000');
+};
+checkpointer.on('error', checkpointerGone);
+checkpointer.on('exit', checkpointerGone);
+checkpointer.unref();
 let lastMs = 0;
 let lastSeq = -1;
 
@@ -122,10 +141,15 @@ function findDuplicates(o: Open, r: DayRun): { skip: number[] | undefined; raise
 }
 
 function open(day: string): Open {
-  const db = new Database(dayFile(dataDir, day));
+  const file = dayFile(dataDir, day);
+  const db = new Database(file);
   applyPragmas(db, synchronous);
   db.exec(SCHEMA);
   ensureDayTables(db, searchIndex, searchChunkRows);
+  if (checkpointer) {
+    db.pragma('wal_autocheckpoint = 0');
+    checkpointer.postMessage({ file });
+  }
   const index = prepareDayIndex(db, searchChunkRows, rollups);
   const insert = db.prepare(
     `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
@@ -246,7 +270,10 @@ serveRequests((req: WorkerRequest) => {
         const o = dbFor(dayOf(ms[from] as number));
         const { skip, raised } = findDuplicates(o, r);
         const stored = to - from - (skip?.length ?? 0);
-        if (stored > 0) o.insertMany(r, skip, raised);
+        if (stored > 0) {
+          o.insertMany(r, skip, raised);
+          Atomics.add(ckptState, CKPT_COMMITS, 1);
+        }
         // Only after the commit: a failed transaction leaves the marks as they were.
         if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
         if (stored > 0) {
@@ -268,6 +295,13 @@ serveRequests((req: WorkerRequest) => {
       return registry.mappings();
     case 'close':
       registry.close();
+      if (checkpointer) {
+        // Its connection closed before the last checkpoint here, which truncates the WAL.
+        const c = checkpointer;
+        checkpointer = null;
+        c.postMessage({ close: true });
+        Atomics.wait(ckptState, CKPT_ACK, 0, 5000);
+      }
       if (current) {
         current.db.pragma('wal_checkpoint(TRUNCATE)');
         current.db.close();
