@@ -52,12 +52,16 @@ export interface TailHubOptions {
  */
 const FANOUT_GAP_FACTOR = 2;
 /**
- * A hub whose last flush took less than this flushes a commit inside the feed listener, at once:
- * the frames reach the sockets before the ingest response is even built, instead of a turn of
- * the event loop later (~1 ms on a busy thread, the largest server-side wait of a line at low
- * rates). Costlier hubs (thousands of clients) keep the paced, coalescing flush.
+ * A hub with at most INLINE_FLUSH_CLIENTS clients whose last flush took less than INLINE_FLUSH_MS
+ * flushes a commit inside the feed listener, at once: the frames reach the sockets before the
+ * ingest response is even built, instead of a turn of the event loop later (~1 ms on a busy
+ * thread, the largest server-side wait of a line at low rates). Bigger hubs keep the paced,
+ * coalescing flush on a later turn: the client count bounds what an inline flush can cost (the
+ * last flush's cost alone does not — it may have touched no subscription), and a costly flush
+ * inside the listener would keep the writer from sending its next batch meanwhile.
  */
 const INLINE_FLUSH_MS = 0.5;
+const INLINE_FLUSH_CLIENTS = 64;
 
 interface Commit {
   batch: IdentifiedBatch;
@@ -141,6 +145,7 @@ export class TailHub implements ClientOwner {
     if (
       this.flushTimer === null &&
       this.flushImmediate === null &&
+      this.clients.size <= INLINE_FLUSH_CLIENTS &&
       this.lastFlushCost < INLINE_FLUSH_MS &&
       at >= this.lastFlushEnd + this.lastFlushCost * FANOUT_GAP_FACTOR
     ) {
