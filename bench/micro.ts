@@ -47,7 +47,7 @@ import { LineSplitter } from '../packages/server/dist/ingest/split-lines.js';
 import { renderHtml } from '../packages/server/dist/query/render.js';
 import { LocalCommitFeed } from '../packages/server/dist/queue/commit-feed.js';
 import { renderPage } from '../packages/server/dist/store/row-text.js';
-import { committedToEvent } from '../packages/server/dist/store/rows.js';
+import { committedEventJson, committedToEvent } from '../packages/server/dist/store/rows.js';
 import { ensureDayTables, INDEX_CHUNK_ROWS, prepareDayIndex, searchSchema } from '../packages/server/dist/store/sqlite/day-index.js';
 import { createIndexFile, IndexFollower } from '../packages/server/dist/store/sqlite/index-file.js';
 import { applyPragmas, SCHEMA } from '../packages/server/dist/store/sqlite/schema.js';
@@ -400,6 +400,17 @@ function framesOf(b: Batch): string {
   for (let i = 0; i < b.events.length; i++) {
     const ms = b.ms[i] as number;
     const seq = b.seq[i] as number;
+    s += eventFrame(`${ms}-${seq}`, committedEventJson(b.events[i] as NormalizedEvent, ms, seq));
+  }
+  return s;
+}
+
+/** The same frames through the event object, as the hub made them before committedEventJson. */
+function framesViaObject(b: Batch): string {
+  let s = '';
+  for (let i = 0; i < b.events.length; i++) {
+    const ms = b.ms[i] as number;
+    const seq = b.seq[i] as number;
     s += eventFrame(`${ms}-${seq}`, JSON.stringify(committedToEvent(b.events[i] as NormalizedEvent, ms, seq)));
   }
   return s;
@@ -586,7 +597,17 @@ export const micro: Benchmark = {
         reps,
         ms,
         '5 hub fan-out',
-        { label: 'SSE frames (committedToEvent + stringify + frame)', step: (b) => (framesOf(b).length > 0 ? BATCH : 0) },
+        { label: 'SSE frames (committedEventJson + frame)', step: (b) => (framesOf(b).length > 0 ? BATCH : 0) },
+        { label: 'JSON.stringify(event) each', step: (b) => b.events.reduce((n, e) => n + (JSON.stringify(e).length > 0 ? 1 : 0), 0) },
+      ),
+    );
+    log(
+      pair(
+        pool,
+        reps,
+        ms,
+        '5 hub fan-out',
+        { label: 'SSE frames via the object (committedToEvent + stringify + frame)', step: (b) => (framesViaObject(b).length > 0 ? BATCH : 0) },
         { label: 'JSON.stringify(event) each', step: (b) => b.events.reduce((n, e) => n + (JSON.stringify(e).length > 0 ? 1 : 0), 0) },
       ),
     );

@@ -2,7 +2,8 @@
  * The reader thread's fast paths give exactly what the plain ones give, for any row the writer can
  * store (every optional field present or absent, odd strings, object values): rows read as arrays
  * (arrayToEvent) make the same events as rows read as objects (rowToEvent), and pages rendered in
- * the reader (store/row-text.ts) are byte-for-byte query/render.ts's.
+ * the reader (store/row-text.ts) are byte-for-byte query/render.ts's; and the live tail's frame
+ * text (committedEventJson) is byte-for-byte the event read back.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +11,7 @@ import fc from 'fast-check';
 import { renderNdjson, renderText } from '../src/query/render.ts';
 import { renderPage } from '../src/store/row-text.ts';
 import type { EventRowLike } from '../src/store/rows.ts';
-import { arrayToEvent, rowToEvent } from '../src/store/rows.ts';
+import { arrayToEvent, committedEventJson, committedToEvent, rowToEvent } from '../src/store/rows.ts';
 import { SELECT_COLUMNS } from '../src/store/sqlite/schema.ts';
 
 const text = fc.string({ unit: 'binary', maxLength: 40 });
@@ -60,5 +61,21 @@ test('rendered pages equal the event renderers for json, ndjson and text', () =>
       assert.equal(renderPage(events, next, 'json').count, rows.length);
     }),
     { numRuns: 1000, seed: 6 },
+  );
+});
+
+test('committedEventJson(event, ms, seq) is JSON.stringify(committedToEvent(event, ms, seq)), byte for byte', () => {
+  // Rows of one batch share their ms (the text builder caches the last ms's ISO text), so runs of
+  // rows with repeated and changing ms are checked, and ts equal to ms.
+  fc.assert(
+    fc.property(fc.array(row, { minLength: 1, maxLength: 6 }), fc.boolean(), (rows, sameMs) => {
+      for (const r of rows) {
+        const ms = sameMs ? (rows[0] as EventRowLike).ms : r.ms;
+        const { ms: _ms, seq, ...rest } = r;
+        const e = { ...rest, vjson: r.vjson as 0 | 1, ts: r.ts !== null && r.pseq !== null && r.pseq % 2 === 0 ? ms : r.ts };
+        assert.equal(committedEventJson(e, ms, seq), JSON.stringify(committedToEvent(e, ms, seq)));
+      }
+    }),
+    { numRuns: 1000, seed: 7 },
   );
 });

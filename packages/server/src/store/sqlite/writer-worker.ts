@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import type { EventColumns, PackedEvents } from '../../batch/index.js';
@@ -50,6 +50,25 @@ interface Open {
 }
 
 let current: Open | null = null;
+
+/**
+ * The WAL checkpoint runs on its own thread (checkpoint-worker.ts, which states the contract):
+ * the writer's COMMIT never waits for a checkpoint's copy and fsyncs. Shared state: [0] commits
+ * by this thread, [1] set by the checkpointer once it has closed its connection. Should that
+ * thread die, the writer goes back to SQLite's automatic checkpoint.
+ */
+const CKPT_COMMITS = 0;
+const CKPT_ACK = 1;
+const ckptState = new Int32Array(new SharedArrayBuffer(8));
+let checkpointer: Worker | null = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { state: ckptState.buffer } });
+const checkpointerGone = () => {
+  if (checkpointer === null) return;
+  checkpointer = null;
+  current?.db.pragma('wal_autocheckpoint = 1000');
+};
+checkpointer.on('error', checkpointerGone);
+checkpointer.on('exit', checkpointerGone);
+checkpointer.unref();
 let lastMs = 0;
 let lastSeq = -1;
 
@@ -131,7 +150,8 @@ function findDuplicates(o: Open, r: DayRun): { skip: number[] | undefined; raise
 }
 
 function open(day: string): Open {
-  const db = new Database(dayFile(dataDir, day));
+  const file = dayFile(dataDir, day);
+  const db = new Database(file);
   applyPragmas(db, synchronous);
   db.exec(SCHEMA);
   ensureDayTables(db, searchIndex, searchChunkRows);
@@ -144,6 +164,10 @@ function open(day: string): Open {
   const indexed = !inFile && hasIndexFile(dataDir, day);
   const dayNo = Math.floor(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / DAY_MS);
   progress?.writerAt(dayNo, last, indexed);
+  if (checkpointer) {
+    db.pragma('wal_autocheckpoint = 0');
+    checkpointer.postMessage({ file });
+  }
   const index = prepareDayIndex(db, searchChunkRows, rollups);
   const insert = db.prepare(
     `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
@@ -279,6 +303,7 @@ serveRequests((req: WorkerRequest) => {
             progress.writerAt(o.dayNo, lastRowid, true);
             indexer?.port.postMessage(o.day);
           }
+          Atomics.add(ckptState, CKPT_COMMITS, 1);
         }
         // Only after the commit: a failed transaction leaves the marks as they were.
         if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
@@ -301,6 +326,13 @@ serveRequests((req: WorkerRequest) => {
       return registry.mappings();
     case 'close':
       registry.close();
+      if (checkpointer) {
+        // Its connection closed before the last checkpoint here, which truncates the WAL.
+        const c = checkpointer;
+        checkpointer = null;
+        c.postMessage({ close: true });
+        Atomics.wait(ckptState, CKPT_ACK, 0, 5000);
+      }
       if (current) {
         current.db.pragma('wal_checkpoint(TRUNCATE)');
         current.db.close();

@@ -1,0 +1,105 @@
+/**
+ * The WAL checkpoint thread. SQLite's automatic checkpoint runs inside the COMMIT that crosses
+ * 1000 WAL pages: it copies the pages into the database file and fsyncs both files, ~10 ms on
+ * this kind of disk. With one commit per line at 100 lines/s, every ~60th line waited for it —
+ * the p99 of live tail latency. The writer turns that off (wal_autocheckpoint = 0) and this
+ * thread checkpoints the day file being written instead, beside the writer, on its own
+ * connection.
+ *
+ * Contract with the writer thread (writer-worker.ts):
+ *  - messages `{ file }` name the day file written now (the previous one is checkpointed once
+ *    more and closed); `{ close: true }` closes the connection and then sets `state[ACK]` and
+ *    wakes the writer, which waits for it (Atomics.wait) before its own final checkpoint;
+ *  - `state[COMMITS]` is bumped by the writer after each commit: a round with no new commit
+ *    does nothing.
+ *
+ * After CHECKPOINT_COMMITS commits (so at most every POLL_MS under load), or CHECKPOINT_MAX_MS
+ * after any commit, a PASSIVE checkpoint copies what it can without blocking anyone.
+ * The WAL only starts over from its beginning when a checkpoint has copied all of it before the
+ * next write; a writer that never pauses could let it grow without end, so past
+ * RESTART_WAL_PAGES a TRUNCATE checkpoint waits up to RESTART_WAIT_MS for the writer to be between
+ * transactions and then holds it back for the few pages the passive round left and the fsync
+ * (what SQLite's own checkpoint did every 1000 pages, here once per 8192 under sustained load);
+ * if it cannot, it acts as a passive one and the next round tries again.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+
+/** Indices into the shared state (the writer uses the same). */
+const COMMITS = 0;
+const ACK = 1;
+/** How often the commit counter is looked at. */
+const POLL_MS = 100;
+/** A checkpoint runs after this many commits, or after CHECKPOINT_MAX_MS with any commit. */
+const CHECKPOINT_COMMITS = 64;
+const CHECKPOINT_MAX_MS = 1000;
+/** WAL pages (4 KiB each) past which the WAL is made to start over (and its file cut back): 32 MiB. */
+const RESTART_WAL_PAGES = 8192;
+/** Longest wait of a TRUNCATE checkpoint for the writer's lock (and readers), so the writer's longest stall by it. */
+const RESTART_WAIT_MS = 50;
+
+interface CheckpointData {
+  state: SharedArrayBuffer;
+}
+
+const state = new Int32Array((workerData as CheckpointData).state);
+let db: Database.Database | null = null;
+let seen = 0;
+let lastAt = 0;
+
+function checkpoint(): void {
+  if (!db) return;
+  const row = db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as { busy: number; log: number; checkpointed: number }[];
+  if ((row[0]?.log ?? 0) < RESTART_WAL_PAGES) return;
+  db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.pragma('busy_timeout = 0');
+  }
+}
+
+function closeDb(): void {
+  if (!db) return;
+  try {
+    checkpoint();
+  } finally {
+    db.close();
+    db = null;
+  }
+}
+
+const timer = setInterval(() => {
+  const commits = Atomics.load(state, COMMITS);
+  const now = performance.now();
+  if (commits === seen || (commits - seen < CHECKPOINT_COMMITS && now - lastAt < CHECKPOINT_MAX_MS)) return;
+  seen = commits;
+  lastAt = now;
+  try {
+    checkpoint();
+  } catch {
+    // Busy or locked: the next round tries again; the writer's own checkpoint at close is the last word.
+  }
+}, POLL_MS);
+
+parentPort?.on('message', (m: { file?: string; close?: boolean }) => {
+  try {
+    closeDb();
+  } catch {
+    // The file's last checkpoint failed: the writer's next checkpoint or the next open covers it.
+  }
+  if (m.close) {
+    clearInterval(timer);
+    Atomics.store(state, ACK, 1);
+    Atomics.notify(state, ACK);
+    parentPort?.close();
+    return;
+  }
+  if (m.file) {
+    db = new Database(m.file);
+    // Never wait: a checkpoint that cannot get a lock at once does what it can, and the writer
+    // is never held up behind this connection's busy wait.
+    db.pragma('busy_timeout = 0');
+    seen = Atomics.load(state, COMMITS) - CHECKPOINT_COMMITS;
+  }
+});
