@@ -357,15 +357,16 @@ describe('session summaries', () => {
     }
   });
 
-  // Layouts of earlier versions: 0 had no summaries and no index; 1 had one unchunked index.
+  // Layouts of earlier versions: 0 had no summaries and no index; 1 had one unchunked index; 3 no
+  // session runs (session-runs.int.test.ts reads sessions through such files).
   const OLD_LAYOUTS: [string, string][] = [
     [
       'version 0 (no summaries, no index)',
-      'DROP TABLE events_fts_1; DROP TABLE session_summary; DROP TABLE session_levels; DROP TABLE session_latest; DROP TABLE session_fields; PRAGMA user_version = 0;',
+      'DROP TABLE events_fts_1; DROP TABLE session_summary; DROP TABLE session_levels; DROP TABLE session_latest; DROP TABLE session_fields; DROP TABLE session_runs; PRAGMA user_version = 0;',
     ],
     [
       'version 1 (one unchunked index)',
-      `DROP TABLE events_fts_1; CREATE VIRTUAL TABLE events_fts USING fts5 (value, content = 'events', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2');
+      `DROP TABLE events_fts_1; DROP TABLE session_runs; CREATE VIRTUAL TABLE events_fts USING fts5 (value, content = 'events', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2');
        INSERT INTO events_fts (events_fts) VALUES ('rebuild'); CREATE VIRTUAL TABLE events_fts_words USING fts5vocab (events_fts, 'row'); PRAGMA user_version = 1;`,
     ],
   ];
@@ -418,7 +419,9 @@ describe('session summaries', () => {
           .pluck()
           .all();
         assert.deepEqual(tables, ['events_fts_1', 'events_fts_17', 'events_fts_33']);
-        assert.equal(db.pragma('user_version', { simple: true }), 3, 'the current day schema (3: with report rollups)');
+        assert.equal(db.pragma('user_version', { simple: true }), 4, 'the current day schema (4: with session runs)');
+        // Session runs built from the events: rows 1 and 42, with the fillers between.
+        assert.deepEqual(db.prepare("SELECT lo, hi, runs IS NULL AS one FROM session_runs WHERE session = 'old'").all(), [{ lo: 1, hi: 42, one: 0 }]);
         db.close();
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
