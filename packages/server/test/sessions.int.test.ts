@@ -420,8 +420,9 @@ describe('session summaries', () => {
           .all();
         assert.deepEqual(tables, ['events_fts_1', 'events_fts_17', 'events_fts_33']);
         assert.equal(db.pragma('user_version', { simple: true }), 4, 'the current day schema (4: with session runs)');
-        // Session runs built from the events: rows 1 and 42, with the fillers between.
-        assert.deepEqual(db.prepare("SELECT lo, hi, runs IS NULL AS one FROM session_runs WHERE session = 'old'").all(), [{ lo: 1, hi: 42, one: 0 }]);
+        // Session runs built from the events: none here, every session's rows are too few or single
+        // (read by index; session-runs.int.test.ts reads migrated files through their runs).
+        assert.equal(db.prepare('SELECT count(*) FROM session_runs').pluck().get(), 0);
         db.close();
       } finally {
         rmSync(dataDir, { recursive: true, force: true });

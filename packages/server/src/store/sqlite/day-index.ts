@@ -370,7 +370,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
       }
       for (const [session, s] of sessions) {
         upsertSummary.run(session, s.firstMs, s.firstSeq, s.lastMs, s.lastSeq, s.count);
-        writeRuns(session, s.runs);
+        writeRuns(session, s.runs, s.count);
         if (s.levels) for (const [level, n] of s.levels) upsertLevel.run(session, level, n);
         for (const [key, row] of s.latest) upsertLatest.run(session, key, row);
         if (s.fields) {

@@ -15,7 +15,7 @@ import { dayOf } from '@logsrv/protocol';
 import type Database from 'better-sqlite3';
 import type { SessionQuery } from '../store.js';
 import type { ReadContext } from './read-events.js';
-import { isNoSuchTable, NO_BOUND, rowidAfter } from './read-events.js';
+import { isNoSuchTable, NO_BOUND, rowidAfter, sessionRows as sessionCount } from './read-events.js';
 import { decodeRuns } from './session-runs.js';
 
 export interface SessionReadContext extends ReadContext {
@@ -74,7 +74,10 @@ function sessionRows(ctx: SessionReadContext, q: SessionQuery, cols: string, day
     const db = ctx.conn(day);
     if (!db) continue;
     try {
-      const got = byRuns(ctx, day, db, q, cols, dir, bound, want - out.length) ?? byIndex(ctx, day, db, q, cols, dir, bound, want - out.length);
+      // One read transaction: the coverage check and the scans see the same commits.
+      const got = db.transaction(
+        () => byRuns(ctx, day, db, q, cols, dir, bound, want - out.length) ?? byIndex(ctx, day, db, q, cols, dir, bound, want - out.length),
+      )();
       for (const r of got) out.push(r);
     } catch (err) {
       // The writer creates a day's file and then its tables; a reader may see the file between.
@@ -126,7 +129,8 @@ const DENSE = 0.25;
 
 /**
  * The session's rows of a day through its runs: entries in rowid order from the cursor's, each
- * read as rowid range scans. Null when the day file has no runs (then read by index).
+ * read as rowid range scans. Null when the day file has no runs, or they do not cover all the
+ * session's rows there (then read by index).
  */
 function byRuns(
   ctx: SessionReadContext,
@@ -141,6 +145,8 @@ function byRuns(
   let entries: Database.Statement;
   let containing: Database.Statement;
   try {
+    const covered = ctx.stmt(day, db, 'SELECT sum(n) FROM session_runs WHERE session = ?').pluck().get(q.session) as number | null;
+    if (covered === null || covered !== sessionCount(ctx, day, db, q.session)) return null;
     entries = ctx.rawStmt(
       day,
       db,

@@ -9,8 +9,11 @@
  * few rowid range scans over consecutive pages (read-session.ts).
  *
  * Written by the writer thread in the same transaction as the rows (day-index.ts): one insert per
- * session and batch, like the session summary it sits beside. Rows are never updated, so a reader
- * that read some entries before a later commit still reads exactly the rows they name.
+ * session and batch, like the session summary it sits beside — but only where runs pay: a session
+ * with few rows in a batch, or rows scattered one by one among other sessions', gets no entry (see
+ * {@link worthRuns}); an insert per such session would cost the writer more than the index it
+ * spares costs the reader. A session's day is read through its runs only when its entries cover
+ * all its rows there (`sum(n)` equals its summary's count), else through the index.
  */
 import type Database from 'better-sqlite3';
 
@@ -19,6 +22,7 @@ CREATE TABLE IF NOT EXISTS session_runs (
   session TEXT    NOT NULL,
   lo      INTEGER NOT NULL,
   hi      INTEGER NOT NULL,
+  n       INTEGER NOT NULL, -- the session's rows in [lo, hi]
   -- NULL when every row in [lo, hi] is the session's; else the runs, see encodeRuns.
   runs    BLOB,
   PRIMARY KEY (session, lo)
@@ -53,11 +57,24 @@ export function addRow(runs: number[], row: number): void {
   else runs.push(row, row);
 }
 
-/** The writer's statement: records a session's runs of one batch. */
-export function prepareRunsWriter(db: Database.Database): (session: string, runs: number[]) => void {
-  const insert = db.prepare('INSERT INTO session_runs (session, lo, hi, runs) VALUES (?, ?, ?, ?)');
-  return (session, runs) => {
-    insert.run(session, runs[0], runs[runs.length - 1], runs.length === 2 ? null : encodeRuns(runs));
+/** A batch's rows of a session get an entry from this many on. */
+const MIN_ROWS = 8;
+
+/**
+ * Whether a session's `rows` in a batch, in `runs` (flat pairs), get an entry: enough rows, in
+ * runs of two rows or more on average. Measured in-process (400 sessions alternating line by line
+ * in batches of 1000): an entry for every session cost the writer +67% CPU per event.
+ */
+export function worthRuns(rows: number, runs: number[]): boolean {
+  return rows >= MIN_ROWS && rows >= runs.length;
+}
+
+/** The writer's statement: records a session's runs of one batch, when {@link worthRuns}. */
+export function prepareRunsWriter(db: Database.Database): (session: string, runs: number[], rows: number) => void {
+  const insert = db.prepare('INSERT INTO session_runs (session, lo, hi, n, runs) VALUES (?, ?, ?, ?, ?)');
+  return (session, runs, rows) => {
+    if (!worthRuns(rows, runs)) return;
+    insert.run(session, runs[0], runs[runs.length - 1], rows, runs.length === 2 ? null : encodeRuns(runs));
   };
 }
 
@@ -76,16 +93,17 @@ export function backfillRuns(db: Database.Database): void {
   for (let after = 0; ; ) {
     const rows = next.all(after) as [number, string][];
     if (rows.length === 0) break;
-    const open = new Map<string, number[]>();
+    const open = new Map<string, { runs: number[]; n: number }>();
     for (const [row, session] of rows) {
-      let runs = open.get(session);
-      if (runs === undefined) {
-        runs = [];
-        open.set(session, runs);
+      let e = open.get(session);
+      if (e === undefined) {
+        e = { runs: [], n: 0 };
+        open.set(session, e);
       }
-      addRow(runs, row);
+      addRow(e.runs, row);
+      e.n++;
     }
-    for (const [session, runs] of open) write(session, runs);
+    for (const [session, e] of open) write(session, e.runs, e.n);
     after = (rows[rows.length - 1] as [number, string])[0];
   }
 }
