@@ -171,7 +171,11 @@ serveRequests((req: WorkerRequest) => {
       // JSON written from the rows (render-json.ts): the benchmarked hot path.
       if (format !== 'text' && !hasText(q)) {
         const page = readSessionRows(ctx, q, JSON_COLUMNS);
-        return { body: renderJsonRows(page, format), next: page.next, prev: page.prev, count: page.rows.length };
+        const body = renderJsonRows(page, format);
+        // As renderPage: `prev` only on a `before` read.
+        return page.prev === undefined
+          ? { body, next: page.next, count: page.rows.length }
+          : { body, next: page.next, prev: page.prev, count: page.rows.length };
       }
       const page = readSession(q);
       return renderPage(page.events, page.next, req.format as TextFormat, page.prev, sessionTextOptions(q));
