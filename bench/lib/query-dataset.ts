@@ -202,9 +202,10 @@ async function cacheKey(repoRoot: string): Promise<string> {
   const schema = (await dist('store/sqlite/schema.js')) as { SCHEMA: string };
   const day = (await dist('store/sqlite/day-index.js')) as { SUMMARY_SCHEMA: string; SEARCH_SCHEMA: string; DAY_SCHEMA_VERSION: number };
   const reg = (await dist('store/sqlite/registry-db.js')) as { REGISTRY_SCHEMA: string };
+  const runs = (await dist('store/sqlite/session-runs.js')) as { SESSION_RUNS_SCHEMA: string };
   const h = createHash('sha256');
-  for (const part of [schema.SCHEMA, day.SUMMARY_SCHEMA, day.SEARCH_SCHEMA, String(day.DAY_SCHEMA_VERSION), reg.REGISTRY_SCHEMA, String(GENERATOR_VERSION)])
-    h.update(part);
+  const parts = [schema.SCHEMA, day.SUMMARY_SCHEMA, day.SEARCH_SCHEMA, String(day.DAY_SCHEMA_VERSION), reg.REGISTRY_SCHEMA, runs.SESSION_RUNS_SCHEMA];
+  for (const part of [...parts, String(GENERATOR_VERSION)]) h.update(part);
   return h.digest('hex').slice(0, 12);
 }
 

@@ -31,14 +31,16 @@ import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
 import type { RollupRows } from '../rollups.js';
 import { encodeSketch, mergeSketchBlobs, RollupFolder } from '../rollups.js';
+import { addRow, backfillRuns, prepareRunsWriter, SESSION_RUNS_SCHEMA } from './session-runs.js';
 
 /**
- * `PRAGMA user_version` of a day file whose summary and rollup tables exist and are complete, and
- * whose index, if any, is chunked. Version 1 had one unchunked index (events_fts); version 2 had
- * no rollups (they are built from the file's events when it is opened); version 3 files started
- * with the index on hold it in the file (chunks `events_fts_<start>`, written by the writer in the
- * events' transaction). From version 4 a new day's index is a file of its own (index-file.ts),
- * written by the index thread; files of version ≤ 3 keep theirs, and readers read both layouts.
+ * `PRAGMA user_version` of a day file whose summary, rollup and session-run tables exist and are
+ * complete, and whose index, if any, is chunked. Version 1 had one unchunked index (events_fts);
+ * version 2 had no rollups, version 3 no session runs (session-runs.ts) — both are built from the
+ * file's events when it is opened. Version 3 files started with the index on hold it in the file
+ * (chunks `events_fts_<start>`, written by the writer in the events' transaction). From version 4
+ * a new day's index is a file of its own (index-file.ts), written by the index thread; files of
+ * version ≤ 3 keep theirs, and readers read both layouts.
  */
 export const DAY_SCHEMA_VERSION = 4;
 
@@ -253,8 +255,10 @@ export function ensureDayTables(db: Database.Database, search: boolean, chunkRow
   db.transaction(() => {
     db.exec(SUMMARY_SCHEMA);
     db.exec(ROLLUP_SCHEMA);
+    db.exec(SESSION_RUNS_SCHEMA);
     if (version < 1 && !empty) backfillSummaries(db);
     if (version < 3 && !empty) backfillRollups(db);
+    if (version < 4 && !empty) backfillRuns(db);
     if (hadIndex) db.exec('DROP TABLE IF EXISTS events_fts_words; DROP TABLE events_fts;');
     // A file written before the index moved out (versions 1 and 2 with rows) keeps its index in
     // the file, chunked, and the writer goes on adding to it: no day is ever half in one layout
@@ -296,6 +300,8 @@ interface BatchSession {
   latest: Map<string, number>;
   /** `field\0value` pairs. */
   fields: Set<string> | null;
+  /** Its rows' runs of consecutive rowids (session-runs.ts). */
+  runs: number[];
 }
 
 export interface DayIndex {
@@ -320,6 +326,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
     'INSERT INTO session_latest (session, key, row) VALUES (?, ?, ?) ON CONFLICT (session, key) DO UPDATE SET row = excluded.row',
   );
   const addField = db.prepare('INSERT OR IGNORE INTO session_fields (field, value, session) VALUES (?, ?, ?)');
+  const writeRuns = prepareRunsWriter(db);
   // One statement per chunk a batch touches: FTS5 tokenizes inside SQLite, no per-row call from
   // JavaScript. Null when the day has no index.
   const starts = chunkStartsOf(db.prepare(CHUNK_NAMES_SQL).pluck().all() as string[]);
@@ -345,12 +352,13 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         folder?.add(ms, c.component[i] as string | null, c.level[i] as string | null, c.key[i] as string, c.value[i] as string, c.vjson[i] as number);
         let s = sessions.get(session);
         if (s === undefined) {
-          s = { firstMs: ms, firstSeq: seq, lastMs: ms, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null };
+          s = { firstMs: ms, firstSeq: seq, lastMs: ms, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null, runs: [] };
           sessions.set(session, s);
         }
         s.lastMs = ms;
         s.lastSeq = seq;
         s.count++;
+        addRow(s.runs, row);
         s.latest.set(c.key[i] as string, row);
         const level = c.level[i];
         if (level != null) {
@@ -366,6 +374,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
       }
       for (const [session, s] of sessions) {
         upsertSummary.run(session, s.firstMs, s.firstSeq, s.lastMs, s.lastSeq, s.count);
+        writeRuns(session, s.runs, s.count);
         if (s.levels) for (const [level, n] of s.levels) upsertLevel.run(session, level, n);
         for (const [key, row] of s.latest) upsertLatest.run(session, key, row);
         if (s.fields) {

@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { EventId, StoredEvent } from '@logsrv/protocol';
+import type { EventId } from '@logsrv/protocol';
 import { dayOf, isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import type { ReportWindow } from '../rollups.js';
@@ -13,12 +13,14 @@ import { renderPage, sessionTextOptions } from '../row-text.js';
 import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
 import { indexFile } from './index-file.js';
-import type { ReadContext } from './read-events.js';
 import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
 import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
+import type { SessionReadContext } from './read-session.js';
+import { readSessionRows } from './read-session.js';
 import type { SessionsContext } from './read-sessions.js';
 import { listSessions, sessionSummary } from './read-sessions.js';
 import { registryFile } from './registry-db.js';
+import { JSON_COLUMNS, renderJsonRows } from './render-json.js';
 import { dayFile, listDays, SELECT_COLUMNS } from './schema.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
@@ -87,10 +89,11 @@ function registry(): Database.Database | null {
   return registryConn;
 }
 
-const ctx: ReadContext & SessionsContext = {
+const ctx: SessionReadContext & SessionsContext = {
   days: () => listDays(dataDir),
   conn,
   stmt,
+  rawStmt,
   registry,
   indexAttached: (day) => conns.get(day)?.ixIno !== undefined,
 };
@@ -107,75 +110,19 @@ function rawStmt(day: string, db: Database.Database, sql: string): Database.Stat
   return s;
 }
 
-/**
- * One session's events in id order after a cursor, across day partitions. Rows are read as
- * arrays (arrayToEvent): a session read of 10,000 events is the benchmarked hot path.
- */
+/** One session's page of events (read-session.ts; a full-text filter takes readEvents's planner). */
 function readSession(q: SessionQuery): EventPage {
-  if (q.before) return readSessionBefore(q, q.before);
-  // A full-text filter takes the planner of readEvents (index or scan, per day).
-  if (q.q !== undefined && q.q.trim() !== '') {
+  if (hasText(q)) {
     const { rows, next } = readEventRows(ctx, { ...q, until: null });
     return { events: rows.map(rowToEvent), next };
   }
-  const want = q.limit + 1; // one extra row tells whether a next page exists
-  const startDay = q.after ? dayOf(q.after.ms) : '';
-  const days = listDays(dataDir).filter((d) => d >= startDay);
-  const events = sessionRows(q, days, '>', q.after ?? { ms: -1, seq: -1 }, want);
-  const more = events.length > q.limit;
-  if (more) events.length = q.limit;
-  const last = events[events.length - 1];
-  return { events, next: more && last ? last.id : null };
+  const page = readSessionRows(ctx, q, SELECT_COLUMNS);
+  const events = page.rows.map(arrayToEvent);
+  return page.prev === undefined ? { events, next: page.next } : { events, next: page.next, prev: page.prev };
 }
 
-/**
- * The `limit` events of a session just before `before`, in id order: days newest first from the
- * cursor's, each read backwards on the (session, ms, seq) index.
- */
-function readSessionBefore(q: SessionQuery, before: EventId): EventPage {
-  const want = q.limit + 1; // one extra row tells whether a page precedes this one
-  const endDay = dayOf(before.ms);
-  const days = listDays(dataDir)
-    .filter((d) => d <= endDay)
-    .reverse();
-  const rows = sessionRows(q, days, '<', before, want).reverse();
-  const more = rows.length > q.limit;
-  if (more) rows.shift();
-  const last = rows[rows.length - 1];
-  // Reading on after the last event returned gives the rest: the events from `before` on.
-  return { events: rows, next: last ? last.id : null, prev: more && rows[0] ? rows[0].id : null };
-}
-
-/**
- * Up to `want` events of `q.session` (and its key/step filters) beyond `bound`, going through
- * `days` in the order given: ascending ids after it (`>`), or descending ids before it (`<`).
- */
-function sessionRows(q: SessionQuery, days: string[], dir: '>' | '<', bound: EventId, want: number): StoredEvent[] {
-  let where = `session = ? AND (ms, seq) ${dir} (?, ?)`;
-  if (q.key !== undefined) where += ' AND key = ?';
-  if (q.step !== undefined) where += ' AND step = ?';
-  const order = dir === '>' ? 'ms, seq' : 'ms DESC, seq DESC';
-  const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE ${where} ORDER BY ${order} LIMIT ?`;
-  const out: StoredEvent[] = [];
-  for (const day of days) {
-    if (out.length >= want) break;
-    const db = conn(day);
-    if (!db) continue;
-    const args: unknown[] = [q.session, bound.ms, bound.seq];
-    if (q.key !== undefined) args.push(q.key);
-    if (q.step !== undefined) args.push(q.step);
-    args.push(want - out.length);
-    let got: unknown[][];
-    try {
-      got = rawStmt(day, db, sql).all(...args) as unknown[][];
-    } catch (err) {
-      // The writer creates a day's file and then its table; a reader may see the file between.
-      if (err instanceof Error && /no such table/.test(err.message)) continue;
-      throw err;
-    }
-    for (const r of got) out.push(arrayToEvent(r));
-  }
-  return out;
+function hasText(q: SessionQuery): boolean {
+  return q.q !== undefined && q.q.trim() !== '';
 }
 
 interface EndRow {
@@ -235,6 +182,16 @@ serveRequests((req: WorkerRequest) => {
       return readEvents(ctx, req.q as EventsQuery);
     case 'renderSession': {
       const q = req.q as SessionQuery;
+      const format = req.format as TextFormat;
+      // JSON written from the rows (render-json.ts): the benchmarked hot path.
+      if (format !== 'text' && !hasText(q)) {
+        const page = readSessionRows(ctx, q, JSON_COLUMNS);
+        const body = renderJsonRows(page, format);
+        // As renderPage: `prev` only on a `before` read.
+        return page.prev === undefined
+          ? { body, next: page.next, count: page.rows.length }
+          : { body, next: page.next, prev: page.prev, count: page.rows.length };
+      }
       const page = readSession(q);
       return renderPage(page.events, page.next, req.format as TextFormat, page.prev, sessionTextOptions(q));
     }

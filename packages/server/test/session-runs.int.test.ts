@@ -1,0 +1,235 @@
+/**
+ * A session's events read through its runs (store/sqlite/session-runs.ts, read-session.ts) over
+ * real SQLite: contiguous, dense and sparse interleavings over several batches and two day files,
+ * every page size forwards and backwards, key/step filters, JSON and NDJSON bytes equal to the
+ * generic renderer's — and day files of the layout before runs (day schema 3), read as they are
+ * and migrated at the next start.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { DAY_SCHEMA_VERSION } from '../src/store/sqlite/day-index.ts';
+import type { TestServer } from './helpers.ts';
+import { ndjson, post, rng, startTestServer } from './helpers.ts';
+
+const T = { timeout: 180_000 };
+const MIDNIGHT = Date.UTC(2026, 10, 23);
+
+/** Values whose JSON escapes must be JSON.stringify's. */
+const TRICKY = [
+  'plain',
+  'quote " and \\ backslash',
+  'tab\tnew\nline\r\u0000\u001f\u007f',
+  'ünïcødé ✓ 😀 \u2028\u2029',
+  '\u001b[31mred\u001b[0m',
+  '</script>',
+  '',
+];
+
+function eventOf(session: string, n: number, r: () => number): Record<string, unknown> {
+  const e: Record<string, unknown> = { session, key: n % 5 === 0 ? 'status' : 'stdout', value: `${TRICKY[n % TRICKY.length]} #${n}` };
+  if (n % 7 === 0) e.value = { n, nested: { list: [1, 2.5, -0, 'x"y'], ok: true }, '10': 'int key' };
+  if (n % 4 === 0) e.step = n % 8 === 0 ? 'build' : 'test';
+  if (n % 6 === 0) Object.assign(e, { component: 'api', level: 'warn', user: 'ünï', terminal: 'tty"1' });
+  if (n % 9 === 0) e.attrs = { a: n, b: 'ö\n' };
+  if (n % 11 === 0) e.ts = new Date(Date.UTC(2026, 0, 1) + Math.floor(r() * 1e9)).toISOString();
+  return e;
+}
+
+/**
+ * Batches mixing sessions `a`, `b`, `c`, `d`: `a` in long runs, alternating with `b` one event at
+ * a time (a dense entry), and one `a` among ten `c` (a sparse one); `d` in one run per batch; `b`
+ * mostly one event at a time (no entries: read by index).
+ */
+function batches(): Record<string, unknown>[][] {
+  const r = rng(14);
+  const n: Record<string, number> = { a: 0, b: 0, c: 0, d: 0 };
+  const ev = (s: string) => eventOf(s, n[s]++ as number, r);
+  const out: Record<string, unknown>[][] = [];
+  for (let b = 0; b < 4; b++) {
+    const batch: Record<string, unknown>[] = [];
+    for (let i = 0; i < 30; i++) batch.push(ev('a'));
+    for (let i = 0; i < 20; i++) batch.push(ev(i % 2 === 0 ? 'a' : 'b'));
+    for (let i = 0; i < 44; i++) batch.push(ev(i % 11 === 0 ? 'a' : 'c'));
+    for (let i = 0; i < 5; i++) batch.push(ev('b'));
+    for (let i = 0; i < 10; i++) batch.push(ev('d'));
+    out.push(batch);
+  }
+  return out;
+}
+
+async function text(url: string): Promise<string> {
+  const res = await fetch(url);
+  const body = await res.text();
+  assert.equal(res.status, 200, `${url}: ${body}`);
+  return body;
+}
+
+/** Sends the batches, the first half before midnight and the rest after it. */
+async function fill(dataDir: string): Promise<void> {
+  let now = MIDNIGHT - 60_000;
+  const srv = await startTestServer({}, { dataDir, clock: () => now });
+  try {
+    const all = batches();
+    for (const [i, b] of all.entries()) {
+      if (i === all.length / 2) now = MIDNIGHT + 60_000;
+      const r = await post(srv.url, ndjson(b));
+      assert.equal(r.json.accepted, b.length);
+    }
+  } finally {
+    await srv.close();
+  }
+}
+
+/** Every way of reading a session agrees with /v1/events?session= (read through the index, rendered by JSON.stringify). */
+async function checkReads(srv: TestServer, session: string): Promise<void> {
+  const base = `${srv.url}/v1/sessions/${session}/events`;
+  const expectedPage = JSON.parse(await text(`${srv.url}/v1/events?session=${session}&limit=10000`));
+  const all: any[] = expectedPage.events;
+  assert.ok(all.length >= 40, `${session}: ${all.length} events`);
+  assert.equal(await text(`${base}?limit=10000`), JSON.stringify({ events: all, next: null }), 'json bytes');
+  assert.equal(
+    await text(`${base}?limit=10000&format=ndjson`),
+    await text(`${srv.url}/v1/events?session=${session}&limit=10000&format=ndjson`),
+    'ndjson bytes',
+  );
+  for (const limit of [1, 3, 29, 1000]) {
+    // Forwards: pages after each cursor.
+    const got: any[] = [];
+    let after = '';
+    for (let pages = 0; ; pages++) {
+      assert.ok(pages <= all.length, 'paging forwards ends');
+      const p = JSON.parse(await text(`${base}?limit=${limit}${after ? `&after=${after}` : ''}`));
+      assert.ok(p.events.length <= limit);
+      got.push(...p.events);
+      if (p.next === null) break;
+      assert.equal(p.next, p.events.at(-1).id);
+      after = p.next;
+    }
+    assert.deepEqual(got, all, `${session} forwards, limit ${limit}`);
+    // Backwards: pages before each cursor.
+    const back: any[] = [];
+    let before = `${MIDNIGHT + 86_400_000}-0`;
+    for (let pages = 0; ; pages++) {
+      assert.ok(pages <= all.length, 'paging backwards ends');
+      const p = JSON.parse(await text(`${base}?limit=${limit}&before=${before}`));
+      back.unshift(...p.events);
+      if (p.prev === null) break;
+      assert.equal(p.prev, p.events[0].id);
+      before = p.prev;
+    }
+    assert.deepEqual(back, all, `${session} backwards, limit ${limit}`);
+  }
+  // A cursor on every event: what follows it, and the page just before it.
+  for (let i = 0; i < all.length; i += 5) {
+    const p = JSON.parse(await text(`${base}?limit=5&after=${all[i].id}`));
+    assert.deepEqual(p.events, all.slice(i + 1, i + 6), `after #${i}`);
+    const q = JSON.parse(await text(`${base}?limit=5&before=${all[i].id}`));
+    assert.deepEqual(q.events, all.slice(Math.max(0, i - 5), i), `before #${i}`);
+  }
+  for (const [qs, keep] of [
+    ['key=status', (e: any) => e.key === 'status'],
+    ['step=build', (e: any) => e.step === 'build'],
+    ['key=stdout&step=test', (e: any) => e.key === 'stdout' && e.step === 'test'],
+  ] as const) {
+    const want = all.filter(keep);
+    assert.ok(want.length > 0, qs);
+    for (const limit of [1, 4, 1000]) {
+      const got: any[] = [];
+      let after = '';
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages <= all.length, 'paging ends');
+        const p = JSON.parse(await text(`${base}?limit=${limit}&${qs}${after ? `&after=${after}` : ''}`));
+        got.push(...p.events);
+        if (p.next === null) break;
+        after = p.next;
+      }
+      assert.deepEqual(got, want, `${session} ${qs}, limit ${limit}`);
+    }
+    const last = JSON.parse(await text(`${base}?limit=2&${qs}&before=${all.at(-1).id}`));
+    assert.deepEqual(last.events, want.filter((e) => e.id !== all.at(-1).id).slice(-2), `${session} ${qs} before the last`);
+  }
+}
+
+function dayFiles(dataDir: string): string[] {
+  return readdirSync(dataDir)
+    .filter((f) => /^events-\d{8}\.db$/.test(f))
+    .sort()
+    .map((f) => join(dataDir, f));
+}
+
+describe('session runs', () => {
+  test('a session interleaved with others reads the same through its runs, every page size, both directions, filtered', T, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-runs-'));
+    try {
+      await fill(dataDir);
+      const files = dayFiles(dataDir);
+      assert.equal(files.length, 2);
+      for (const f of files) {
+        const db = new Database(f, { readonly: true });
+        assert.equal(db.pragma('user_version', { simple: true }), DAY_SCHEMA_VERSION);
+        // `a` has one entry per batch; its runs within a batch are many (the dense and sparse parts).
+        const entries = db.prepare("SELECT lo, hi, runs FROM session_runs WHERE session = 'a' ORDER BY lo").all() as {
+          lo: number;
+          hi: number;
+          runs: Buffer | null;
+        }[];
+        assert.equal(entries.length, 2);
+        for (const e of entries) assert.ok(e.runs !== null && e.runs.length > 8);
+        assert.equal(db.prepare("SELECT count(*) FROM session_runs WHERE session = 'd' AND runs IS NULL").pluck().get(), 2, 'one run: no blob');
+        // `b`'s rows are mostly single, between `a`'s: no entries, read by index.
+        assert.equal(db.prepare("SELECT count(*) FROM session_runs WHERE session = 'b'").pluck().get(), 0);
+        db.close();
+      }
+      const srv = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 120_000 });
+      try {
+        for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
+      } finally {
+        await srv.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('day files written before session runs (day schema 3) are read by index, then migrated at the next start', T, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-runs-v3-'));
+    try {
+      await fill(dataDir);
+      const srv = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 120_000 });
+      try {
+        // The layout of version 3, under a running server: its readers fall back to the index.
+        for (const f of dayFiles(dataDir)) {
+          const db = new Database(f);
+          db.exec('DROP TABLE session_runs; PRAGMA user_version = 3;');
+          db.close();
+        }
+        for (const s of ['a', 'b']) await checkReads(srv, s);
+      } finally {
+        await srv.close();
+      }
+      const again = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 120_000 });
+      try {
+        for (const f of dayFiles(dataDir)) {
+          const db = new Database(f, { readonly: true });
+          assert.equal(db.pragma('user_version', { simple: true }), DAY_SCHEMA_VERSION, 'migrated');
+          const partial = db
+            .prepare('SELECT count(*) FROM session_summary s WHERE (SELECT sum(n) FROM session_runs r WHERE r.session = s.session) != s.count')
+            .pluck()
+            .get();
+          assert.equal(partial, 0, 'a session with entries has all its rows in them');
+          assert.equal(db.prepare("SELECT sum(n) FROM session_runs WHERE session = 'a'").pluck().get(), 88, 'built for `a`');
+          db.close();
+        }
+        for (const s of ['a', 'b', 'c']) await checkReads(again, s);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
