@@ -50,7 +50,7 @@ import { renderPage } from '../packages/server/dist/store/row-text.js';
 import { committedEventJson, committedToEvent } from '../packages/server/dist/store/rows.js';
 import { ensureDayTables, INDEX_CHUNK_ROWS, prepareDayIndex, searchSchema } from '../packages/server/dist/store/sqlite/day-index.js';
 import { createIndexFile, IndexFollower } from '../packages/server/dist/store/sqlite/index-file.js';
-import { applyPragmas, SCHEMA } from '../packages/server/dist/store/sqlite/schema.js';
+import { applyPragmas, prepareEventInsert, SCHEMA } from '../packages/server/dist/store/sqlite/schema.js';
 import { TailHub } from '../packages/server/dist/tail/hub.js';
 import { eventFrame, PREAMBLE, SSE_HEADERS } from '../packages/server/dist/tail/sse.js';
 import { envNumber } from './lib/env.ts';
@@ -106,6 +106,10 @@ function makePool(): Batch[] {
 
 /** A step: does the work of one batch (index into the pool); returns events processed. */
 type Step = (b: Batch, i: number) => number;
+interface Case {
+  label: string;
+  step: Step;
+}
 
 /** Runs `step` over the pool for about `ms`; µs per event. */
 function sample(pool: Batch[], step: Step, ms: number, from: { next: number }): number {
@@ -131,7 +135,7 @@ function cpuUs(from: NodeJS.CpuUsage): number {
 }
 
 /** Figure and baseline sampled alternately, `reps` times each, after one untimed warm-up pass. */
-function pair(pool: Batch[], reps: number, ms: number, c: string, fig: { label: string; step: Step }, base: { label: string; step: Step } | null): Figure {
+function pair(pool: Batch[], reps: number, ms: number, c: string, fig: Case, base: Case | null): Figure {
   const a = { next: 0 };
   const b = { next: 0 };
   sample(pool, fig.step, Math.min(100, ms), a);
@@ -220,10 +224,7 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
   // of that schema still written to); new days have theirs in a file of their own (indexThread).
   if (index === 'search') db.exec(searchSchema(1));
   const day = index === 'none' ? null : prepareDayIndex(db, undefined, index !== 'summaries');
-  const insert = db.prepare(
-    `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insert = prepareEventInsert(db);
   // Ids keep increasing over the run, as the writer's do.
   let lastMs = 0;
   const ms = new Float64Array(BATCH);
@@ -231,24 +232,8 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
   const insertMany = db.transaction((c: EventColumns) => {
     let firstRowid = -1;
     for (let i = 0; i < c.n; i++) {
-      const info = insert.run(
-        ms[i],
-        seq[i],
-        c.session[i],
-        c.key[i],
-        c.value[i],
-        c.vjson[i],
-        c.ts[i],
-        c.component[i],
-        c.user[i],
-        c.terminal[i],
-        c.step[i],
-        c.level[i],
-        c.attrs[i],
-        c.producer[i],
-        c.pseq[i],
-      );
-      if (firstRowid < 0) firstRowid = Number(info.lastInsertRowid);
+      const rowid = insert(c, i, ms[i] as number, seq[i] as number);
+      if (firstRowid < 0) firstRowid = rowid;
     }
     day?.apply({ c, ms, seq, from: 0, to: c.n }, undefined, firstRowid);
   });
@@ -591,6 +576,7 @@ export const micro: Benchmark = {
     );
 
     // 5. fan-out: what the hub does once per event, then the whole fan-out over sockets
+    const stringifyEach: Case = { label: 'JSON.stringify(event) each', step: (b) => b.events.reduce((n, e) => n + (JSON.stringify(e).length > 0 ? 1 : 0), 0) };
     log(
       pair(
         pool,
@@ -598,7 +584,7 @@ export const micro: Benchmark = {
         ms,
         '5 hub fan-out',
         { label: 'SSE frames (committedEventJson + frame)', step: (b) => (framesOf(b).length > 0 ? BATCH : 0) },
-        { label: 'JSON.stringify(event) each', step: (b) => b.events.reduce((n, e) => n + (JSON.stringify(e).length > 0 ? 1 : 0), 0) },
+        stringifyEach,
       ),
     );
     log(
@@ -608,7 +594,7 @@ export const micro: Benchmark = {
         ms,
         '5 hub fan-out',
         { label: 'SSE frames via the object (committedToEvent + stringify + frame)', step: (b) => (framesViaObject(b).length > 0 ? BATCH : 0) },
-        { label: 'JSON.stringify(event) each', step: (b) => b.events.reduce((n, e) => n + (JSON.stringify(e).length > 0 ? 1 : 0), 0) },
+        stringifyEach,
       ),
     );
     const fan = await openFanOut(clients);

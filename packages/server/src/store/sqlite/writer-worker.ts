@@ -14,7 +14,7 @@ import type { DayIndex } from './day-index.js';
 import { CHUNK_NAMES_SQL, ensureDayTables, prepareDayIndex } from './day-index.js';
 import { createIndexFile, hasIndexFile, IndexProgress, indexFile } from './index-file.js';
 import { RegistryDb } from './registry-db.js';
-import { applyPragmas, dayFile, listDays, SCHEMA } from './schema.js';
+import { applyPragmas, dayFile, listDays, prepareEventInsert, SCHEMA } from './schema.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
 
@@ -169,10 +169,7 @@ function open(day: string): Open {
     checkpointer.postMessage({ file });
   }
   const index = prepareDayIndex(db, searchChunkRows, rollups);
-  const insert = db.prepare(
-    `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insert = prepareEventInsert(db);
   const raiseMark = db.prepare('INSERT INTO producers (producer, seq) VALUES (?, ?) ON CONFLICT (producer) DO UPDATE SET seq = max(seq, excluded.seq)');
   const markOf = db.prepare('SELECT seq FROM producers WHERE producer = ?');
   // One transaction per batch: this is the group commit — a batch holds many requests' events.
@@ -188,24 +185,8 @@ function open(day: string): Open {
         next++;
         continue;
       }
-      const info = insert.run(
-        ms[i],
-        seq[i],
-        c.session[i],
-        c.key[i],
-        c.value[i],
-        c.vjson[i],
-        c.ts[i],
-        c.component[i],
-        c.user[i],
-        c.terminal[i],
-        c.step[i],
-        c.level[i],
-        c.attrs[i],
-        c.producer[i],
-        c.pseq[i],
-      );
-      lastRowid = Number(info.lastInsertRowid);
+      const rowid = insert(c, i, ms[i] as number, seq[i] as number);
+      lastRowid = rowid;
       if (firstRowid < 0) firstRowid = lastRowid;
     }
     // Summaries, rollups (and a schema-3 file's in-file full-text index), in the same transaction
