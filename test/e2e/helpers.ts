@@ -33,7 +33,8 @@ type Hooked = Pick<TestContext, 'after'>;
 /** A fresh temp dir, removed after the test. */
 export function tempDir(t: Hooked, prefix = 'logsrv-e2e-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // Retries: a server stopped by a later hook may still be closing its files (index, WAL) here.
+  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   return dir;
 }
 
