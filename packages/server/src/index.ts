@@ -21,4 +21,5 @@ export type { KeyCount, KeyMinute, LevelMinute, ReportWindow, SketchBuckets } fr
 export { bucketOf, decodeSketchInto, encodeSketch, mergeSketchBlobs, numericValue, quantiles, SKETCH_ALPHA } from './store/rollups.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export type { AppendResult, EventPage, SessionQuery, Store } from './store/store.js';
+export { HistoryPacer } from './tail/index.js';
 export { Writer } from './writer/writer.js';
