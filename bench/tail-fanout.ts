@@ -12,7 +12,11 @@
  * Server RSS is sampled from /proc during 2 and 3. Targets (issue 3): delivery p99 ≤ 250 ms,
  * ingest ratio ≥ 0.8.
  *
- * Knobs (env): BENCH_SECONDS, BENCH_REPS, BENCH_FANOUT_CLIENTS (default 10000).
+ * CPU of the server (and its main thread), of the client processes and of the rest of the host is
+ * logged for phases 2 and 3.
+ *
+ * Knobs (env): BENCH_SECONDS, BENCH_REPS, BENCH_FANOUT_CLIENTS (default 10000), BENCH_CPU_PROF=DIR
+ * (run the server with --cpu-prof, profiles written to DIR).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,7 +25,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientProcess } from './lib/client-process.ts';
-import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
+import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
+import { type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { fmt, measurement, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
@@ -58,6 +63,30 @@ function histogramQuantile(before: Map<number, number>, after: Map<number, numbe
   const total = (after.get(Number.POSITIVE_INFINITY) ?? 0) - (before.get(Number.POSITIVE_INFINITY) ?? 0);
   for (const b of bounds) if ((after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) return b;
   return Number.NaN;
+}
+
+interface CpuReading {
+  at: number;
+  server: number;
+  /** The server's main thread: HTTP, the hub, every socket write. */
+  main: number;
+  clients: number;
+  host: number;
+}
+
+/** CPU time so far (ms): the server, the client processes together, and the whole host. */
+function cpuNow(serverPid: number, procs: ChildProcess[]): CpuReading {
+  let clients = 0;
+  for (const p of procs) if (p.pid !== undefined) clients += processCpuMs(p.pid);
+  return { at: performance.now(), server: processCpuMs(serverPid), main: threadCpuMs(serverPid).get(serverPid) ?? 0, clients, host: hostBusyMs() };
+}
+
+/** CPU used between two readings, in % of one core: server, clients, and everything else. */
+function cpuShare(a: CpuReading, b: CpuReading): { server: number; main: number; clients: number; other: number } {
+  const wall = (b.at - a.at) / 100;
+  const server = (b.server - a.server) / wall;
+  const clients = (b.clients - a.clients) / wall;
+  return { server, main: (b.main - a.main) / wall, clients, other: (b.host - a.host) / wall - server - clients };
 }
 
 function rssBytes(pid: number): number {
@@ -163,6 +192,7 @@ export const tailFanout: Benchmark = {
         repoRoot: ctx.repoRoot,
         dataDir: join(work, 'data'),
         args: ['--log-level', 'warn', '--max-tail-clients', String(total + 100)],
+        nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [],
       });
       const started = await ClientProcess.start(ctx.repoRoot, {
         url: server.url,
@@ -184,6 +214,9 @@ export const tailFanout: Benchmark = {
         rssPeak: [] as number[],
         rateWith: [] as number[],
         rateWithout: [] as number[],
+        cpuServer: [] as number[],
+        cpuClients: [] as number[],
+        cpuOther: [] as number[],
       };
       const loadedP99: number[] = [];
       for (let rep = 0; rep < ctx.reps; rep++) {
@@ -208,8 +241,10 @@ export const tailFanout: Benchmark = {
           peak = Math.max(peak, rssBytes(server?.pid as number));
         }, 200);
         const h0 = commitToSend(await server.metrics());
+        const cpu0 = cpuNow(server.pid, c.procs);
         ticker = startTicker(server.url, session);
         await sleep(ms);
+        const cpu1 = cpuNow(server.pid, c.procs);
         const h1 = commitToSend(await server.metrics());
         m.hubP99.push(histogramQuantile(h0, h1, 0.99) * 1000);
         // 3. Bulk ingest with the clients attached (ticker still running).
@@ -217,6 +252,15 @@ export const tailFanout: Benchmark = {
         ctx.log(`  rep ${rep + 1}: bulk ingest with the clients attached`);
         const withTails = await load.run(ms);
         m.rateWith.push(withTails.accepted / withTails.seconds);
+        const cpu2 = cpuNow(server.pid, c.procs);
+        const quietCpu = cpuShare(cpu0, cpu1);
+        const loadedCpu = cpuShare(cpu1, cpu2);
+        m.cpuServer.push(quietCpu.server);
+        m.cpuClients.push(quietCpu.clients);
+        m.cpuOther.push(quietCpu.other);
+        ctx.log(
+          `  rep ${rep + 1}: CPU, % of a core — ticker only: server ${fmt(quietCpu.server)} (main thread ${fmt(quietCpu.main)}), client processes ${fmt(quietCpu.clients)}, rest of the host ${fmt(quietCpu.other)}; with bulk ingest: server ${fmt(loadedCpu.server)} (main ${fmt(loadedCpu.main)}), clients ${fmt(loadedCpu.clients)}, rest ${fmt(loadedCpu.other)}`,
+        );
         const sent = await ticker.stop();
         // 4. End the session: every client gets `end` and reports.
         await new Promise<void>((resolve, reject) => {
@@ -265,6 +309,9 @@ export const tailFanout: Benchmark = {
       figures.push({ ...measurement('server: commit → written to all sockets, p99 (bucket bound)', 'ms', m.hubP99), case: caseName });
       figures.push({ ...measurement('server RSS, clients attached', 'MiB', m.rssIdle), case: caseName });
       figures.push({ ...measurement('server RSS, peak', 'MiB', m.rssPeak), case: caseName });
+      figures.push({ ...measurement('CPU, ticker only: server process', '% of a core', m.cpuServer), case: caseName });
+      figures.push({ ...measurement('CPU, ticker only: SSE client processes', '% of a core', m.cpuClients), case: caseName });
+      figures.push({ ...measurement('CPU, ticker only: rest of the host', '% of a core', m.cpuOther), case: caseName });
       const withF = measurement('bulk ingest with clients attached', 'events/s', m.rateWith);
       const base = measurement('bulk ingest, no tails', 'events/s', m.rateWithout);
       const ratio = withF.median / base.median;
@@ -273,7 +320,7 @@ export const tailFanout: Benchmark = {
         'An event is sent to the tails only once committed: the ticker request round trip (answered after the commit) is the floor of delivery latency, measured in the same run.',
         `Delivery p99 while the bulk ingest also runs: ${loadedP99.map((x) => fmt(x)).join(' / ')} ms (the ticker's own commits wait behind 1000-event batches then).`,
         `Latency is sampled on 1 in ${SAMPLE_EVERY} clients; every client is checked to get every event and the end.`,
-        `Clients run in ${CLIENT_PROCESSES} child processes on the same 2 cores as the server and the load client, so the "with clients" rate also pays for the clients reading their sockets.`,
+        `Clients run in ${CLIENT_PROCESSES} child processes on the same 2 cores as the server and the load client, so the "with clients" rate also pays for the clients reading their sockets (raw TCP, frames counted on the bytes; measured ~15–25 µs of client CPU per socket read, about what the server spends per socket write).`,
       );
       return { figures, notes, params: { clients: total, eventsPerSecond: 1000 / TICK_MS, clientProcesses: CLIENT_PROCESSES, sampleEvery: SAMPLE_EVERY } };
     } finally {

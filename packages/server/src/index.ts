@@ -8,6 +8,7 @@ export { DataDirError } from './data-dir/index.js';
 export type { RunningServer, StartOptions } from './main.js';
 export { StartError, startServer } from './main.js';
 export type { CommitFeed, CommitNotice } from './queue/commit-feed.js';
+export { LocalCommitFeed } from './queue/commit-feed.js';
 export { MemoryQueue } from './queue/memory-queue.js';
 export type { Accepted, Queue, TakenBatch } from './queue/queue.js';
 export { RedisLiveFeed } from './queue/redis/redis-live-feed.js';
@@ -21,4 +22,5 @@ export type { KeyCount, KeyMinute, LevelMinute, ReportWindow, SketchBuckets } fr
 export { bucketOf, decodeSketchInto, encodeSketch, mergeSketchBlobs, numericValue, quantiles, SKETCH_ALPHA } from './store/rollups.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export type { AppendResult, EventPage, SessionQuery, Store } from './store/store.js';
+export { HistoryPacer, TailHub } from './tail/index.js';
 export { Writer } from './writer/writer.js';

@@ -6,43 +6,90 @@
  * replaying a large session into sockets that do not read could otherwise keep this thread busy
  * for seconds, and ingest — answered on the same thread — waits behind them.
  *
- * Contract: `turn(work)` runs `work` when no other history page is being handled, and not before
- * a gap of {@link GAP_FACTOR} × the receiving-thread time the previous page took. So history
+ * Contract: `turn(work)` runs `work` in FIFO order, with at most {@link TURNS_IN_FLIGHT} turns
+ * running at a time (so at most that many pages are in memory), and a turn starts no earlier than
+ * a gap of {@link GAP_FACTOR} × the receiving-thread time of the pages before it. So history
  * replay takes at most ~1/(1+GAP_FACTOR) of the thread however many tails replay; a lone tail on
  * an idle server still gets a page per turn of the event loop or so. Waiting for a socket to take
  * the bytes happens outside a turn: a stalled client never holds up the others.
  */
 
-/** After a page that took C ms of this thread, the next one waits C × GAP_FACTOR ms. */
+/** After a page that took C ms of this thread, the next turn waits C × GAP_FACTOR ms. */
 const GAP_FACTOR = 2;
+/**
+ * Turns running at once. A turn mostly waits for its read on a reader thread (a round trip of
+ * 0.1–2 ms on a busy machine, even for an empty page); one turn at a time made 10,000 tails
+ * opening on one session wait in line for 10–20 s before going live (tail-fanout delivery p50
+ * 10–15 s). Several reads in flight keep the reader threads busy instead; the thread-costly part
+ * of each page is still paced by the gap, and memory stays bounded by this many pages.
+ */
+const TURNS_IN_FLIGHT = 16;
 
 export class HistoryPacer {
-  private tail: Promise<void> = Promise.resolve();
   private nextAt = 0;
+  private running = 0;
+  /** Turns waiting to start, FIFO from `head`. */
+  private waiting: (() => void)[] = [];
+  private head = 0;
+  private scheduled = false;
+
+  constructor(private readonly inFlight = TURNS_IN_FLIGHT) {}
 
   /**
    * Runs `work` in its turn. `work` reads (asynchronously, off this thread), then calls `busy()`
    * once it starts the part that costs this thread (framing, writing); that part is timed.
    */
-  turn<T>(work: (busy: () => void) => Promise<T>): Promise<T> {
-    const run = this.tail.then(async () => {
-      const wait = this.nextAt - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      else await new Promise((r) => setImmediate(r)); // let I/O (ingest) in between pages
-      let started = -1;
-      try {
-        return await work(() => {
-          started = performance.now();
-        });
-      } finally {
-        const end = performance.now();
-        this.nextAt = started < 0 ? end : end + (end - started) * GAP_FACTOR;
-      }
+  async turn<T>(work: (busy: () => void) => Promise<T>): Promise<T> {
+    await new Promise<void>((start) => {
+      this.waiting.push(start);
+      this.pump();
     });
-    this.tail = run.then(
-      () => {},
-      () => {},
-    );
-    return run;
+    let started = -1;
+    try {
+      return await work(() => {
+        started = performance.now();
+      });
+    } finally {
+      if (started >= 0) {
+        const end = performance.now();
+        const cost = end - started;
+        // Busy parts of turns in flight may follow each other: their gaps add up.
+        this.nextAt = Math.max(this.nextAt + cost * (1 + GAP_FACTOR), end + cost * GAP_FACTOR);
+      }
+      this.running--;
+      this.pump();
+    }
   }
+
+  /** Starts the next waiting turn on a later turn of the event loop (I/O — ingest — goes first). */
+  private pump(): void {
+    if (this.scheduled || this.head === this.waiting.length || this.running >= this.inFlight) return;
+    this.scheduled = true;
+    const wait = this.nextAt - performance.now();
+    if (wait > 0) setTimeout(this.startNext, wait);
+    else setImmediate(this.startNext);
+  }
+
+  private readonly startNext = (): void => {
+    this.scheduled = false;
+    if (this.head === this.waiting.length || this.running >= this.inFlight) return;
+    if (this.nextAt > performance.now()) {
+      this.pump(); // a busy part ended meanwhile and moved the gap
+      return;
+    }
+    const start = this.waiting[this.head] as () => void;
+    this.waiting[this.head++] = noop;
+    if (this.head === this.waiting.length) {
+      this.waiting = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
+      this.waiting = this.waiting.slice(this.head);
+      this.head = 0;
+    }
+    this.running++;
+    start();
+    this.pump();
+  };
 }
+
+function noop(): void {}

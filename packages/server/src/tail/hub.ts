@@ -44,13 +44,27 @@ export interface TailHubOptions {
 /**
  * Flush pacing. A flush costs roughly one socket write per client; with thousands of clients
  * and a commit per request, flushing every commit would spend the thread on writes. After a
- * flush that took C ms the next one waits C × FANOUT_GAP_FACTOR ms, coalescing the commits in
- * between into one write per client — fan-out takes at most ~1/(1+factor) of the thread, and a
- * hub with few clients (C ≈ µs) still flushes on the next turn of the event loop. The wait is not
- * capped: a cap lets a slow flush (a starved CPU makes each write dear) take the whole thread,
- * and then ingest itself — what every tail is waiting for — stalls.
+ * flush that kept the thread busy C ms the next one waits C × FANOUT_GAP_FACTOR ms, coalescing
+ * the commits in between into one write per client — fan-out takes at most ~1/(1+factor) of the
+ * thread, and a hub with few clients (C ≈ µs) still flushes on the next turn of the event loop.
+ * The wait is not capped: a cap lets a slow flush (a starved CPU makes each write dear) take the
+ * whole thread, and then ingest itself — what every tail is waiting for — stalls.
  */
 const FANOUT_GAP_FACTOR = 2;
+/**
+ * A write to a socket costs ~10–15 µs of this thread on the reference machine whatever its size
+ * (mostly the kernel's: one TCP segment, one wake-up of the reader), so what bounds fan-out is
+ * writes per second, not bytes. A hub's flushes start at most once per clients / this many
+ * seconds: 10,000 clients are written at most every 200 ms (each socket gets everything since in
+ * one write), 500 clients every 10 ms, and a hub of a few clients is not held back at all.
+ */
+const FANOUT_WRITES_PER_SECOND = 50_000;
+/**
+ * A flush to more clients than this is written in slices of this many sockets (~25 ms), a turn
+ * of the event loop apart, so ingest (and the commits every tail waits for) goes on between
+ * slices instead of waiting ~150 ms for 10,000 writes. The pacing above counts the slices' time.
+ */
+const FANOUT_SLICE_CLIENTS = 2048;
 /**
  * A hub with at most INLINE_FLUSH_CLIENTS clients whose last flush took less than INLINE_FLUSH_MS
  * flushes a commit inside the feed listener, at once: the frames reach the sockets before the
@@ -73,6 +87,22 @@ const INLINE_FLUSH_CLIENTS = 64;
 interface Commit {
   batch: IdentifiedBatch;
   at: number;
+}
+
+/**
+ * A flush being written slice by slice: each chunk goes to the clients its subscription had
+ * when the flush ran (a client attached since reads those events from the store: the watermark
+ * had moved past them). No other flush starts before it ends, so a socket gets its chunks in order.
+ */
+interface Pass {
+  chunks: { chunk: Chunk; clients: TailClient[] }[];
+  upTo: EventId;
+  commits: Commit[];
+  /** Position: chunks[c].clients[i] is next. */
+  c: number;
+  i: number;
+  /** Thread time spent on this flush so far (ms). */
+  busy: number;
 }
 
 class Subscription {
@@ -105,8 +135,12 @@ export class TailHub implements ClientOwner {
   private readonly clients = new Set<TailClient>();
   private flushTimer: NodeJS.Timeout | null = null;
   private flushImmediate: NodeJS.Immediate | null = null;
+  private lastFlushStart = 0;
   private lastFlushEnd = 0;
   private lastFlushCost = 0;
+  /** The flush being written in slices, if any. */
+  private pass: Pass | null = null;
+  private passImmediate: NodeJS.Immediate | null = null;
   private readonly heartbeatTimer: NodeJS.Timeout;
   private closed = false;
   private readonly metrics: TailMetrics;
@@ -154,8 +188,9 @@ export class TailHub implements ClientOwner {
       this.flushTimer === null &&
       this.flushImmediate === null &&
       small &&
+      this.pass === null &&
       this.lastFlushCost < INLINE_FLUSH_MS &&
-      at >= this.lastFlushEnd + this.lastFlushCost * FANOUT_GAP_FACTOR
+      at >= this.nextFlushAt()
     ) {
       this.flush();
     } else this.schedule(small);
@@ -219,7 +254,9 @@ export class TailHub implements ClientOwner {
   /** Stops admitting, hands over what is pending, closes every tail; resolves when all are closed. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.pass !== null) this.writePass(Number.POSITIVE_INFINITY);
     this.flush();
+    if (this.pass !== null) this.writePass(Number.POSITIVE_INFINITY);
     this.closed = true;
     this.unsubscribeFeed();
     clearInterval(this.heartbeatTimer);
@@ -228,9 +265,15 @@ export class TailHub implements ClientOwner {
     await Promise.all(all.map((c) => c.done));
   }
 
+  /** When the next flush may start: after the gap its last flush earned, and within the write budget. */
+  private nextFlushAt(): number {
+    return Math.max(this.lastFlushEnd + this.lastFlushCost * FANOUT_GAP_FACTOR, this.lastFlushStart + (this.clients.size * 1000) / FANOUT_WRITES_PER_SECOND);
+  }
+
   /** `unpaced`: a small hub (see INLINE_FLUSH_CLIENTS) flushes on this turn, never on a timer. */
   private schedule(unpaced = false): void {
-    if (this.flushImmediate !== null) return;
+    // A pass in progress (a hub that was large) schedules what is pending when it ends.
+    if (this.flushImmediate !== null || this.pass !== null) return;
     if (unpaced) {
       // A paced timer set while the hub was bigger gives way.
       if (this.flushTimer !== null) clearTimeout(this.flushTimer);
@@ -239,7 +282,7 @@ export class TailHub implements ClientOwner {
       return;
     }
     if (this.flushTimer !== null) return;
-    const wait = this.lastFlushEnd + this.lastFlushCost * FANOUT_GAP_FACTOR - performance.now();
+    const wait = this.nextFlushAt() - performance.now();
     // setImmediate for a costly hub rather than flushing inside onCommit: the writer sends its
     // next batch to the store first, and commits landing in the same turn share one flush.
     if (wait <= 0) this.flushImmediate = setImmediate(this.flush);
@@ -251,7 +294,7 @@ export class TailHub implements ClientOwner {
     if (this.flushImmediate) clearImmediate(this.flushImmediate);
     this.flushTimer = null;
     this.flushImmediate = null;
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.pass !== null) return;
     const t0 = performance.now();
     const commits = this.pending;
     this.pending = [];
@@ -296,12 +339,56 @@ export class TailHub implements ClientOwner {
       last = { ms: msOf[n] as number, seq: seqOf[n] as number };
     }
     this.watermark = last;
-    for (const sub of touched) this.flushSubscription(sub, last);
+    this.lastFlushStart = t0;
+    const chunks = touched.map((sub) => this.takeChunk(sub));
+    let receivers = 0;
+    for (const { clients } of chunks) receivers += clients.length;
+    if (receivers <= FANOUT_SLICE_CLIENTS) {
+      for (const { chunk, clients } of chunks) for (const c of clients) c.deliver(chunk, last);
+      this.flushed(commits, performance.now() - t0);
+      return;
+    }
+    this.pass = { chunks, upTo: last, commits, c: 0, i: 0, busy: 0 };
+    this.writePass(FANOUT_SLICE_CLIENTS, t0);
+  };
+
+  /**
+   * Writes the next `slice` sockets of the pass (all of them when Infinity); when it is done,
+   * ends the flush, otherwise continues on the next turn of the event loop.
+   */
+  private writePass(slice: number, t0 = performance.now()): void {
+    const pass = this.pass as Pass;
+    if (this.passImmediate) clearImmediate(this.passImmediate);
+    this.passImmediate = null;
+    let left = slice;
+    while (pass.c < pass.chunks.length && left > 0) {
+      const { chunk, clients } = pass.chunks[pass.c] as { chunk: Chunk; clients: TailClient[] };
+      const end = Math.min(clients.length, pass.i + left);
+      for (let i = pass.i; i < end; i++) (clients[i] as TailClient).deliver(chunk, pass.upTo);
+      left -= end - pass.i;
+      pass.i = end;
+      if (pass.i === clients.length) {
+        pass.c++;
+        pass.i = 0;
+      }
+    }
+    pass.busy += performance.now() - t0;
+    if (pass.c < pass.chunks.length) {
+      this.passImmediate = setImmediate(() => this.writePass(FANOUT_SLICE_CLIENTS));
+      return;
+    }
+    this.pass = null;
+    this.flushed(pass.commits, pass.busy);
+  }
+
+  /** A flush has reached every socket: record it, and schedule the next if commits wait. */
+  private flushed(commits: Commit[], busy: number): void {
     const t1 = performance.now();
     for (const c of commits) this.metrics.commitToTail.observe((t1 - c.at) / 1000);
     this.lastFlushEnd = t1;
-    this.lastFlushCost = t1 - t0;
-  };
+    this.lastFlushCost = busy;
+    if (this.pending.length > 0 && !this.closed) this.schedule(this.clients.size <= INLINE_FLUSH_CLIENTS);
+  }
 
   private add(sub: Subscription, frame: string, id: EventId, touched: Subscription[]): void {
     sub.frames.push(frame);
@@ -313,7 +400,8 @@ export class TailHub implements ClientOwner {
     }
   }
 
-  private flushSubscription(sub: Subscription, upTo: EventId): void {
+  /** Takes a touched subscription's frames as one chunk, with the clients to get it. */
+  private takeChunk(sub: Subscription): { chunk: Chunk; clients: TailClient[] } {
     const chunk: Chunk = {
       buf: sub.frames.length > 0 ? Buffer.from(sub.frames.join('')) : Buffer.alloc(0),
       ids: sub.ids,
@@ -328,7 +416,7 @@ export class TailHub implements ClientOwner {
     // An ended subscription is retired before delivery, so a tail opened afterwards starts a
     // fresh one and learns of the end from the store.
     if (sub.end !== null) this.retire(sub);
-    for (const c of sub.clients) c.deliver(chunk, upTo);
+    return { chunk, clients: [...sub.clients] };
   }
 
   private retire(sub: Subscription): void {
