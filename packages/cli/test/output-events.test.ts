@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { EventWriter } from '../src/output-events.ts';
+import { EventWriter, writeDigits } from '../src/output-events.ts';
 
 function collector() {
   const blocks: { text: string; count: number }[] = [];
@@ -62,4 +62,15 @@ test('lines over the slab size move to a bigger slab without losing what was wri
     lines.map((l) => JSON.parse(l).value.length),
     [5, big.length],
   );
+});
+
+test('seq digits are written as String(n) writes them, at every length', () => {
+  const cases = [0, 1, 9, 10, 11, 99, 100, 101, 999_999, 1_000_000, 2 ** 31, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER];
+  for (let p = 1; p <= 1e15; p *= 10) cases.push(p - 1, p, p + 1);
+  const out = Buffer.alloc(40, 0x2e);
+  for (const n of cases) {
+    out.fill(0x2e);
+    const end = writeDigits(out, 3, n);
+    assert.equal(out.toString('latin1', 0, end + 1), `...${n}.`, `n = ${n}`);
+  }
 });
