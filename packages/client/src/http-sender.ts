@@ -163,6 +163,10 @@ export class HttpSender {
   private memCounts: number[] = [];
   private memHead = 0;
   private memBytes = 0;
+  /** Events in `mem` (the sum of `memCounts` from `memHead`). */
+  private memEvents = 0;
+  /** {@link heldFromSeq} while a spool is active: what was held when it began. */
+  private spoolHeldFrom = 0;
   private spool: Spool | null;
   private spoolBroken = false;
   private inflight: Batch | null = null;
@@ -223,6 +227,18 @@ export class HttpSender {
   /** Batches the server has answered so far: a producer watching for progress compares it. */
   get acknowledged(): number {
     return this.acks;
+  }
+
+  /**
+   * The first seq whose bytes this sender may still read from a buffer given to
+   * {@link sendStamped}: events before it were acknowledged or copied out (to the spool file), so a
+   * buffer holding only earlier events is the caller's again (logsrv run reuses its slabs). While
+   * a spool is active (it keeps appends for a turn, and a batch moved into it may still be in
+   * flight), this stays at what was held when the spool began.
+   */
+  get heldFromSeq(): number {
+    if (this.spool) return this.spoolHeldFrom;
+    return this.seq - this.memEvents - (this.inflight ? this.inflight.count : 0);
   }
 
   /** The last attempt to deliver failed; retries continue (see notices). */
@@ -315,7 +331,7 @@ export class HttpSender {
   private enqueue(block: Buffer, count: number): void {
     const bytes = block.length;
     if (this.spool) this.spool.append(block);
-    else if (this.memBytes > 0 && this.memBytes + bytes > this.maxBufferBytes && this.enterSpool('buffer-full')) {
+    else if (this.memBytes > 0 && this.memBytes + bytes > this.maxBufferBytes && this.enterSpool('buffer-full', count)) {
       (this.spool as Spool | null)?.append(block);
     } else if (this.spoolBroken && this.memBytes > 4 * this.maxBufferBytes) {
       this.lost += count;
@@ -323,6 +339,7 @@ export class HttpSender {
       this.mem.push(block);
       this.memCounts.push(count);
       this.memBytes += bytes;
+      this.memEvents += count;
     }
     this.kick();
   }
@@ -347,9 +364,11 @@ export class HttpSender {
    * Moves the batch in flight and the memory buffer into a new spool file, so that from now on
    * the file holds every undelivered event in order. False when the file cannot be made.
    */
-  private enterSpool(why: 'buffer-full' | 'unreachable' | 'exit' | 'refused'): boolean {
+  private enterSpool(why: 'buffer-full' | 'unreachable' | 'exit' | 'refused', enqueuing = 0): boolean {
     if (this.spool) return true;
     if (this.spoolBroken) return false;
+    // `enqueuing`: the events of the block being queued (seq already counts them) go in too.
+    const heldFrom = this.heldFromSeq - enqueuing;
     const name = `${Date.now()}-${this.producer.replace(/[^A-Za-z0-9._-]/g, '_')}`;
     let spool: Spool;
     try {
@@ -378,6 +397,8 @@ export class HttpSender {
     this.memCounts = [];
     this.memHead = 0;
     this.memBytes = 0;
+    this.memEvents = 0;
+    this.spoolHeldFrom = heldFrom;
     this.spool = spool;
     if (why === 'buffer-full') {
       this.onNotice({ kind: 'buffer-full', message: `output is faster than the server takes it; buffering through ${spool.file}` });
@@ -418,6 +439,7 @@ export class HttpSender {
       bytes = cut;
     } else body = end - start === 1 ? (this.mem[start] as Buffer) : this.mem.slice(start, end); // sent as they are: no copy
     this.memBytes -= bytes;
+    this.memEvents -= count;
     if (end === this.mem.length) {
       this.mem = [];
       this.memCounts = [];
