@@ -24,13 +24,12 @@
  * Invariant: while a spool is active, memory holds no queued events, so spool order is send order.
  */
 
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import https from 'node:https';
 import { hostname } from 'node:os';
 import type { EventInput } from '@logsrv/protocol';
 import type { PostHandle, PostTarget } from './post-events.js';
-import { postNdjson } from './post-events.js';
+import { httpsModule, postNdjson } from './post-events.js';
+import { randomHex } from './random-hex.js';
 import { defaultSpoolDir, Spool } from './spool.js';
 
 /** An event as given to the sender: `producer` and `seq` are its to set. */
@@ -136,7 +135,7 @@ export function normalizeServer(server: string): string {
 }
 
 function defaultProducer(): string {
-  return `${hostname().slice(0, 64)}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${hostname().slice(0, 64)}-${process.pid}-${randomHex(6)}`;
 }
 
 export class HttpSender {
@@ -211,7 +210,7 @@ export class HttpSender {
     this.spool = opts.adopt ?? null;
     // One connection: requests are sequential anyway, and one socket keeps order obvious.
     const agentOpts = { keepAlive: true, maxSockets: 1 };
-    const agent = this.base.startsWith('https:') ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    const agent = this.base.startsWith('https:') ? new (httpsModule().Agent)(agentOpts) : new http.Agent(agentOpts);
     this.target = { base: this.base, token: opts.token, agent, timeoutMs: opts.requestTimeoutMs ?? 30_000 };
     this.pumping = this.pump();
   }
