@@ -5,9 +5,8 @@
  *
  * This file imports only the client package: the agent starts without loading the server.
  */
-import { randomBytes } from 'node:crypto';
 import type { CloseReport, LeftoverDelivery, LeftoverReport, SenderNotice } from '@logsrv/client/agent';
-import { defaultSpoolDir, deliverLeftovers, normalizeServer } from '@logsrv/client/agent';
+import { defaultSpoolDir, deliverLeftovers, normalizeServer, randomHex } from '@logsrv/client/agent';
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
 
@@ -96,7 +95,7 @@ export function noticePrinter(cmdName: string): (n: SenderNotice) => void {
 /** `run-20261122-101500-3fa9c1`: sortable, readable, unique enough. */
 export function generateSession(prefix = 'run'): string {
   const t = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-  return `${prefix}-${t}-${randomBytes(3).toString('hex')}`;
+  return `${prefix}-${t}-${randomHex(3)}`;
 }
 
 export function checkName(cmdName: string, flag: string, value: string | undefined): void {

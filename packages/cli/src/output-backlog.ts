@@ -26,7 +26,11 @@ import { join } from 'node:path';
 export interface BacklogEntry {
   stream: number;
   ts: number;
-  /** Null for a quiet-period marker. */
+  /**
+   * Null for a quiet-period marker. Read back from the file, it is a view of a buffer the next
+   * {@link OutputBacklog.shift} overwrites: use it before then (a fresh buffer per record was
+   * most of the agent's garbage, and its RSS).
+   */
   data: Buffer | null;
 }
 
@@ -46,6 +50,8 @@ export class OutputBacklog {
   private writeAt = 0;
   private readAt = 0;
   private readonly header = Buffer.alloc(HEADER);
+  /** Where records are read back from the file (see BacklogEntry.data). */
+  private readBuf = Buffer.alloc(0);
 
   constructor(
     private readonly dir: string,
@@ -106,7 +112,7 @@ export class OutputBacklog {
     }
   }
 
-  /** The oldest entry, removed; null when empty. */
+  /** The oldest entry, removed; null when empty. Its `data` is valid until the next call. */
   shift(): BacklogEntry | null {
     if (this.memHead < this.mem.length) {
       const e = this.mem[this.memHead] as BacklogEntry;
@@ -126,7 +132,8 @@ export class OutputBacklog {
     this.readAt += HEADER;
     let data: Buffer | null = null;
     if (len !== MARKER) {
-      data = Buffer.allocUnsafe(len);
+      if (this.readBuf.length < len) this.readBuf = Buffer.allocUnsafe(Math.max(len, 64 * 1024));
+      data = this.readBuf.subarray(0, len);
       readSync(this.fd, data, 0, len, this.readAt);
       this.readAt += len;
     }

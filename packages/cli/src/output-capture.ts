@@ -139,11 +139,20 @@ export class OutputCapture {
       teeBroken = true;
       resume();
     });
+    // Reads of this stream so far: onQuiet checks that none came after its timer fired.
+    let reads = 0;
     const onQuiet = () => {
-      if (this.backlog.empty) {
-        stream.lines.flushPartial();
-        this.out.flush();
-      } else this.backlog.push(index, Date.now(), null);
+      // The timer may fire late because this process itself was held up (a loaded machine,
+      // SIGSTOP), with the rest of the line already waiting in the pipe: that is no quiet period.
+      // Timers run before the event loop polls the pipe; decide after the poll (setImmediate).
+      const seen = reads;
+      setImmediate(() => {
+        if (reads !== seen || finished) return;
+        if (this.backlog.empty) {
+          stream.lines.flushPartial();
+          this.out.flush();
+        } else this.backlog.push(index, Date.now(), null);
+      });
     };
     let finished = false;
     let finish: () => void = () => {};
@@ -156,6 +165,7 @@ export class OutputCapture {
       };
     });
     source.on('data', (chunk: Buffer) => {
+      reads++;
       if (!teeBroken && tee && !tee.write(chunk) && !waitTee) {
         waitTee = true;
         update();

@@ -8,7 +8,11 @@
  * short escapes, `\u00xx` for other control characters; UTF-8 is copied as it is).
  *
  * Ownership: events are written into a slab; {@link flush} hands what was written since the last
- * flush to the sender, which owns those bytes from then on; the slab is never written there again.
+ * flush to the sender, which owns those bytes until it no longer holds their events
+ * (`HttpSender.heldFromSeq` is past them: acknowledged, or copied into its spool file). A full
+ * slab is written again only then: a few slabs go round instead of a new 1 MiB buffer per MiB of
+ * output, whose garbage (collected late: V8 sees little JS allocation here) made most of the
+ * agent's RSS.
  * The caller flushes before anything else may give the sender an event (order and seq are the
  * sender's), i.e. at the end of every synchronous step that wrote events.
  */
@@ -16,6 +20,8 @@ import type { HttpSender } from '@logsrv/client/agent';
 import type { PieceEnd } from './output-lines.js';
 
 const SLAB_BYTES = 1024 * 1024;
+/** Full slabs kept for reuse; past this many the oldest is left to the GC. */
+const SPARE_SLABS = 4;
 /** `"` and `\`, and the short escapes of JSON.stringify; 0 = `\u00xx`. */
 const ESCAPE = new Uint8Array(128);
 ESCAPE[0x22] = 0x22;
@@ -32,14 +38,31 @@ const PARTIAL_END = Buffer.from('","attrs":{"partial":true}}\n');
 /** Most bytes besides the value: seq digits and the fixed parts. */
 const FIXED_BYTES = 20 + VALUE.length + PARTIAL_END.length;
 
+/** Writes the decimal digits of `n` (a non-negative safe integer) at `pos`; returns the end. */
+export function writeDigits(out: Uint8Array, pos: number, n: number): number {
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  const end = pos + digits;
+  let i = end;
+  while (n >= 10) {
+    const q = Math.floor(n / 10);
+    out[--i] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  out[--i] = 0x30 + n;
+  return end;
+}
+
 export class EventWriter {
-  private slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
   /** Start of what the next flush hands over. */
   private from = 0;
   private pos = 0;
   private count = 0;
+  /** Full slabs, oldest first, each with the seq after its last event: free once the sender's heldFromSeq reaches it. */
+  private readonly spare: { slab: Buffer; end: number }[] = [];
 
-  constructor(private readonly sender: Pick<HttpSender, 'sendStamped' | 'nextSeq'>) {}
+  constructor(private readonly sender: Pick<HttpSender, 'sendStamped' | 'nextSeq' | 'heldFromSeq'>) {}
 
   /** A whole line, its bytes valid UTF-8 (`src[start..end-1]`). `head` is from {@link EventWriter.head}. */
   line(head: Buffer, src: Buffer, start: number, end: number): void {
@@ -92,27 +115,39 @@ export class EventWriter {
     return Buffer.from(`${baseAndKey},"ts":${ts},"producer":${producerJson},"seq":`);
   }
 
+  // The fixed parts are copied with Uint8Array#set and the seq's digits written here: per line,
+  // Buffer#copy and Buffer#write (a call into C++ each) cost more than the line's own bytes.
   private begin(head: Buffer): number {
     const out = this.slab;
     let pos = this.pos;
-    pos += head.copy(out, pos);
-    pos += out.write(String(this.sender.nextSeq + this.count), pos, 'latin1');
-    pos += VALUE.copy(out, pos);
-    return pos;
+    out.set(head, pos);
+    pos = writeDigits(out, pos + head.length, this.sender.nextSeq + this.count);
+    out.set(VALUE, pos);
+    return pos + VALUE.length;
   }
 
   private end(tail: Buffer): void {
-    this.pos += tail.copy(this.slab, this.pos);
+    this.slab.set(tail, this.pos);
+    this.pos += tail.length;
     this.count++;
   }
 
-  /** Makes sure `n` bytes fit after `pos`; a new slab takes over what was not flushed yet. */
+  /** Makes sure `n` bytes fit after `pos`; a new (or free spare) slab takes over what was not flushed yet. */
   private room(n: number): void {
     if (this.pos + n <= this.slab.length) return;
     const old = this.slab;
     const keep = this.pos - this.from;
-    this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, keep + n));
+    const oldest = this.spare[0];
+    if (oldest && oldest.end <= this.sender.heldFromSeq && oldest.slab.length >= keep + n) {
+      this.spare.shift();
+      this.slab = oldest.slab;
+    } else this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, keep + n));
     old.copy(this.slab, 0, this.from, this.pos);
+    // What `old` holds before `from` was flushed: events before the sender's nextSeq.
+    if (old.length === SLAB_BYTES) {
+      this.spare.push({ slab: old, end: this.sender.nextSeq });
+      if (this.spare.length > SPARE_SLABS) this.spare.shift();
+    }
     this.from = 0;
     this.pos = keep;
   }

@@ -46,6 +46,11 @@ import { spawnTty } from './run-tty.js';
 
 const OUTPUT_GRACE_MS = 2000;
 
+/** Monotonic milliseconds; not `monotonicMs()`, whose first use loads perf_hooks before the command starts. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 interface RunFlags {
   session?: string;
   step?: string;
@@ -169,7 +174,7 @@ async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
   const leftovers = startLeftovers(name, settings);
   const base: EventBase = flags.step === undefined ? { session } : { session, step: flags.step };
   const started = Date.now();
-  const t0 = performance.now();
+  const t0 = monotonicMs();
   const startValue: Record<string, unknown> = { command: argv, cwd: process.cwd() };
   if (flags.tty) startValue.tty = true;
   sender.send({ ...base, key: 'step.start', value: startValue, ts: started });
@@ -200,7 +205,7 @@ async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
   const exit = await child.exited;
   child.release();
   capture.release();
-  const durationMs = Math.round(performance.now() - t0);
+  const durationMs = Math.round(monotonicMs() - t0);
   let timer: NodeJS.Timeout | undefined;
   const drained = await Promise.race([
     Promise.all([out.done, err.done]).then(() => true),
@@ -216,13 +221,13 @@ async function runCommand(argv: string[], flags: RunFlags): Promise<number> {
   // Output still waiting to become events goes at the server's pace; into the spool at once when
   // the server is unreachable, when a signal asks us to hurry, or when it stalls.
   let lastAck = sender.acknowledged;
-  let stalledSince = performance.now();
+  let stalledSince = monotonicMs();
   await capture.finish(() => {
     if (sender.acknowledged !== lastAck) {
       lastAck = sender.acknowledged;
-      stalledSince = performance.now();
+      stalledSince = monotonicMs();
     }
-    return hurry || sender.unreachable || performance.now() - stalledSince > settings.flushTimeoutMs;
+    return hurry || sender.unreachable || monotonicMs() - stalledSince > settings.flushTimeoutMs;
   });
 
   let code: number;

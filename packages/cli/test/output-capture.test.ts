@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -200,6 +201,34 @@ describe('OutputCapture', () => {
         ['Password: ', { partial: true }],
         ['ok', null],
       ],
+    );
+  });
+
+  test('the agent held up past the quiet period with the rest of the line already in the pipe: the line stays whole', async () => {
+    // A real socket, so the rest arrives through the event loop's poll like a pipe's, after the
+    // timers: this process is blocked for longer than PARTIAL_FLUSH_MS while it waits unread.
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Promise<Socket>((r) => server.once('connection', r));
+    const writer = connect((server.address() as { port: number }).port, '127.0.0.1');
+    const reader = await accepted;
+    const sender = fakeSender();
+    const capture = new OutputCapture(sender as unknown as HttpSender, { session: 's' }, 1 << 20, dir());
+    const a = capture.add(reader, null, 'stdout');
+    const first = new Promise((r) => reader.once('data', r));
+    writer.write('abc');
+    await first;
+    writer.write('def\n');
+    const until = Date.now() + 400; // longer than PARTIAL_FLUSH_MS, all of it without a turn of the loop
+    while (Date.now() < until) {}
+    await new Promise((r) => setTimeout(r, 50));
+    writer.end();
+    await a.done;
+    await capture.finish(() => false);
+    server.close();
+    assert.deepEqual(
+      sender.sent.map((e) => [e.value, e.attrs ?? null]),
+      [['abcdef', null]],
     );
   });
 });

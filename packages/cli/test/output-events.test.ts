@@ -2,12 +2,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { EventWriter } from '../src/output-events.ts';
+import { EventWriter, writeDigits } from '../src/output-events.ts';
 
 function collector() {
   const blocks: { text: string; count: number }[] = [];
   const s = {
     nextSeq: 7,
+    heldFromSeq: 0,
     sendStamped(ndjson: Buffer, count: number) {
       blocks.push({ text: ndjson.toString(), count });
       s.nextSeq += count;
@@ -62,4 +63,53 @@ test('lines over the slab size move to a bigger slab without losing what was wri
     lines.map((l) => JSON.parse(l).value.length),
     [5, big.length],
   );
+});
+
+test('seq digits are written as String(n) writes them, at every length', () => {
+  const cases = [0, 1, 9, 10, 11, 99, 100, 101, 999_999, 1_000_000, 2 ** 31, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER];
+  for (let p = 1; p <= 1e15; p *= 10) cases.push(p - 1, p, p + 1);
+  const out = Buffer.alloc(40, 0x2e);
+  for (const n of cases) {
+    out.fill(0x2e);
+    const end = writeDigits(out, 3, n);
+    assert.equal(out.toString('latin1', 0, end + 1), `...${n}.`, `n = ${n}`);
+  }
+});
+
+test('a full slab is written again only after the sender let go of every event in it', () => {
+  // A sender that holds blocks (as HttpSender does until they are acknowledged) and lets them go
+  // in order, a few at a time; each block must still read as it did when handed over.
+  const held: { block: Buffer; copy: string; end: number }[] = [];
+  const slabs = new Set<ArrayBufferLike>();
+  let released = 0;
+  const s = {
+    nextSeq: 0,
+    heldFromSeq: 0,
+    sendStamped(block: Buffer, count: number) {
+      s.nextSeq += count;
+      held.push({ block, copy: block.toString('latin1'), end: s.nextSeq });
+      slabs.add(block.buffer);
+    },
+  };
+  const w = new EventWriter(s);
+  const head = EventWriter.head('{"session":"s","key":"stdout"', 1, '"p"');
+  const line = Buffer.from('x'.repeat(300));
+  for (let i = 0; i < 40_000; i++) {
+    w.line(head, line, 0, 50 + (i % 250));
+    if (i % 7 === 0) w.flush();
+    // The sender lets go of its oldest blocks while it holds more than ~3 MB.
+    let bytes = held.reduce((n, h) => n + h.block.length, 0);
+    while (bytes > 3_000_000) {
+      const h = held.shift() as (typeof held)[number];
+      assert.equal(h.block.toString('latin1'), h.copy, 'a held block was overwritten');
+      bytes -= h.block.length;
+      s.heldFromSeq = h.end;
+      released++;
+    }
+  }
+  w.flush();
+  for (const h of held) assert.equal(h.block.toString('latin1'), h.copy, 'a held block was overwritten');
+  assert.ok(released > 1000);
+  // ~15 MB written: without reuse that is 15 slabs; the sender holds at most ~4 at a time.
+  assert.ok(slabs.size <= 9, `${slabs.size} slabs used`);
 });

@@ -1,9 +1,9 @@
 /**
  * `logsrv run`/`send` start in a fraction of a second only if no subcommand module loads the
  * server or the protocol validator up front (fastify, typebox: ~1 s here, 2-3 s under load, and
- * ~35 MB). main.ts registers every subcommand statically, so one heavy import anywhere slows
- * every command. This records every module `logsrv run --help` loads (a resolve hook) and fails
- * when one of those packages is among them.
+ * ~35 MB). main.ts loads only the named subcommand's module, but one heavy import in anything the
+ * agent shares (agent-common, the client's agent entry) slows every wrapped command. This records every module `logsrv run --help` loads (a resolve hook) and fails
+ * when one of those packages, a server module or a needless Node built-in is among them.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +12,17 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const HEAVY = ['/node_modules/fastify/', '/node_modules/typebox/', '/node_modules/better-sqlite3/', '/node_modules/prom-client/'];
+const HEAVY = [
+  '/node_modules/fastify/',
+  '/node_modules/typebox/',
+  '/node_modules/better-sqlite3/',
+  '/node_modules/prom-client/',
+  // main.ts loads only the named subcommand's module: no server module at all for the agent.
+  '/packages/server/',
+  // TLS and crypto load only when used (an https:// server; no /dev/urandom): several ms each.
+  'node:https',
+  'node:crypto',
+];
 
 // Prints every resolved module URL to stderr, one per line, prefixed.
 const HOOKS = `export async function resolve(s, c, next) { const r = await next(s, c); process.stderr.write('LOADED ' + r.url + '\\n'); return r; }`;

@@ -10,5 +10,6 @@ export type { CloseReport, HttpSenderOptions, OutgoingEvent, SenderNotice, Sende
 export { HttpSender, normalizeServer } from './http-sender.js';
 export type { PostOutcome, PostTarget, RejectedEvent } from './post-events.js';
 export { parseRetryAfter, postNdjson } from './post-events.js';
+export { randomHex } from './random-hex.js';
 export type { SpoolBatch, SpoolMeta } from './spool.js';
 export { defaultSpoolDir, Spool } from './spool.js';

@@ -24,13 +24,12 @@
  * Invariant: while a spool is active, memory holds no queued events, so spool order is send order.
  */
 
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import https from 'node:https';
 import { hostname } from 'node:os';
 import type { EventInput } from '@logsrv/protocol';
 import type { PostHandle, PostTarget } from './post-events.js';
-import { postNdjson } from './post-events.js';
+import { httpsModule, postNdjson } from './post-events.js';
+import { randomHex } from './random-hex.js';
 import { defaultSpoolDir, Spool } from './spool.js';
 
 /** An event as given to the sender: `producer` and `seq` are its to set. */
@@ -136,7 +135,7 @@ export function normalizeServer(server: string): string {
 }
 
 function defaultProducer(): string {
-  return `${hostname().slice(0, 64)}-${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${hostname().slice(0, 64)}-${process.pid}-${randomHex(6)}`;
 }
 
 export class HttpSender {
@@ -163,6 +162,10 @@ export class HttpSender {
   private memCounts: number[] = [];
   private memHead = 0;
   private memBytes = 0;
+  /** Events in `mem` (the sum of `memCounts` from `memHead`). */
+  private memEvents = 0;
+  /** {@link heldFromSeq} while a spool is active: what was held when it began. */
+  private spoolHeldFrom = 0;
   private spool: Spool | null;
   private spoolBroken = false;
   private inflight: Batch | null = null;
@@ -207,7 +210,7 @@ export class HttpSender {
     this.spool = opts.adopt ?? null;
     // One connection: requests are sequential anyway, and one socket keeps order obvious.
     const agentOpts = { keepAlive: true, maxSockets: 1 };
-    const agent = this.base.startsWith('https:') ? new https.Agent(agentOpts) : new http.Agent(agentOpts);
+    const agent = this.base.startsWith('https:') ? new (httpsModule().Agent)(agentOpts) : new http.Agent(agentOpts);
     this.target = { base: this.base, token: opts.token, agent, timeoutMs: opts.requestTimeoutMs ?? 30_000 };
     this.pumping = this.pump();
   }
@@ -223,6 +226,18 @@ export class HttpSender {
   /** Batches the server has answered so far: a producer watching for progress compares it. */
   get acknowledged(): number {
     return this.acks;
+  }
+
+  /**
+   * The first seq whose bytes this sender may still read from a buffer given to
+   * {@link sendStamped}: events before it were acknowledged or copied out (to the spool file), so a
+   * buffer holding only earlier events is the caller's again (logsrv run reuses its slabs). While
+   * a spool is active (it keeps appends for a turn, and a batch moved into it may still be in
+   * flight), this stays at what was held when the spool began.
+   */
+  get heldFromSeq(): number {
+    if (this.spool) return this.spoolHeldFrom;
+    return this.seq - this.memEvents - (this.inflight ? this.inflight.count : 0);
   }
 
   /** The last attempt to deliver failed; retries continue (see notices). */
@@ -315,7 +330,7 @@ export class HttpSender {
   private enqueue(block: Buffer, count: number): void {
     const bytes = block.length;
     if (this.spool) this.spool.append(block);
-    else if (this.memBytes > 0 && this.memBytes + bytes > this.maxBufferBytes && this.enterSpool('buffer-full')) {
+    else if (this.memBytes > 0 && this.memBytes + bytes > this.maxBufferBytes && this.enterSpool('buffer-full', count)) {
       (this.spool as Spool | null)?.append(block);
     } else if (this.spoolBroken && this.memBytes > 4 * this.maxBufferBytes) {
       this.lost += count;
@@ -323,6 +338,7 @@ export class HttpSender {
       this.mem.push(block);
       this.memCounts.push(count);
       this.memBytes += bytes;
+      this.memEvents += count;
     }
     this.kick();
   }
@@ -347,9 +363,11 @@ export class HttpSender {
    * Moves the batch in flight and the memory buffer into a new spool file, so that from now on
    * the file holds every undelivered event in order. False when the file cannot be made.
    */
-  private enterSpool(why: 'buffer-full' | 'unreachable' | 'exit' | 'refused'): boolean {
+  private enterSpool(why: 'buffer-full' | 'unreachable' | 'exit' | 'refused', enqueuing = 0): boolean {
     if (this.spool) return true;
     if (this.spoolBroken) return false;
+    // `enqueuing`: the events of the block being queued (seq already counts them) go in too.
+    const heldFrom = this.heldFromSeq - enqueuing;
     const name = `${Date.now()}-${this.producer.replace(/[^A-Za-z0-9._-]/g, '_')}`;
     let spool: Spool;
     try {
@@ -378,6 +396,8 @@ export class HttpSender {
     this.memCounts = [];
     this.memHead = 0;
     this.memBytes = 0;
+    this.memEvents = 0;
+    this.spoolHeldFrom = heldFrom;
     this.spool = spool;
     if (why === 'buffer-full') {
       this.onNotice({ kind: 'buffer-full', message: `output is faster than the server takes it; buffering through ${spool.file}` });
@@ -418,6 +438,7 @@ export class HttpSender {
       bytes = cut;
     } else body = end - start === 1 ? (this.mem[start] as Buffer) : this.mem.slice(start, end); // sent as they are: no copy
     this.memBytes -= bytes;
+    this.memEvents -= count;
     if (end === this.mem.length) {
       this.mem = [];
       this.memCounts = [];

@@ -4,7 +4,18 @@
  * classifies the answer.
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
+
+const requireBuiltin = createRequire(import.meta.url);
+
+/**
+ * `node:https`, loaded on first use: it brings TLS and most of crypto (~5-10 ms of every agent's
+ * start-up, here under load), and most servers an agent talks to are plain http on a LAN.
+ */
+export function httpsModule(): typeof https {
+  return requireBuiltin('node:https') as typeof https;
+}
 
 /** Where events go: the server's base URL, its token, the connection pool to use. */
 export interface PostTarget {
@@ -104,7 +115,7 @@ export function postNdjson(target: PostTarget, body: string | Buffer | readonly 
   if (target.token) headers.authorization = `Bearer ${target.token}`;
   let req: http.ClientRequest | undefined;
   const done = new Promise<PostOutcome>((resolve) => {
-    const lib = url.protocol === 'https:' ? https : http;
+    const lib = url.protocol === 'https:' ? httpsModule() : http;
     req = lib.request(url, { method: 'POST', headers, agent: target.agent }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (b: Buffer) => parts.push(b));

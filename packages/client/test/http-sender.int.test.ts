@@ -126,6 +126,42 @@ describe('HttpSender', { timeout: 20_000 }, () => {
     await srv.close();
   });
 
+  test('heldFromSeq stays at the first event not yet acknowledged, in memory and through the spool', async () => {
+    /** `n` events stamped for sendStamped, as logsrv run writes them. */
+    const stamped = (sender: HttpSender, n: number) =>
+      Buffer.from(
+        Array.from(
+          { length: n },
+          (_, i) => `{"session":"s","key":"stdout","value":"v","producer":${sender.producerJsonText},"seq":${sender.nextSeq + i}}\n`,
+        ).join(''),
+      );
+    const gates: (() => void)[] = [];
+    const srv = await fakeServer(() => new Promise<void>((r) => gates.push(r)));
+    const sender = new HttpSender({ server: srv.url, spoolDir: spoolDir() });
+    sender.sendStamped(stamped(sender, 2), 2);
+    while (gates.length === 0) await new Promise((r) => setTimeout(r, 1));
+    sender.sendStamped(stamped(sender, 3), 3);
+    assert.equal(sender.heldFromSeq, 0, 'the first request is in flight');
+    gates.shift()?.();
+    while (gates.length === 0) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(sender.heldFromSeq, 2, 'acknowledged: seqs 0-1 are let go; 2-4 in flight');
+    gates.shift()?.();
+    while (sender.acknowledged < 2) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(sender.heldFromSeq, 5);
+    await srv.close();
+
+    // Server gone: from the failed attempt on, everything goes through the spool; what was held
+    // then stays held until the spool is delivered (its appends are kept for a turn, and the
+    // batch moved into it is retried from its own buffers).
+    sender.sendStamped(stamped(sender, 4), 4);
+    while (!sender.unreachable) await new Promise((r) => setTimeout(r, 5));
+    sender.sendStamped(stamped(sender, 1), 1);
+    assert.equal(sender.heldFromSeq, 5);
+    const report = await sender.close(0);
+    assert.equal(report.delivered, false);
+    assert.equal(report.committed, 5);
+  });
+
   test('503 with Retry-After is retried after the given delay; nothing lost or doubled', async () => {
     let failures = 2;
     const srv = await fakeServer((_req, res) => {
