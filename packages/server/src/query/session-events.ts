@@ -1,4 +1,6 @@
 /** `GET /v1/sessions/:session/events` (SPEC §3, contract). */
+
+import { Readable } from 'node:stream';
 import { LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance } from 'fastify';
 import { parseTextQuery } from '../search/index.js';
@@ -32,7 +34,13 @@ export function registerSessionEvents(app: FastifyInstance, store: Store): void 
       const page = await store.renderSession(query, format);
       if (page.next) reply.header('logsrv-next', page.next);
       if (page.prev) reply.header('logsrv-prev', page.prev);
-      return reply.send(page.body);
+      if (typeof page.body === 'string') return reply.send(page.body);
+      // A body in parts (session chunks): written part by part, with its length up front as for
+      // a whole body, rather than copied into one buffer of a few MB first.
+      let bytes = 0;
+      for (const part of page.body) bytes += part.length;
+      reply.header('content-length', bytes);
+      return reply.send(Readable.from(page.body, { objectMode: false }));
     }
     const page = await store.readSession(query);
     if (page.next) reply.header('logsrv-next', page.next);
