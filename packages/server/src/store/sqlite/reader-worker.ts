@@ -25,7 +25,7 @@ import { JSON_COLUMNS, renderJsonRows } from './render-json.js';
 import { dayFile, listDays, SELECT_COLUMNS } from './schema.js';
 import { chunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
-import { serveRequests } from './worker-rpc.js';
+import { serveRequests, transferWith } from './worker-rpc.js';
 
 const { dataDir } = workerData as { dataDir: string };
 const conns = new Map<string, { db: Database.Database; ino: number; ixIno: number | undefined; scIno: number | undefined }>();
@@ -198,11 +198,17 @@ serveRequests((req: WorkerRequest) => {
       // JSON written from the rows (render-json.ts).
       if (format !== 'text' && !hasText(q)) {
         const page = readSessionRows(ctx, q, JSON_COLUMNS);
-        const body = renderJsonRows(page, format);
+        // Encoded here, not on the socket thread, and moved there (a buffer of its own: not from
+        // Node's pool, which serves only small ones) rather than copied.
+        const bytes = Buffer.from(renderJsonRows(page, format));
+        const own = bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : [];
         // As renderPage: `prev` only on a `before` read.
-        return page.prev === undefined
-          ? { body, next: page.next, count: page.rows.length }
-          : { body, next: page.next, prev: page.prev, count: page.rows.length };
+        return transferWith(
+          page.prev === undefined
+            ? { body: [bytes], next: page.next, count: page.rows.length }
+            : { body: [bytes], next: page.next, prev: page.prev, count: page.rows.length },
+          own,
+        );
       }
       const page = readSession(q);
       return renderPage(page.events, page.next, req.format as TextFormat, page.prev, sessionTextOptions(q));
