@@ -6,9 +6,9 @@
  * as before. The bytes are those of renderJsonRows over the same events (tested).
  *
  * The body is a list of parts: views of the chunks' blobs as SQLite returned them, which the
- * reader thread moves to the main thread (worker-rpc.ts transferWith) and the route writes to the
- * socket one after the other. No part is copied on the way: joining 3 MB into a fresh buffer cost
- * more (page faults) than reading the chunks.
+ * reader thread copies into its page slab (page-slab.ts) or, when no slot is free, moves to the
+ * main thread as they are (worker-rpc.ts transferWith). Never joined into one fresh buffer: its
+ * page faults cost more than reading the chunks.
  */
 import type { EventId } from '@logsrv/protocol';
 import { dayOf } from '@logsrv/protocol';
@@ -19,7 +19,6 @@ import { dayRowsFrom } from './read-session.js';
 import { eventJson, IsoCache, JSON_COLUMNS } from './render-json.js';
 import type { DecodedChunk } from './session-chunks.js';
 import { decodeChunk } from './session-chunks.js';
-import { transferWith } from './worker-rpc.js';
 
 export interface ChunkReadContext extends SessionReadContext {
   /** Whether the day's chunk file is attached to its connection (as `sc`). */
@@ -41,7 +40,7 @@ export function renderSessionChunked(
   ctx: ChunkReadContext,
   q: SessionQuery,
   format: 'json' | 'ndjson',
-): { body: Buffer[]; next: string | null; count: number } {
+): { page: { body: Buffer[]; next: string | null; count: number }; own: ArrayBuffer[] } {
   const want = q.limit + 1; // one extra event tells whether another page follows
   const bound: EventId = q.after ?? { ms: -1, seq: -1 };
   const startDay = q.after ? dayOf(q.after.ms) : '';
@@ -104,9 +103,8 @@ export function renderSessionChunked(
   const tail = pieces[pieces.length - 1];
   const next = more && tail ? lastId(tail) : null;
   const { parts, own } = format === 'json' ? jsonBody(pieces, next) : ndjsonBody(pieces);
-  // The chunks' bytes go to the main thread as read: no copy into one body of a few MB (a fresh
-  // allocation that size costs more in page faults than the copy itself), no copy in the hop.
-  return transferWith({ body: parts, next, count: got }, own);
+  // `own`: the buffers among the parts this thread owns whole, which may be moved, not copied.
+  return { page: { body: parts, next, count: got }, own };
 }
 
 /** The chunk file's watermark; 0 while it has no tables yet (the writer has just created it). */

@@ -13,6 +13,7 @@ import { renderPage, sessionTextOptions } from '../row-text.js';
 import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
 import { indexFile } from './index-file.js';
+import { PageSlab } from './page-slab.js';
 import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
 import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
 import { readSessionRows } from './read-session.js';
@@ -27,7 +28,21 @@ import { chunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests, transferWith } from './worker-rpc.js';
 
-const { dataDir } = workerData as { dataDir: string };
+const { dataDir, slab: slabBuffer } = workerData as { dataDir: string; slab?: SharedArrayBuffer };
+/** Where large page bodies go to the main thread (page-slab.ts), when a slot is free. */
+const slab = slabBuffer ? new PageSlab(slabBuffer) : null;
+
+/**
+ * A rendered page's answer: its body in a slot of the slab, else its parts moved across (`own`:
+ * the buffers among them this thread owns whole).
+ */
+function answer<T extends { body: Buffer[] }>(page: T, own: ArrayBuffer[]): T | (Omit<T, 'body'> & { body: { slot: number; length: number } }) {
+  const slot = slab?.put(page.body) ?? -1;
+  if (slot < 0) return transferWith(page, own);
+  let length = 0;
+  for (const p of page.body) length += p.byteLength;
+  return { ...page, body: { slot, length } };
+}
 const conns = new Map<string, { db: Database.Database; ino: number; ixIno: number | undefined; scIno: number | undefined }>();
 /** SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE); address space, not memory: pages stay the OS's. */
 const MMAP_BYTES = 0x7fff0000;
@@ -194,7 +209,10 @@ serveRequests((req: WorkerRequest) => {
       const format = req.format as TextFormat;
       // A plain page from the session chunks where there are some (read-session-chunks.ts): the
       // benchmarked hot path. The body is a Buffer, transferred to the main thread.
-      if (chunkable(q, format)) return renderSessionChunked(ctx, q, format as 'json' | 'ndjson');
+      if (chunkable(q, format)) {
+        const { page, own } = renderSessionChunked(ctx, q, format as 'json' | 'ndjson');
+        return answer(page, own);
+      }
       // JSON written from the rows (render-json.ts).
       if (format !== 'text' && !hasText(q)) {
         const page = readSessionRows(ctx, q, JSON_COLUMNS);
@@ -203,7 +221,7 @@ serveRequests((req: WorkerRequest) => {
         const bytes = Buffer.from(renderJsonRows(page, format));
         const own = bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : [];
         // As renderPage: `prev` only on a `before` read.
-        return transferWith(
+        return answer(
           page.prev === undefined
             ? { body: [bytes], next: page.next, count: page.rows.length }
             : { body: [bytes], next: page.next, prev: page.prev, count: page.rows.length },

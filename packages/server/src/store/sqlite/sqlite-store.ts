@@ -27,6 +27,7 @@ import type {
 } from '../store.js';
 import { INDEX_CHUNK_ROWS } from './day-index.js';
 import { INDEX_MAX_LAG_ROWS, IndexProgress } from './index-file.js';
+import { PageSlab } from './page-slab.js';
 import { CHUNK_FLUSH_MS } from './session-chunks.js';
 import { WorkerClient } from './worker-rpc.js';
 
@@ -60,6 +61,8 @@ export class SqliteStore implements Store {
   private readonly chunkProgress: IndexProgress | null = null;
 
   private readonly dataDir: string;
+  /** Each reader's page slab (page-slab.ts), by the reader's position in `readers`. */
+  private readonly slabs: PageSlab[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -104,7 +107,9 @@ export class SqliteStore implements Store {
     );
     this.readers = [];
     for (let i = 0; i < Math.max(1, opts.readerThreads); i++) {
-      this.readers.push(new WorkerClient(new URL('./reader-worker.js', import.meta.url), { dataDir: opts.dataDir }));
+      const slab = PageSlab.create();
+      this.slabs.push(slab);
+      this.readers.push(new WorkerClient(new URL('./reader-worker.js', import.meta.url), { dataDir: opts.dataDir, slab: slab.buffer }));
     }
   }
 
@@ -148,10 +153,24 @@ export class SqliteStore implements Store {
   }
 
   async renderSession(q: SessionQuery, format: TextFormat): Promise<RenderedPage> {
-    const page = await this.reader().call<RenderedPage>({ op: 'renderSession', q, format });
-    // Parts moved from the reader arrive as plain Uint8Arrays: viewed as Buffers, not copied.
-    const b = page.body as string | Uint8Array[];
-    if (typeof b !== 'string') page.body = b.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+    const reader = this.reader();
+    const page = await reader.call<RenderedPage>({ op: 'renderSession', q, format });
+    const b = page.body as string | Uint8Array[] | { slot: number; length: number };
+    if (typeof b === 'string') return page;
+    if (Array.isArray(b)) {
+      // Parts moved from the reader arrive as plain Uint8Arrays: viewed as Buffers, not copied.
+      page.body = b.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+      return page;
+    }
+    // In the reader's slab: lent until the caller has written it.
+    const slab = this.slabs[this.readers.indexOf(reader)] as PageSlab;
+    page.body = [slab.view(b.slot, b.length)];
+    let released = false;
+    page.release = () => {
+      if (released) return;
+      released = true;
+      slab.release(b.slot);
+    };
     return page;
   }
 
