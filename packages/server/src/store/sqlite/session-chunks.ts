@@ -75,11 +75,21 @@ export function createChunkFile(path: string, synchronous: 'normal' | 'full'): v
   }
 }
 
+/**
+ * A session's buffered events: their JSON already as UTF-8, ',' between them, in a buffer that
+ * grows by doubling; for each its rowid and where its JSON ends. Bytes, not a string per event:
+ * 8 MiB of retained strings kept the thread's GC busy (24 % of its CPU in a profile).
+ */
 interface Pending {
   session: string;
-  json: string[];
+  buf: Buffer;
+  len: number;
   rowids: number[];
+  ends: number[];
 }
+
+/** A session's first buffer; it doubles as needed. */
+const PENDING_INITIAL_BYTES = 1024;
 
 /**
  * The chunk thread's handle on one day: its chunk file open for writing, the day file attached
@@ -162,17 +172,26 @@ export class SessionChunker {
     // Nothing else may run on the connection while the iterator is open: the flush waits for it.
     for (const a of this.rows.iterate(from, last) as IterableIterator<unknown[]>) {
       const session = a[2] as string;
+      const json = eventJson(a, this.iso);
+      // At most 3 bytes of UTF-8 per UTF-16 unit, and the ',' before it.
+      const need = json.length * 3 + 1;
       let p = this.pending.get(session);
       if (p === undefined) {
-        p = { session, json: [], rowids: [] };
+        p = { session, buf: Buffer.allocUnsafeSlow(Math.max(PENDING_INITIAL_BYTES, need)), len: 0, rowids: [], ends: [] };
         this.pending.set(session, p);
+        this.bytes += p.buf.length;
+      } else if (p.len + need > p.buf.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(p.buf.length * 2, p.len + need));
+        p.buf.copy(grown, 0, 0, p.len);
+        this.bytes += grown.length - p.buf.length;
+        p.buf = grown;
       }
-      const json = eventJson(a, this.iso);
-      p.json.push(json);
+      if (p.len > 0) p.buf[p.len++] = 0x2c; // ','
+      p.len += p.buf.write(json, p.len);
+      p.ends.push(p.len);
       at = a[15] as number;
       p.rowids.push(at);
-      // Length in UTF-16 units: a bound of the buffers' memory, not their UTF-8 size.
-      this.bytes += json.length + 1;
+      // `bytes` counts the buffers' sizes: the bound of this thread's memory.
       if (this.bytes >= CHUNK_BUFFER_BYTES) {
         full = true;
         break;
@@ -192,17 +211,11 @@ export class SessionChunker {
         const n = p.rowids.length;
         const first = p.rowids[0] as number;
         const ids = Buffer.allocUnsafe(n * 8);
-        let size = n - 1;
-        for (const j of p.json) size += Buffer.byteLength(j);
-        const json = Buffer.allocUnsafe(size);
-        let at = 0;
         for (let i = 0; i < n; i++) {
-          if (i > 0) json[at++] = 0x2c; // ','
-          at += json.write(p.json[i] as string, at);
           ids.writeUInt32LE((p.rowids[i] as number) - first, i * 8);
-          ids.writeUInt32LE(at, i * 8 + 4);
+          ids.writeUInt32LE(p.ends[i] as number, i * 8 + 4);
         }
-        this.insert.run(p.session, first, p.rowids[n - 1], ids, json);
+        this.insert.run(p.session, first, p.rowids[n - 1], ids, p.buf.subarray(0, p.len));
       }
       this.setBuilt.run(to);
     })();
