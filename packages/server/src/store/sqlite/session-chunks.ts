@@ -17,8 +17,8 @@
  * here is needed for durability, it is derived data.
  *
  * Memory: the thread renders the rows after the watermark into per-session buffers and writes all
- * of them as chunks, with the new watermark, when they hold CHUNK_BUFFER_BYTES or the oldest is
- * `flushMs` old, and when the day is done. A session's chunk is what it got between two flushes.
+ * of them as chunks, with the new watermark, when they hold CHUNK_BUFFER_BYTES, one session's
+ * holds CHUNK_MAX_BYTES, or the oldest is `flushMs` old, and when the day is done. A session's chunk is what it got between two flushes.
  *
  * Contract for readers: rows ≤ watermark from the chunks, rows after it from the day file (as
  * before): the same answer, whatever the lag. The writer creates the file (watermark 0) before a
@@ -35,6 +35,11 @@ import { applyPragmas } from './schema.js';
 export const CHUNK_STEP_ROWS = 20_000;
 /** Buffered JSON (bytes) that makes the thread write its chunks: the bound of its memory. */
 export const CHUNK_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * A session's buffer this large makes the thread write its chunks too: a chunk is read whole
+ * even for a page of one event, so one busy session must not make chunks of megabytes.
+ */
+export const CHUNK_MAX_BYTES = 256 * 1024;
 /** Default: buffered events are written at the latest this long after the oldest was read. */
 export const CHUNK_FLUSH_MS = 1000;
 /** The thread's page cache for the chunk file, in KiB as `PRAGMA cache_size` takes it (negative). */
@@ -192,7 +197,7 @@ export class SessionChunker {
       at = a[15] as number;
       p.rowids.push(at);
       // `bytes` counts the buffers' sizes: the bound of this thread's memory.
-      if (this.bytes >= CHUNK_BUFFER_BYTES) {
+      if (this.bytes >= CHUNK_BUFFER_BYTES || p.len >= CHUNK_MAX_BYTES) {
         full = true;
         break;
       }
