@@ -15,7 +15,9 @@
  *    3 hold it), vs the bare INSERT into the server's schema; also without the full-text index
  *    (what the writer does now that it is in a file of its own, and with `--search-index off`)
  *    and with summaries only, so each part's share is visible. The index thread's share
- *    (store/sqlite/index-file.ts: 1000 rows per step into the day's index file) on its own.
+ *    (store/sqlite/index-file.ts: 1000 rows per step into the day's index file) on its own, and
+ *    the session chunk thread's (store/sqlite/session-chunks.ts: 1000 rows per step rendered into
+ *    per-session chunks).
  * 4. render: a 1000-event page as json / ndjson / text (store/row-text.ts renderPage) and html
  *    (query/render.ts) vs JSON.stringify of the events.
  * 5. live fan-out: tail/hub.ts TailHub fed commits of 1000 events, its clients real SSE responses
@@ -51,6 +53,7 @@ import { committedEventJson, committedToEvent } from '../packages/server/dist/st
 import { ensureDayTables, INDEX_CHUNK_ROWS, prepareDayIndex, searchSchema } from '../packages/server/dist/store/sqlite/day-index.js';
 import { createIndexFile, IndexFollower } from '../packages/server/dist/store/sqlite/index-file.js';
 import { applyPragmas, prepareEventInsert, SCHEMA } from '../packages/server/dist/store/sqlite/schema.js';
+import { createChunkFile, SessionChunker } from '../packages/server/dist/store/sqlite/session-chunks.js';
 import { TailHub } from '../packages/server/dist/tail/hub.js';
 import { eventFrame, PREAMBLE, SSE_HEADERS } from '../packages/server/dist/tail/sse.js';
 import { envNumber } from './lib/env.ts';
@@ -284,6 +287,38 @@ function indexThread(dir: string, source: Writer, rows: number): Writer {
       f?.close();
       source.close();
     },
+  };
+}
+
+/**
+ * The session chunk thread's work (store/sqlite/session-chunks.ts SessionChunker.step): 1000 rows
+ * of a day file per step rendered to JSON into per-session buffers, written as chunks whenever the
+ * buffers are full (CHUNK_BUFFER_BYTES), as the thread does. Starts over in a fresh chunk file at
+ * the end of the day file, like indexThread.
+ */
+function chunkThread(dir: string, dayPath: string): Writer {
+  let n = 0;
+  let c: SessionChunker | null = null;
+  const fresh = () => {
+    c?.close();
+    const path = join(dir, `chunks-${n++}.sess.db`);
+    createChunkFile(path, 'normal');
+    c = new SessionChunker(path, dayPath, 'normal');
+    return c;
+  };
+  let cur = fresh();
+  return {
+    step: () => {
+      let from = cur.readTo();
+      let to = cur.step(BATCH);
+      if (to === from) {
+        cur = fresh();
+        from = 0;
+        to = cur.step(BATCH);
+      }
+      return to - from;
+    },
+    close: () => c?.close(),
   };
 }
 
@@ -534,6 +569,7 @@ export const micro: Benchmark = {
     const rollups = openWriter(dir, 'rollups', 'rollups', columns);
     const search = openWriter(dir, 'search', 'search', columns);
     const indexer = indexThread(dir, openWriter(dir, 'source', 'none', columns), 400_000);
+    const chunker = chunkThread(dir, join(dir, 'source.db'));
     try {
       const bareStep = { label: 'bare INSERT, 1000 rows/txn', step: bare.step };
       log(
@@ -548,6 +584,7 @@ export const micro: Benchmark = {
       );
       log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + summaries, rollups (FTS in its own file, or search off)', step: rollups.step }, bareStep));
       log(pair(pool, reps, ms, '3 SQLite index thread', { label: 'IndexFollower.step: 1000 rows into the index file', step: indexer.step }, bareStep));
+      log(pair(pool, reps, ms, '3 SQLite chunk thread', { label: 'SessionChunker.step: 1000 rows into session chunks', step: chunker.step }, bareStep));
       log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + summaries (search, rollups off)', step: summaries.step }, bareStep));
     } finally {
       bare.close();
@@ -555,6 +592,7 @@ export const micro: Benchmark = {
       rollups.close();
       search.close();
       indexer.close();
+      chunker.close();
       rmSync(dir, { recursive: true, force: true });
     }
 

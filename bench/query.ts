@@ -261,7 +261,9 @@ function workCopy(ds: QueryDataset): string {
   for (const f of readdirSync(ds.dir)) {
     if (!f.endsWith('.db')) continue;
     // The last day and its index file are written to: copies, not links into the cache.
-    if (f === last || (last !== undefined && f === last.replace(/\.db$/, '.fts.db')) || f === 'registry.db') copyFileSync(join(ds.dir, f), join(dir, f));
+    // The last day's chunk file is written too (session-chunks.ts): copied, never linked.
+    if (f === last || (last !== undefined && (f === last.replace(/\.db$/, '.fts.db') || f === last.replace(/\.db$/, '.sess.db'))) || f === 'registry.db')
+      copyFileSync(join(ds.dir, f), join(dir, f));
     else linkSync(join(ds.dir, f), join(dir, f));
   }
   return dir;

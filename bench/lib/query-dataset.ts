@@ -64,6 +64,8 @@ interface StoreLike {
   close(): Promise<void>;
   /** Rows not yet in the full-text index (its own thread): waited for before closing. */
   searchIndexLagRows?(): number;
+  /** Rows not yet in the session chunks (their own thread): waited for before closing. */
+  sessionChunksLagRows?(): number;
 }
 
 /** Live sessions at a time: 400 at 10M events, fewer for small data sets so sessions complete. */
@@ -203,8 +205,17 @@ async function cacheKey(repoRoot: string): Promise<string> {
   const day = (await dist('store/sqlite/day-index.js')) as { SUMMARY_SCHEMA: string; SEARCH_SCHEMA: string; DAY_SCHEMA_VERSION: number };
   const reg = (await dist('store/sqlite/registry-db.js')) as { REGISTRY_SCHEMA: string };
   const runs = (await dist('store/sqlite/session-runs.js')) as { SESSION_RUNS_SCHEMA: string };
+  const chunks = (await dist('store/sqlite/session-chunks.js')) as { CHUNK_SCHEMA: string };
   const h = createHash('sha256');
-  const parts = [schema.SCHEMA, day.SUMMARY_SCHEMA, day.SEARCH_SCHEMA, String(day.DAY_SCHEMA_VERSION), reg.REGISTRY_SCHEMA, runs.SESSION_RUNS_SCHEMA];
+  const parts = [
+    schema.SCHEMA,
+    day.SUMMARY_SCHEMA,
+    day.SEARCH_SCHEMA,
+    String(day.DAY_SCHEMA_VERSION),
+    reg.REGISTRY_SCHEMA,
+    runs.SESSION_RUNS_SCHEMA,
+    chunks.CHUNK_SCHEMA,
+  ];
   for (const part of [...parts, String(GENERATOR_VERSION)]) h.update(part);
   return h.digest('hex').slice(0, 12);
 }
@@ -242,6 +253,7 @@ async function writeDay(repoRoot: string, shape: Shape, day: number, scratch: st
     await Promise.all(inflight);
     // The index thread follows the commits: the data set is complete once it has caught up.
     while ((store.searchIndexLagRows?.() ?? 0) > 0) await new Promise((r) => setTimeout(r, 50));
+    while ((store.sessionChunksLagRows?.() ?? 0) > 0) await new Promise((r) => setTimeout(r, 50));
   } finally {
     await store.close();
   }
@@ -283,7 +295,7 @@ export async function queryDataset(repoRoot: string, requested: number, log: (m:
   await Promise.all(workers);
   for (let d = 0; d < DAYS; d++) {
     // The store closed cleanly (WAL checkpointed), but a leftover -wal must travel with its file.
-    for (const f of readdirSync(scratch(d))) if (/^events-\d{8}(\.fts)?\.db(-wal|-shm)?$/.test(f)) renameSync(join(scratch(d), f), join(dir, f));
+    for (const f of readdirSync(scratch(d))) if (/^events-\d{8}(\.fts|\.sess)?\.db(-wal|-shm)?$/.test(f)) renameSync(join(scratch(d), f), join(dir, f));
     rmSync(scratch(d), { recursive: true, force: true });
   }
   // Registrations: every session to its user and a terminal.

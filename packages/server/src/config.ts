@@ -174,6 +174,15 @@ export const OPTIONS = [
     help: 'rows the full-text index (its own thread) may fall behind the commits before the writer waits for it; searches scan the rows not indexed yet',
   },
   {
+    key: 'sessionChunkFlushMs',
+    flag: '--session-chunk-flush-ms',
+    env: 'LOGSRV_SESSION_CHUNK_FLUSH_MS',
+    kind: 'int',
+    min: 10,
+    default: 1000,
+    help: "longest time events wait in memory before they are written to their sessions' chunks (SQLite store; its own thread, up to 8 MiB); session pages read newer events from the day file",
+  },
+  {
     key: 'retentionDays',
     flag: '--retention-days',
     env: 'LOGSRV_RETENTION_DAYS',
@@ -386,6 +395,7 @@ export interface ServerConfig {
   searchIndex: 'on' | 'off';
   searchChunkRows: number;
   searchIndexMaxLagRows: number;
+  sessionChunkFlushMs: number;
   retentionDays: number;
   minFreeDiskBytes: number;
   shutdownTimeoutMs: number;

@@ -25,8 +25,9 @@ describe('day partitions', () => {
         readdirSync(dataDir)
           .filter((f) => f.endsWith('.db'))
           .sort(),
-        // Each day with its full-text index file (store/sqlite/index-file.ts).
-        ['events-20261122.db', 'events-20261122.fts.db', 'events-20261123.db', 'events-20261123.fts.db'],
+        // Each day with its full-text index file (store/sqlite/index-file.ts) and its session chunk
+        // file (store/sqlite/session-chunks.ts).
+        ['events-20261122.db', 'events-20261122.fts.db', 'events-20261122.sess.db', 'events-20261123.db', 'events-20261123.fts.db', 'events-20261123.sess.db'],
       );
       for (const limit of ['1', '3', '7', '10', '11', '1000']) {
         const got = await readAll(srv.url, 'night', { limit });

@@ -165,9 +165,15 @@ describe('the full-text index file of a day', () => {
     );
     assert.deepEqual(dayFiles(dataDir), []);
     assert.ok(!existsSync(join(dataDir, `events-${day}.fts.db-wal`)));
+    assert.ok(!existsSync(join(dataDir, `events-${day}.sess.db`)));
     await restoreArchive(dataDir, archived[0]?.file as string);
     assert.deepEqual(dayFiles(dataDir), [`events-${day}.db`, `events-${day}.fts.db`]);
     assert.equal(watermark(join(dataDir, `events-${day}.fts.db`)), lastRowid(join(dataDir, `events-${day}.db`)));
+    // The day's session chunks (session-chunks.ts) likewise: gone with it, built whole again.
+    const chunks = new Database(join(dataDir, `events-${day}.sess.db`), { readonly: true });
+    assert.equal(chunks.prepare('SELECT built FROM chunk_state').pluck().get(), lastRowid(join(dataDir, `events-${day}.db`)));
+    assert.equal(chunks.prepare('SELECT sum(length(ids)) / 8 FROM chunks').pluck().get(), lastRowid(join(dataDir, `events-${day}.db`)));
+    chunks.close();
     srv = await startTestServer({ searchChunkRows: 16 }, { dataDir, clock: () => now });
     await checkSearches(srv.url, sent, 'restored');
     await srv.close();

@@ -3,10 +3,12 @@
  * real SQLite: contiguous, dense and sparse interleavings over several batches and two day files,
  * every page size forwards and backwards, key/step filters, JSON and NDJSON bytes equal to the
  * generic renderer's — and day files of the layout before runs (day schema 3), read as they are
- * and migrated at the next start.
+ * and migrated at the next start. Plain pages come from the session chunks
+ * (store/sqlite/session-chunks.ts) where a day has them: the same bytes, also when a page
+ * straddles their watermark, when a cursor falls inside a chunk, and beside a day without chunks.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -154,6 +156,25 @@ async function checkReads(srv: TestServer, session: string): Promise<void> {
   }
 }
 
+/** A day file's session chunk file (session-chunks.ts). */
+const chunkFileOf = (f: string) => f.replace(/\.db$/, '.sess.db');
+
+/** The chunk file's watermark and the day file's last rowid. */
+function chunkState(f: string): { built: number; last: number; chunks: number } {
+  const db = new Database(f, { readonly: true });
+  const sc = new Database(chunkFileOf(f), { readonly: true });
+  try {
+    return {
+      built: sc.prepare('SELECT built FROM chunk_state').pluck().get() as number,
+      chunks: sc.prepare('SELECT count(*) FROM chunks').pluck().get() as number,
+      last: db.prepare('SELECT max(rowid) FROM events').pluck().get() as number,
+    };
+  } finally {
+    db.close();
+    sc.close();
+  }
+}
+
 function dayFiles(dataDir: string): string[] {
   return readdirSync(dataDir)
     .filter((f) => /^events-\d{8}\.db$/.test(f))
@@ -183,6 +204,10 @@ describe('session runs', () => {
         // `b`'s rows are mostly single, between `a`'s: no entries, read by index.
         assert.equal(db.prepare("SELECT count(*) FROM session_runs WHERE session = 'b'").pluck().get(), 0);
         db.close();
+        // A clean stop leaves every row in the session chunks: the reads below come from them.
+        const st = chunkState(f);
+        assert.equal(st.built, st.last, 'chunks up to the last row');
+        assert.ok(st.chunks >= 4, `${st.chunks} chunks`);
       }
       const srv = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 120_000 });
       try {
@@ -199,6 +224,8 @@ describe('session runs', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-runs-v3-'));
     try {
       await fill(dataDir);
+      // Nor had they session chunks: read from the day files alone.
+      for (const f of dayFiles(dataDir)) for (const suffix of ['', '-wal', '-shm']) rmSync(`${chunkFileOf(f)}${suffix}`, { force: true });
       const srv = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 120_000 });
       try {
         // The layout of version 3, under a running server: its readers fall back to the index.
@@ -225,6 +252,41 @@ describe('session runs', () => {
           db.close();
         }
         for (const s of ['a', 'b', 'c']) await checkReads(again, s);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('plain pages from session chunks: across their watermark, beside a day without chunks, rebuilt after a restart', T, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-chunks-'));
+    try {
+      await fill(dataDir);
+      const [day1, day2] = dayFiles(dataDir) as [string, string];
+      // The first day as written before chunks existed.
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${chunkFileOf(day1)}${suffix}`, { force: true });
+      const before = chunkState(day2);
+      // Chunks written only after an hour: what this server gets stays past the watermark.
+      const srv = await startTestServer({ sessionChunkFlushMs: 3_600_000 }, { dataDir, clock: () => MIDNIGHT + 120_000 });
+      try {
+        for (const b of batches()) assert.equal((await post(srv.url, ndjson(b))).json.accepted, b.length);
+        const st = chunkState(day2);
+        assert.equal(st.built, before.built, 'watermark unchanged');
+        assert.ok(st.last > st.built + 200, `rows after the watermark: ${st.last - st.built}`);
+        assert.equal(existsSync(chunkFileOf(day1)), false, 'no chunks for a day written before them');
+        for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
+      } finally {
+        await srv.close();
+      }
+      // Stopped cleanly: the rest is in chunks now; a kill -9 would have lost only what the
+      // thread rebuilds from the watermark at the next start (the previous server's rows here).
+      const st = chunkState(day2);
+      assert.equal(st.built, st.last);
+      const again = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 180_000 });
+      try {
+        for (const s of ['a', 'c']) await checkReads(again, s);
       } finally {
         await again.close();
       }

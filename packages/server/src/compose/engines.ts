@@ -125,6 +125,7 @@ async function openStore(config: ServerConfig, clock: () => number): Promise<Sto
       searchIndex: config.searchIndex === 'on',
       searchChunkRows: config.searchChunkRows,
       searchIndexMaxLagRows: config.searchIndexMaxLagRows,
+      sessionChunkFlushMs: config.sessionChunkFlushMs,
     });
   }
   return PostgresStore.open(config.store, {

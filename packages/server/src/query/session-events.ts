@@ -1,4 +1,6 @@
 /** `GET /v1/sessions/:session/events` (SPEC §3, contract). */
+
+import { Readable } from 'node:stream';
 import { LogsrvError } from '@logsrv/protocol';
 import type { FastifyInstance } from 'fastify';
 import { parseTextQuery } from '../search/index.js';
@@ -30,9 +32,18 @@ export function registerSessionEvents(app: FastifyInstance, store: Store): void 
     if (format !== 'html') {
       // Rendered in the reader thread: one string crosses, not a page of objects (row-text.ts).
       const page = await store.renderSession(query, format);
+      // The body's memory is lent until the response is done with it (written or aborted).
+      if (page.release) reply.raw.once('close', page.release);
       if (page.next) reply.header('logsrv-next', page.next);
       if (page.prev) reply.header('logsrv-prev', page.prev);
-      return reply.send(page.body);
+      if (typeof page.body === 'string') return reply.send(page.body);
+      // A body in parts (session chunks), or in shared memory (the SQLite store's page slab, which
+      // fastify would take for an object to serialize): written part by part, with its length up
+      // front as for a whole body, never copied into one buffer of a few MB first.
+      let bytes = 0;
+      for (const part of page.body) bytes += part.length;
+      reply.header('content-length', bytes);
+      return reply.send(Readable.from(page.body, { objectMode: false }));
     }
     const page = await store.readSession(query);
     if (page.next) reply.header('logsrv-next', page.next);

@@ -16,8 +16,16 @@ export const TEXT_FORMATS = ['json', 'ndjson', 'text'] as const;
 export type TextFormat = (typeof TEXT_FORMATS)[number];
 
 export interface RenderedPage {
-  /** The whole response body. */
-  body: string;
+  /**
+   * The whole response body; or its parts, in order (the SQLite store's pages from session
+   * chunks: the chunks' bytes as read, never joined into one buffer).
+   */
+  body: string | Buffer[];
+  /**
+   * Called once the body has been written or the response aborted: the body's memory is lent
+   * (the SQLite store's page slab, page-slab.ts) and goes back to its owner then.
+   */
+  release?: () => void;
   /** As in EventPage: the id of the last event when more follow, else null. */
   next: string | null;
   /** As in EventPage, for `before` reads only. */

@@ -10,6 +10,7 @@
  * A day's index file (`events-YYYYMMDD.fts.db`, index-file.ts) is not archived: it is derived
  * from the day's events, so it leaves the store with its day, and a restore builds it again from
  * the restored events (days of schema ≤ 3 carry their index inside the day file, and keep it).
+ * Its session chunk file (`events-YYYYMMDD.sess.db`, session-chunks.ts) likewise.
  *
  * Safe beside a running server: only days before today are archived, and the writer only writes
  * today's file. Every step writes to a temporary name first, so a crash leaves either the day in
@@ -27,6 +28,7 @@ import type { ArchivedDayInfo as ArchivedDay } from '../store.js';
 import { CHUNK_NAMES_SQL, DAY_SCHEMA_VERSION, ensureDayTables, INDEX_CHUNK_ROWS, indexTable } from './day-index.js';
 import { createIndexFile, INDEX_STEP_ROWS, IndexFollower, indexFile } from './index-file.js';
 import { dayFile, listDays } from './schema.js';
+import { CHUNK_STEP_ROWS, chunkFile, createChunkFile, SessionChunker } from './session-chunks.js';
 
 export class ArchiveError extends Error {
   override name = 'ArchiveError';
@@ -98,6 +100,7 @@ async function archiveDay(dataDir: string, dir: string, day: string): Promise<Ar
   // reader that sees the index file without its day ignores it.
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${src}${suffix}`, { force: true });
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${indexFile(dataDir, day)}${suffix}`, { force: true });
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${chunkFile(dataDir, day)}${suffix}`, { force: true });
   return { day, events, bytes, archiveBytes: fileBytes(file), file };
 }
 
@@ -107,6 +110,7 @@ export async function restoreArchive(dataDir: string, archive: string): Promise<
   mkdirSync(dataDir, { recursive: true });
   const tmp = tempName(dataDir, `restore-${basename(archive)}`);
   const tmpIndex = `${tmp}.fts`;
+  const tmpChunks = `${tmp}.sess`;
   try {
     try {
       await pipeline(createReadStream(archive), createGunzip(), createWriteStream(tmp, { flags: 'wx' }));
@@ -132,10 +136,22 @@ export async function restoreArchive(dataDir: string, archive: string): Promise<
       for (const suffix of ['-wal', '-shm']) rmSync(`${indexFile(dataDir, day)}${suffix}`, { force: true });
       renameSync(tmpIndex, indexFile(dataDir, day));
     }
+    // The session chunks likewise, built whole before the day appears.
+    createChunkFile(tmpChunks, 'normal');
+    const c = new SessionChunker(tmpChunks, tmp, 'normal');
+    try {
+      while (c.step(CHUNK_STEP_ROWS) < c.committed());
+      c.flush();
+      c.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      c.close();
+    }
+    for (const suffix of ['-wal', '-shm']) rmSync(`${chunkFile(dataDir, day)}${suffix}`, { force: true });
+    renameSync(tmpChunks, chunkFile(dataDir, day));
     renameSync(tmp, target);
     return { day, events, file: target };
   } finally {
-    for (const f of [tmp, tmpIndex]) for (const suffix of ['', '-wal', '-shm']) rmSync(`${f}${suffix}`, { force: true });
+    for (const f of [tmp, tmpIndex, tmpChunks]) for (const suffix of ['', '-wal', '-shm']) rmSync(`${f}${suffix}`, { force: true });
   }
 }
 

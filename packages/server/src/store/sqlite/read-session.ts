@@ -102,6 +102,23 @@ function filters(q: SessionQuery): { sql: string; args: unknown[] } {
   return { sql, args };
 }
 
+/**
+ * Forwards: up to `want` rows of `q.session` in `day` after `bound` and from rowid `minRowid` on
+ * (the rows after a day's session chunks, read-session-chunks.ts). Inside the caller's transaction.
+ */
+export function dayRowsFrom(
+  ctx: SessionReadContext,
+  day: string,
+  db: Database.Database,
+  q: SessionQuery,
+  cols: string,
+  bound: EventId,
+  want: number,
+  minRowid: number,
+): unknown[][] {
+  return byRuns(ctx, day, db, q, cols, '>', bound, want, minRowid) ?? byIndex(ctx, day, db, q, cols, '>', bound, want, minRowid);
+}
+
 /** The session's rows of a day through the (session, ms, seq) index: a seek per row. */
 function byIndex(
   ctx: SessionReadContext,
@@ -112,11 +129,14 @@ function byIndex(
   dir: Dir,
   bound: EventId,
   want: number,
+  minRowid = 0,
 ): unknown[][] {
   const f = filters(q);
   const order = dir === '>' ? 'ms, seq' : 'ms DESC, seq DESC';
-  const sql = `SELECT ${cols} FROM events WHERE session = ? AND (ms, seq) ${dir} (?, ?)${f.sql} ORDER BY ${order} LIMIT ?`;
-  return ctx.rawStmt(day, db, sql).all(q.session, bound.ms, bound.seq, ...f.args, want) as unknown[][];
+  const floor = minRowid > 0 ? ' AND rowid >= ?' : '';
+  const sql = `SELECT ${cols} FROM events WHERE session = ? AND (ms, seq) ${dir} (?, ?)${floor}${f.sql} ORDER BY ${order} LIMIT ?`;
+  const args = minRowid > 0 ? [minRowid, ...f.args] : f.args;
+  return ctx.rawStmt(day, db, sql).all(q.session, bound.ms, bound.seq, ...args, want) as unknown[][];
 }
 
 /** Entries read at a time; each names at least one row. */
@@ -141,6 +161,7 @@ function byRuns(
   dir: Dir,
   bound: EventId,
   want: number,
+  minRowid = 0,
 ): unknown[][] | null {
   let entries: Database.Statement;
   let containing: Database.Statement;
@@ -164,6 +185,7 @@ function byRuns(
   let from = 0;
   let to = NO_BOUND;
   if (inDay && dir === '>') from = rowidAfter(ctx, day, db, bound);
+  from = Math.max(from, minRowid);
   // Rows with an id below (ms, seq) are the rows with an id up to (ms, seq - 1).
   if (inDay && dir === '<') to = rowidAfter(ctx, day, db, { ms: bound.ms, seq: bound.seq - 1 });
   const f = filters(q);

@@ -13,20 +13,37 @@ import { renderPage, sessionTextOptions } from '../row-text.js';
 import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
 import { indexFile } from './index-file.js';
+import { PageSlab } from './page-slab.js';
 import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
 import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
-import type { SessionReadContext } from './read-session.js';
 import { readSessionRows } from './read-session.js';
+import type { ChunkReadContext } from './read-session-chunks.js';
+import { chunkable, renderSessionChunked } from './read-session-chunks.js';
 import type { SessionsContext } from './read-sessions.js';
 import { listSessions, sessionSummary } from './read-sessions.js';
 import { registryFile } from './registry-db.js';
 import { JSON_COLUMNS, renderJsonRows } from './render-json.js';
 import { dayFile, listDays, SELECT_COLUMNS } from './schema.js';
+import { chunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
-import { serveRequests } from './worker-rpc.js';
+import { serveRequests, transferWith } from './worker-rpc.js';
 
-const { dataDir } = workerData as { dataDir: string };
-const conns = new Map<string, { db: Database.Database; ino: number; ixIno: number | undefined }>();
+const { dataDir, slab: slabBuffer } = workerData as { dataDir: string; slab?: SharedArrayBuffer };
+/** Where large page bodies go to the main thread (page-slab.ts), when a slot is free. */
+const slab = slabBuffer ? new PageSlab(slabBuffer) : null;
+
+/**
+ * A rendered page's answer: its body in a slot of the slab, else its parts moved across (`own`:
+ * the buffers among them this thread owns whole).
+ */
+function answer<T extends { body: Buffer[] }>(page: T, own: ArrayBuffer[]): T | (Omit<T, 'body'> & { body: { slot: number; length: number } }) {
+  const slot = slab?.put(page.body) ?? -1;
+  if (slot < 0) return transferWith(page, own);
+  let length = 0;
+  for (const p of page.body) length += p.byteLength;
+  return { ...page, body: { slot, length } };
+}
+const conns = new Map<string, { db: Database.Database; ino: number; ixIno: number | undefined; scIno: number | undefined }>();
 /** SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE); address space, not memory: pages stay the OS's. */
 const MMAP_BYTES = 0x7fff0000;
 
@@ -41,8 +58,10 @@ function conn(day: string): Database.Database | null {
   // The day's index file (index-file.ts), attached as `ix` when there is one. It may appear after
   // the day file (the writer creates it right after) or go with it (archive): same check.
   const ixIno = statSync(indexFile(dataDir, day), { throwIfNoEntry: false })?.ino;
+  // Its session chunk file (session-chunks.ts) likewise, as `sc`.
+  const scIno = statSync(chunkFile(dataDir, day), { throwIfNoEntry: false })?.ino;
   const cached = conns.get(day);
-  if (cached && cached.ino === ino && cached.ixIno === ixIno) return cached.db;
+  if (cached && cached.ino === ino && cached.ixIno === ixIno && cached.scIno === scIno) return cached.db;
   if (cached) forget(day, cached.db);
   if (ino === undefined) return null;
   const db = new Database(file, { fileMustExist: true });
@@ -55,7 +74,11 @@ function conn(day: string): Database.Database | null {
     db.prepare('ATTACH ? AS ix').run(indexFile(dataDir, day));
     db.pragma(`ix.mmap_size = ${MMAP_BYTES}`);
   }
-  conns.set(day, { db, ino, ixIno });
+  if (scIno !== undefined) {
+    db.prepare('ATTACH ? AS sc').run(chunkFile(dataDir, day));
+    db.pragma(`sc.mmap_size = ${MMAP_BYTES}`);
+  }
+  conns.set(day, { db, ino, ixIno, scIno });
   return db;
 }
 
@@ -89,13 +112,14 @@ function registry(): Database.Database | null {
   return registryConn;
 }
 
-const ctx: SessionReadContext & SessionsContext = {
+const ctx: ChunkReadContext & SessionsContext = {
   days: () => listDays(dataDir),
   conn,
   stmt,
   rawStmt,
   registry,
   indexAttached: (day) => conns.get(day)?.ixIno !== undefined,
+  chunksAttached: (day) => conns.get(day)?.scIno !== undefined,
 };
 
 /** Statements in raw mode (rows as arrays), cached apart from the object-mode ones. */
@@ -183,14 +207,26 @@ serveRequests((req: WorkerRequest) => {
     case 'renderSession': {
       const q = req.q as SessionQuery;
       const format = req.format as TextFormat;
-      // JSON written from the rows (render-json.ts): the benchmarked hot path.
+      // A plain page from the session chunks where there are some (read-session-chunks.ts): the
+      // benchmarked hot path. The body is a Buffer, transferred to the main thread.
+      if (chunkable(q, format)) {
+        const { page, own } = renderSessionChunked(ctx, q, format as 'json' | 'ndjson');
+        return answer(page, own);
+      }
+      // JSON written from the rows (render-json.ts).
       if (format !== 'text' && !hasText(q)) {
         const page = readSessionRows(ctx, q, JSON_COLUMNS);
-        const body = renderJsonRows(page, format);
+        // Encoded here, not on the socket thread, and moved there (a buffer of its own: not from
+        // Node's pool, which serves only small ones) rather than copied.
+        const bytes = Buffer.from(renderJsonRows(page, format));
+        const own = bytes.byteLength === bytes.buffer.byteLength ? [bytes.buffer as ArrayBuffer] : [];
         // As renderPage: `prev` only on a `before` read.
-        return page.prev === undefined
-          ? { body, next: page.next, count: page.rows.length }
-          : { body, next: page.next, prev: page.prev, count: page.rows.length };
+        return answer(
+          page.prev === undefined
+            ? { body: [bytes], next: page.next, count: page.rows.length }
+            : { body: [bytes], next: page.next, prev: page.prev, count: page.rows.length },
+          own,
+        );
       }
       const page = readSession(q);
       return renderPage(page.events, page.next, req.format as TextFormat, page.prev, sessionTextOptions(q));

@@ -22,7 +22,7 @@ import { SELECT_COLUMNS } from './schema.js';
 export const JSON_COLUMNS = SELECT_COLUMNS.replace(', value,', ', CASE WHEN vjson THEN value ELSE json_quote(value) END,');
 
 /** The event of a row of {@link JSON_COLUMNS} as JSON; `iso` caches the last times written. */
-function eventJson(a: unknown[], iso: IsoCache): string {
+export function eventJson(a: unknown[], iso: IsoCache): string {
   const ms = a[0] as number;
   const received = iso.of(ms);
   const ts = a[6] as number | null;
@@ -39,7 +39,7 @@ function eventJson(a: unknown[], iso: IsoCache): string {
 }
 
 /** Quoted ISO times of the last receive time and the last producer time seen. */
-class IsoCache {
+export class IsoCache {
   private ms = Number.NaN;
   private msText = '';
   private ts = Number.NaN;

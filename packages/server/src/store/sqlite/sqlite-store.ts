@@ -27,6 +27,8 @@ import type {
 } from '../store.js';
 import { INDEX_CHUNK_ROWS } from './day-index.js';
 import { INDEX_MAX_LAG_ROWS, IndexProgress } from './index-file.js';
+import { PageSlab } from './page-slab.js';
+import { CHUNK_FLUSH_MS } from './session-chunks.js';
 import { WorkerClient } from './worker-rpc.js';
 
 export interface SqliteStoreOptions {
@@ -42,6 +44,10 @@ export interface SqliteStoreOptions {
   rollups?: boolean;
   /** Rows the index thread may lag behind the writer before the writer waits (default INDEX_MAX_LAG_ROWS). */
   searchIndexMaxLagRows?: number;
+  /** Whether new day files get session chunks (default true; see session-chunks.ts). */
+  sessionChunks?: boolean;
+  /** Longest time rendered events wait in the chunk thread before they are written (default CHUNK_FLUSH_MS). */
+  sessionChunkFlushMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -50,8 +56,13 @@ export class SqliteStore implements Store {
   /** The index thread (index-worker.ts), with the index on. */
   private readonly indexer: WorkerClient | null = null;
   private readonly progress: IndexProgress | null = null;
+  /** The session chunk thread (session-chunks-worker.ts), unless chunks are off. */
+  private readonly chunker: WorkerClient | null = null;
+  private readonly chunkProgress: IndexProgress | null = null;
 
   private readonly dataDir: string;
+  /** Each reader's page slab (page-slab.ts), by the reader's position in `readers`. */
+  private readonly slabs: PageSlab[] = [];
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
@@ -74,14 +85,31 @@ export class SqliteStore implements Store {
       );
       index = { progress: buffer, port: port1, maxLagRows: opts.searchIndexMaxLagRows ?? INDEX_MAX_LAG_ROWS };
     }
+    let chunks: { progress: SharedArrayBuffer; port: MessagePort } | null = null;
+    if (opts.sessionChunks ?? true) {
+      // As the index thread: hinted by the writer directly, progress shared (nobody waits on it).
+      const buffer = new SharedArrayBuffer(IndexProgress.bytes);
+      const progress = new IndexProgress(buffer);
+      const { port1, port2 } = new MessageChannel();
+      this.chunkProgress = progress;
+      this.chunker = new WorkerClient(
+        new URL('./session-chunks-worker.js', import.meta.url),
+        { dataDir: opts.dataDir, synchronous: opts.synchronous, flushMs: opts.sessionChunkFlushMs ?? CHUNK_FLUSH_MS, progress: buffer, port: port2 },
+        { transferList: [port2], onExit: () => progress.markDead() },
+      );
+      chunks = { progress: buffer, port: port1 };
+    }
+    const ports = [...(index ? [index.port] : []), ...(chunks ? [chunks.port] : [])];
     this.writer = new WorkerClient(
       new URL('./writer-worker.js', import.meta.url),
-      { dataDir: opts.dataDir, synchronous: opts.synchronous, searchIndex, searchChunkRows, rollups: opts.rollups ?? true, index },
-      { transferList: index ? [index.port] : [] },
+      { dataDir: opts.dataDir, synchronous: opts.synchronous, searchIndex, searchChunkRows, rollups: opts.rollups ?? true, index, chunks },
+      { transferList: ports },
     );
     this.readers = [];
     for (let i = 0; i < Math.max(1, opts.readerThreads); i++) {
-      this.readers.push(new WorkerClient(new URL('./reader-worker.js', import.meta.url), { dataDir: opts.dataDir }));
+      const slab = PageSlab.create();
+      this.slabs.push(slab);
+      this.readers.push(new WorkerClient(new URL('./reader-worker.js', import.meta.url), { dataDir: opts.dataDir, slab: slab.buffer }));
     }
   }
 
@@ -107,6 +135,11 @@ export class SqliteStore implements Store {
     return this.progress?.lag() ?? 0;
   }
 
+  /** Rows of the current day committed but not yet in its session chunks (0 with chunks off). */
+  sessionChunksLagRows(): number {
+    return this.chunkProgress?.lag() ?? 0;
+  }
+
   lastId(): Promise<EventId | null> {
     return this.writer.call<EventId | null>({ op: 'lastId' });
   }
@@ -119,8 +152,26 @@ export class SqliteStore implements Store {
     return this.reader().call<EventPage>({ op: 'readEvents', q });
   }
 
-  renderSession(q: SessionQuery, format: TextFormat): Promise<RenderedPage> {
-    return this.reader().call<RenderedPage>({ op: 'renderSession', q, format });
+  async renderSession(q: SessionQuery, format: TextFormat): Promise<RenderedPage> {
+    const reader = this.reader();
+    const page = await reader.call<RenderedPage>({ op: 'renderSession', q, format });
+    const b = page.body as string | Uint8Array[] | { slot: number; length: number };
+    if (typeof b === 'string') return page;
+    if (Array.isArray(b)) {
+      // Parts moved from the reader arrive as plain Uint8Arrays: viewed as Buffers, not copied.
+      page.body = b.map((u) => Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+      return page;
+    }
+    // In the reader's slab: lent until the caller has written it.
+    const slab = this.slabs[this.readers.indexOf(reader)] as PageSlab;
+    page.body = [slab.view(b.slot, b.length)];
+    let released = false;
+    page.release = () => {
+      if (released) return;
+      released = true;
+      slab.release(b.slot);
+    };
+    return page;
   }
 
   renderEvents(q: EventsQuery, format: TextFormat): Promise<RenderedPage> {
@@ -163,9 +214,11 @@ export class SqliteStore implements Store {
     // The index thread stops first: after it the writer waits for nobody.
     if (this.indexer) await Promise.allSettled([this.indexer.call({ op: 'close' })]);
     this.progress?.markDead();
+    if (this.chunker) await Promise.allSettled([this.chunker.call({ op: 'close' })]);
+    this.chunkProgress?.markDead();
     const all = [this.writer, ...this.readers];
     await Promise.allSettled(all.map((w) => w.call({ op: 'close' })));
-    await Promise.all([...all, ...(this.indexer ? [this.indexer] : [])].map((w) => w.terminate()));
+    await Promise.all([...all, ...(this.indexer ? [this.indexer] : []), ...(this.chunker ? [this.chunker] : [])].map((w) => w.terminate()));
   }
 
   private reader(): WorkerClient {

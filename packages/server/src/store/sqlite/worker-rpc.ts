@@ -23,6 +23,18 @@ interface Reply {
   error?: string;
 }
 
+const transfers = new WeakMap<object, ArrayBuffer[]>();
+
+/**
+ * Marks buffers of a handler's answer to be moved to the caller instead of copied: the handler
+ * must not touch them afterwards. Only buffers it owns whole (never Node's shared Buffer pool:
+ * moving that would detach it under every later small Buffer of the thread).
+ */
+export function transferWith<T extends object>(value: T, buffers: ArrayBuffer[]): T {
+  transfers.set(value, buffers);
+  return value;
+}
+
 export function serveRequests(handler: (req: WorkerRequest) => unknown, port: MessagePort | null): void {
   if (!port) throw new Error('must run in a worker thread');
   port.on('message', (msg: Envelope) => {
@@ -32,7 +44,8 @@ export function serveRequests(handler: (req: WorkerRequest) => unknown, port: Me
     } catch (err) {
       reply = { rid: msg.rid, ok: false, error: err instanceof Error ? err.message : String(err) };
     }
-    port.postMessage(reply);
+    const transfer = typeof reply.value === 'object' && reply.value !== null ? transfers.get(reply.value) : undefined;
+    port.postMessage(reply, transfer);
   });
 }
 

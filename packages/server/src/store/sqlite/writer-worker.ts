@@ -15,6 +15,7 @@ import { CHUNK_NAMES_SQL, ensureDayTables, prepareDayIndex } from './day-index.j
 import { createIndexFile, hasIndexFile, IndexProgress, indexFile } from './index-file.js';
 import { RegistryDb } from './registry-db.js';
 import { applyPragmas, dayFile, listDays, prepareEventInsert, SCHEMA } from './schema.js';
+import { chunkFile, createChunkFile, hasChunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
 
@@ -29,10 +30,13 @@ interface WriterData {
   rollups: boolean;
   /** With the index on: the index thread's progress, and the port to tell it of commits (index-worker.ts). */
   index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number } | null;
+  /** The session chunk thread's progress, and the port to tell it of commits (session-chunks-worker.ts). */
+  chunks: { progress: SharedArrayBuffer; port: MessagePort } | null;
 }
 
-const { dataDir, synchronous, searchIndex, searchChunkRows, rollups, index: indexer } = workerData as WriterData;
+const { dataDir, synchronous, searchIndex, searchChunkRows, rollups, index: indexer, chunks: chunker } = workerData as WriterData;
 const progress = indexer ? new IndexProgress(indexer.progress) : null;
+const chunkProgress = chunker ? new IndexProgress(chunker.progress) : null;
 mkdirSync(dataDir, { recursive: true });
 const registry = new RegistryDb(dataDir, synchronous);
 
@@ -47,6 +51,8 @@ interface Open {
   dayNo: number;
   /** The day has an index file, followed by the index thread. */
   indexed: boolean;
+  /** The day has a session chunk file, followed by the chunk thread. */
+  chunked: boolean;
 }
 
 let current: Open | null = null;
@@ -190,8 +196,12 @@ function open(day: string): Open {
   const last = (db.prepare('SELECT max(rowid) FROM events').pluck().get() as number | null) ?? 0;
   if (searchIndex && !inFile && last === 0 && !hasIndexFile(dataDir, day)) createIndexFile(indexFile(dataDir, day), synchronous);
   const indexed = !inFile && hasIndexFile(dataDir, day);
+  // Likewise its session chunk file (session-chunks.ts): a day has one iff chunked from its start.
+  if (chunker && last === 0 && !hasChunkFile(dataDir, day)) createChunkFile(chunkFile(dataDir, day), synchronous);
+  const chunked = chunker !== null && hasChunkFile(dataDir, day);
   const dayNo = Math.floor(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / DAY_MS);
   progress?.writerAt(dayNo, last, indexed);
+  chunkProgress?.writerAt(dayNo, last, chunked);
   if (checkpointer) {
     db.pragma('wal_autocheckpoint = 0');
     checkpointer.postMessage({ file });
@@ -223,7 +233,7 @@ function open(day: string): Open {
     if (raised) for (const [producer, mark] of raised) raiseMark.run(producer, mark);
     return lastRowid;
   });
-  return { day, db, insertMany, markOf, index, dayNo, indexed };
+  return { day, db, insertMany, markOf, index, dayNo, indexed, chunked };
 }
 
 function dbFor(day: string): Open {
@@ -315,6 +325,10 @@ serveRequests((req: WorkerRequest) => {
           if (progress && o.indexed) {
             progress.writerAt(o.dayNo, lastRowid, true);
             hint(o.day);
+          }
+          if (chunkProgress && o.chunked) {
+            chunkProgress.writerAt(o.dayNo, lastRowid, true);
+            chunker?.port.postMessage(o.day);
           }
           Atomics.add(ckptState, CKPT_COMMITS, 1);
         }

@@ -1,0 +1,253 @@
+/**
+ * A day's sessions stored together, already rendered: `events-YYYYMMDD.sess.db` beside the day
+ * file, written by the session chunk thread (session-chunks-worker.ts), never by the writer.
+ *
+ * Why: a day file holds its rows in id order, so one session's rows are spread over the file
+ * between other sessions'; reading 10,000 of them is 10,000 rows found, decoded and rendered to
+ * JSON (~55 ms in bare SQLite for the `query` benchmark's data set, before any JSON). Here a
+ * session's events are a few long blobs of their JSON, adjacent in the file: a page is a scan of
+ * a few dozen rows and a copy of their bytes (read-session-chunks.ts).
+ *
+ * Layout: `chunks`, keyed by (session, first rowid), each the JSON of some of the session's events
+ * (render-json.ts's bytes, `,` between events) and for each event its rowid (as an offset from
+ * `first`) and where its JSON ends, so that a cursor or a limit cuts a chunk exactly.
+ * `chunk_state.built` is the watermark: every row of the day up to that rowid is in a chunk, no
+ * chunk holds a row after it. Chunks and the watermark are written in one transaction, so after
+ * kill -9 the thread resumes from the watermark and rebuilds the rest from the day file: nothing
+ * here is needed for durability, it is derived data.
+ *
+ * Memory: the thread renders the rows after the watermark into per-session buffers and writes all
+ * of them as chunks, with the new watermark, when they hold CHUNK_BUFFER_BYTES, one session's
+ * holds CHUNK_MAX_BYTES, or the oldest is `flushMs` old, and when the day is done. A session's chunk is what it got between two flushes.
+ *
+ * Contract for readers: rows ≤ watermark from the chunks, rows after it from the day file (as
+ * before): the same answer, whatever the lag. The writer creates the file (watermark 0) before a
+ * new day's first row, so a day has one iff it was written by a version with chunks; older day
+ * files are read as before.
+ */
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { eventJson, IsoCache, JSON_COLUMNS } from './render-json.js';
+import { applyPragmas } from './schema.js';
+
+/** Rows read from the day file per step (a transaction of the reader side only). */
+export const CHUNK_STEP_ROWS = 20_000;
+/** Buffered JSON (bytes) that makes the thread write its chunks: the bound of its memory. */
+export const CHUNK_BUFFER_BYTES = 8 * 1024 * 1024;
+/**
+ * A session's buffer this large makes the thread write its chunks too: a chunk is read whole
+ * even for a page of one event, so one busy session must not make chunks of megabytes.
+ */
+export const CHUNK_MAX_BYTES = 256 * 1024;
+/** Default: buffered events are written at the latest this long after the oldest was read. */
+export const CHUNK_FLUSH_MS = 1000;
+/** The thread's page cache for the chunk file, in KiB as `PRAGMA cache_size` takes it (negative). */
+const CHUNK_CACHE_KIB = -2000;
+
+export function chunkFile(dataDir: string, day: string): string {
+  return join(dataDir, `events-${day}.sess.db`);
+}
+
+export function hasChunkFile(dataDir: string, day: string): boolean {
+  return existsSync(chunkFile(dataDir, day));
+}
+
+export const CHUNK_SCHEMA = `
+CREATE TABLE IF NOT EXISTS chunks (
+  session TEXT    NOT NULL,
+  first   INTEGER NOT NULL, -- rowid of the chunk's first event in the day file
+  last    INTEGER NOT NULL, -- rowid of its last event
+  ids     BLOB    NOT NULL, -- per event: rowid - first, end of its JSON in json (uint32 LE each)
+  json    BLOB    NOT NULL, -- the events' JSON, ',' between them
+  PRIMARY KEY (session, first)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunk_state (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  built INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO chunk_state (id, built) VALUES (1, 0);
+`;
+
+/** Creates a day's chunk file, empty (watermark 0), if it does not exist. Durable when it returns. */
+export function createChunkFile(path: string, synchronous: 'normal' | 'full'): void {
+  const db = new Database(path);
+  try {
+    applyPragmas(db, synchronous);
+    db.exec(CHUNK_SCHEMA);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A session's buffered events: their JSON already as UTF-8, ',' between them, in a buffer that
+ * grows by doubling; for each its rowid and where its JSON ends. Bytes, not a string per event:
+ * 8 MiB of retained strings kept the thread's GC busy (24 % of its CPU in a profile).
+ */
+interface Pending {
+  session: string;
+  buf: Buffer;
+  len: number;
+  rowids: number[];
+  ends: number[];
+}
+
+/** A session's first buffer; it doubles as needed. */
+const PENDING_INITIAL_BYTES = 1024;
+
+/**
+ * The chunk thread's handle on one day: its chunk file open for writing, the day file attached
+ * (`day`) to read the rows from. Only that thread holds one (and restore, on a file not yet in
+ * the store).
+ */
+export class SessionChunker {
+  readonly db: Database.Database;
+  private readonly pending = new Map<string, Pending>();
+  private bytes = 0;
+  /** Rows up to here are in chunks or in `pending`. */
+  private read: number;
+  /** The watermark on disk. */
+  private built: number;
+  private oldestMs = 0;
+  private readonly rows: Database.Statement;
+  private readonly lastRow: Database.Statement;
+  private readonly insert: Database.Statement;
+  private readonly setBuilt: Database.Statement;
+  private readonly iso = new IsoCache();
+
+  /** `chunkPath` must exist ({@link createChunkFile}); `dayPath` is the day file it follows. */
+  constructor(chunkPath: string, dayPath: string, synchronous: 'normal' | 'full') {
+    this.db = new Database(chunkPath, { fileMustExist: true });
+    applyPragmas(this.db, synchronous);
+    this.db.pragma(`cache_size = ${CHUNK_CACHE_KIB}`);
+    this.db.exec(CHUNK_SCHEMA);
+    this.db.prepare('ATTACH ? AS day').run(dayPath);
+    // ATTACH creates a missing file: a day file archived since the caller looked would come back
+    // empty. Undo, refuse (as IndexFollower does).
+    if (this.db.prepare("SELECT 1 FROM day.sqlite_master WHERE name = 'events'").get() === undefined) {
+      this.db.exec('DETACH day');
+      this.db.close();
+      if (statSync(dayPath, { throwIfNoEntry: false })?.size === 0) rmSync(dayPath, { force: true });
+      throw new Error(`${dayPath} has no events table (archived meanwhile?)`);
+    }
+    this.rows = this.db.prepare(`SELECT ${JSON_COLUMNS}, rowid FROM day.events WHERE rowid BETWEEN ? AND ? ORDER BY rowid`).raw(true);
+    this.lastRow = this.db.prepare('SELECT max(rowid) FROM day.events').pluck();
+    this.insert = this.db.prepare('INSERT INTO chunks (session, first, last, ids, json) VALUES (?, ?, ?, ?, ?)');
+    this.setBuilt = this.db.prepare('UPDATE chunk_state SET built = ? WHERE id = 1');
+    this.built = this.db.prepare('SELECT built FROM chunk_state WHERE id = 1').pluck().get() as number;
+    this.read = this.built;
+  }
+
+  /** Every row up to this rowid is in a chunk (on disk). */
+  watermark(): number {
+    return this.built;
+  }
+
+  /** Rows up to here are rendered: in chunks or buffered. */
+  readTo(): number {
+    return this.read;
+  }
+
+  /** The day file's last committed rowid (0 when it has no rows, or no table yet). */
+  committed(): number {
+    try {
+      return (this.lastRow.get() as number | null) ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** Bytes of JSON buffered, and since when (Date.now() of the oldest; 0 when none). */
+  buffered(): { bytes: number; sinceMs: number } {
+    return { bytes: this.bytes, sinceMs: this.bytes > 0 ? this.oldestMs : 0 };
+  }
+
+  /**
+   * Renders up to `maxRows` rows after those read into the buffers, and writes the chunks when
+   * the buffers are full (then stops early). Returns the last rowid read.
+   */
+  step(maxRows: number): number {
+    const from = this.read + 1;
+    const last = Math.min(this.committed(), from + maxRows - 1);
+    if (last < from) return this.read;
+    if (this.bytes === 0) this.oldestMs = Date.now();
+    let full = false;
+    let at = from - 1;
+    // Nothing else may run on the connection while the iterator is open: the flush waits for it.
+    for (const a of this.rows.iterate(from, last) as IterableIterator<unknown[]>) {
+      const session = a[2] as string;
+      const json = eventJson(a, this.iso);
+      // At most 3 bytes of UTF-8 per UTF-16 unit, and the ',' before it.
+      const need = json.length * 3 + 1;
+      let p = this.pending.get(session);
+      if (p === undefined) {
+        p = { session, buf: Buffer.allocUnsafeSlow(Math.max(PENDING_INITIAL_BYTES, need)), len: 0, rowids: [], ends: [] };
+        this.pending.set(session, p);
+        this.bytes += p.buf.length;
+      } else if (p.len + need > p.buf.length) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(p.buf.length * 2, p.len + need));
+        p.buf.copy(grown, 0, 0, p.len);
+        this.bytes += grown.length - p.buf.length;
+        p.buf = grown;
+      }
+      if (p.len > 0) p.buf[p.len++] = 0x2c; // ','
+      p.len += p.buf.write(json, p.len);
+      p.ends.push(p.len);
+      at = a[15] as number;
+      p.rowids.push(at);
+      // `bytes` counts the buffers' sizes: the bound of this thread's memory.
+      if (this.bytes >= CHUNK_BUFFER_BYTES || p.len >= CHUNK_MAX_BYTES) {
+        full = true;
+        break;
+      }
+    }
+    this.read = full ? at : last;
+    if (full) this.flush();
+    return this.read;
+  }
+
+  /** Writes every buffered session as a chunk, with the watermark, in one transaction. */
+  flush(): void {
+    const to = this.read;
+    if (this.pending.size === 0 && to === this.built) return;
+    this.db.transaction(() => {
+      for (const p of this.pending.values()) {
+        const n = p.rowids.length;
+        const first = p.rowids[0] as number;
+        const ids = Buffer.allocUnsafe(n * 8);
+        for (let i = 0; i < n; i++) {
+          ids.writeUInt32LE((p.rowids[i] as number) - first, i * 8);
+          ids.writeUInt32LE(p.ends[i] as number, i * 8 + 4);
+        }
+        this.insert.run(p.session, first, p.rowids[n - 1], ids, p.buf.subarray(0, p.len));
+      }
+      this.setBuilt.run(to);
+    })();
+    this.pending.clear();
+    this.bytes = 0;
+    this.built = to;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** One chunk as read: the rowids of its events and where each one's JSON starts and ends. */
+export interface DecodedChunk {
+  rowid(i: number): number;
+  start(i: number): number;
+  end(i: number): number;
+  n: number;
+}
+
+export function decodeChunk(first: number, ids: Uint8Array): DecodedChunk {
+  const view = new DataView(ids.buffer, ids.byteOffset, ids.byteLength);
+  return {
+    n: ids.byteLength / 8,
+    rowid: (i) => first + view.getUint32(i * 8, true),
+    end: (i) => view.getUint32(i * 8 + 4, true),
+    start: (i) => (i === 0 ? 0 : view.getUint32(i * 8 - 4, true) + 1),
+  };
+}
