@@ -174,6 +174,15 @@ export const OPTIONS = [
     help: 'rows the full-text index (its own thread) may fall behind the commits before the writer waits for it; searches scan the rows not indexed yet',
   },
   {
+    key: 'sessionChunks',
+    flag: '--session-chunks',
+    env: 'LOGSRV_SESSION_CHUNKS',
+    kind: 'enum',
+    values: ['on', 'off'],
+    default: 'on',
+    help: "session chunks for new day files (SQLite store): each session's events stored together, already rendered, so a session page is one sequential read; off saves ~1.4x the day file's disk and a thread's CPU per event",
+  },
+  {
     key: 'sessionChunkFlushMs',
     flag: '--session-chunk-flush-ms',
     env: 'LOGSRV_SESSION_CHUNK_FLUSH_MS',
@@ -395,6 +404,7 @@ export interface ServerConfig {
   searchIndex: 'on' | 'off';
   searchChunkRows: number;
   searchIndexMaxLagRows: number;
+  sessionChunks: 'on' | 'off';
   sessionChunkFlushMs: number;
   retentionDays: number;
   minFreeDiskBytes: number;

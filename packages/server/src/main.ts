@@ -85,6 +85,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const metrics = createMetrics(
     () => queue?.depth ?? 0,
     () => store.searchIndexLagRows?.() ?? 0,
+    () => store.sessionChunksLagRows?.() ?? 0,
   );
   const receiver = modules.has('receiver') && queue !== null;
   // Enrichment (SPEC §5) resolves sessions from this cache on the receiving thread.
@@ -144,7 +145,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     rateLimit: config.rateLimit,
     connections: { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs, maxPerIp: config.maxConnectionsPerIp },
     logLevel: config.logLevel,
-    health: () => ({ role: config.role, queueDepth: queue?.depth ?? 0, searchIndexLagRows: store.searchIndexLagRows?.() ?? 0 }),
+    health: () => ({
+      role: config.role,
+      queueDepth: queue?.depth ?? 0,
+      searchIndexLagRows: store.searchIndexLagRows?.() ?? 0,
+      sessionChunksLagRows: store.sessionChunksLagRows?.() ?? 0,
+    }),
     ingest: receiver
       ? {
           queue,

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow: () => number = () => 0) {
+export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow: () => number = () => 0, chunksLagNow: () => number = () => 0) {
   const registry = new Registry();
   const received = new Counter({ name: 'logsrv_received_total', help: 'Events received, valid or not', labelNames: ['transport'], registers: [registry] });
   const accepted = new Counter({ name: 'logsrv_accepted_total', help: 'Events committed to the store', labelNames: ['transport'], registers: [registry] });
@@ -47,6 +47,14 @@ export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow
       this.set(indexLagNow());
     },
   });
+  const chunksLag = new Gauge({
+    name: 'logsrv_session_chunks_lag_rows',
+    help: "Rows committed but not yet in their sessions' chunks (session pages read them from the day file meanwhile; nothing waits for it)",
+    registers: [registry],
+    collect() {
+      this.set(chunksLagNow());
+    },
+  });
   const batchSeconds = new Histogram({
     name: 'logsrv_writer_batch_seconds',
     help: 'Round trip of one writer batch to the store: copy to the writer thread, queueing behind the previous batch, commit, reply',
@@ -59,7 +67,7 @@ export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow
     buckets: [1, 10, 100, 1000, 5000, 10000, 50000],
     registers: [registry],
   });
-  return { registry, received, accepted, duplicates, rejected, dropped, beforeDroppedScrape, queueDepth, indexLag, batchSeconds, batchEvents };
+  return { registry, received, accepted, duplicates, rejected, dropped, beforeDroppedScrape, queueDepth, indexLag, chunksLag, batchSeconds, batchEvents };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -276,6 +276,10 @@ describe('session runs', () => {
         assert.equal(st.built, before.built, 'watermark unchanged');
         assert.ok(st.last > st.built + 200, `rows after the watermark: ${st.last - st.built}`);
         assert.equal(existsSync(chunkFileOf(day1)), false, 'no chunks for a day written before them');
+        // The lag is visible: every row past the watermark, in /healthz and /metrics.
+        const health = JSON.parse(await text(`${srv.url}/healthz`));
+        assert.equal(health.sessionChunksLagRows, st.last - st.built);
+        assert.match(await text(`${srv.url}/metrics`), new RegExp(`^logsrv_session_chunks_lag_rows ${st.last - st.built}$`, 'm'));
         for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
       } finally {
         await srv.close();
@@ -289,6 +293,49 @@ describe('session runs', () => {
         for (const s of ['a', 'c']) await checkReads(again, s);
       } finally {
         await again.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('--session-chunks off: new days get no chunk file, a day that has one stays exact past its watermark', T, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-nochunks-'));
+    try {
+      await fill(dataDir);
+      const [, day2] = dayFiles(dataDir) as [string, string];
+      const before = chunkState(day2);
+      assert.equal(before.built, before.last);
+      const srv = await startTestServer({ sessionChunks: 'off' }, { dataDir, clock: () => MIDNIGHT + 120_000 });
+      try {
+        // New rows of day2 (it has chunks): past its watermark, read from the day file.
+        for (const b of batches().slice(0, 4)) assert.equal((await post(srv.url, ndjson(b))).json.accepted, b.length);
+        const st = chunkState(day2);
+        assert.equal(st.built, before.built, 'nothing adds to the chunks');
+        assert.ok(st.last > st.built, 'rows past the watermark');
+        assert.equal(JSON.parse(await text(`${srv.url}/healthz`)).sessionChunksLagRows, 0, 'no chunk thread, no lag');
+        for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
+      } finally {
+        await srv.close();
+      }
+      // A new day with chunks off gets none either.
+      const fresh = mkdtempSync(join(tmpdir(), 'logsrv-nochunks-fresh-'));
+      try {
+        const srv2 = await startTestServer({ sessionChunks: 'off' }, { dataDir: fresh, clock: () => MIDNIGHT + 60_000 });
+        try {
+          for (const b of batches().slice(0, 4)) assert.equal((await post(srv2.url, ndjson(b))).json.accepted, b.length);
+          await checkReads(srv2, 'a');
+        } finally {
+          await srv2.close();
+        }
+        const files = readdirSync(fresh);
+        assert.ok(
+          files.some((f) => /^events-\d{8}\.db$/.test(f)),
+          files.join(' '),
+        );
+        assert.equal(files.filter((f) => f.endsWith('.sess.db')).length, 0, files.join(' '));
+      } finally {
+        rmSync(fresh, { recursive: true, force: true });
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

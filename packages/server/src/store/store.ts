@@ -169,6 +169,11 @@ export interface Store {
    * (SQLite's index thread); searches are exact at any lag. Absent: the index is part of the commit.
    */
   searchIndexLagRows?(): number;
+  /**
+   * Rows committed but not yet in their sessions' chunks (SQLite's session chunk thread); session
+   * pages read those rows from the day file, so they are exact at any lag. Absent: no chunks.
+   */
+  sessionChunksLagRows?(): number;
   /** One session's events in id order after a cursor, across day partitions. */
   readSession(q: SessionQuery): Promise<EventPage>;
   /** Events of all sessions matching the filters, in id order, across day partitions. */

@@ -85,10 +85,14 @@ let lastSeq = -1;
  * way: on two cores it took a core from them (probe at 100 lines/s, one line per commit: 0.42 ms
  * p50 from the end of the transaction to the reply, of a ~2.8 ms write → SSE path). Later, it
  * indexes the rows of several commits in one transaction. The lag bound does not depend on it: a
- * writer about to wait for the index thread sends the pending hint first (see `append`).
+ * writer about to wait for the index thread sends the pending hint first (see `append`). The
+ * session chunk thread (session-chunks-worker.ts) gets its hint the same way, for the same reason.
  */
 const INDEX_HINT_DELAY_MS = 5;
 let hintDay: string | null = null;
+/** The pending hint is for the index thread, the session chunk thread (same reasoning), or both. */
+let hintIndex = false;
+let hintChunks = false;
 let hintTimer: NodeJS.Timeout | null = null;
 
 function sendHint(): void {
@@ -96,13 +100,20 @@ function sendHint(): void {
   hintTimer = null;
   const day = hintDay;
   hintDay = null;
-  if (day !== null) indexer?.port.postMessage(day);
+  if (day !== null) {
+    if (hintIndex) indexer?.port.postMessage(day);
+    if (hintChunks) chunker?.port.postMessage(day);
+  }
+  hintIndex = false;
+  hintChunks = false;
 }
 
-function hint(day: string): void {
-  // A new day: the previous day's hint goes first, so the index thread hears of every day.
+function hint(day: string, index: boolean, chunks: boolean): void {
+  // A new day: the previous day's hint goes first, so the threads hear of every day.
   if (hintDay !== null && hintDay !== day) sendHint();
   hintDay = day;
+  hintIndex ||= index;
+  hintChunks ||= chunks;
   hintTimer ??= setTimeout(sendHint, INDEX_HINT_DELAY_MS);
 }
 
@@ -322,14 +333,11 @@ serveRequests((req: WorkerRequest) => {
             progress.waitUntilLagAtMost(indexer?.maxLagRows ?? 0);
           }
           const lastRowid = o.insertMany(r, skip, raised);
-          if (progress && o.indexed) {
-            progress.writerAt(o.dayNo, lastRowid, true);
-            hint(o.day);
-          }
-          if (chunkProgress && o.chunked) {
-            chunkProgress.writerAt(o.dayNo, lastRowid, true);
-            chunker?.port.postMessage(o.day);
-          }
+          const toIndex = progress !== null && o.indexed;
+          const toChunks = chunkProgress !== null && o.chunked;
+          if (toIndex) progress.writerAt(o.dayNo, lastRowid, true);
+          if (toChunks) chunkProgress.writerAt(o.dayNo, lastRowid, true);
+          if (toIndex || toChunks) hint(o.day, toIndex, toChunks);
           Atomics.add(ckptState, CKPT_COMMITS, 1);
         }
         // Only after the commit: a failed transaction leaves the marks as they were.
