@@ -30,11 +30,38 @@ process.on('exit', () => {
 
 type Hooked = Pick<TestContext, 'after'>;
 
-/** A fresh temp dir, removed after the test. */
+/**
+ * Cleanups of a test, run last registered first: node:test runs `after` hooks in the order they
+ * were added, so a temp dir made before the server that writes into it would be removed while
+ * that server still runs (ENOTEMPTY: its index and chunk threads still creating files there).
+ */
+const cleanups = new WeakMap<Hooked, (() => unknown)[]>();
+
+export function onCleanup(t: Hooked, fn: () => unknown): void {
+  let stack = cleanups.get(t);
+  if (!stack) {
+    const list: (() => unknown)[] = [];
+    stack = list;
+    cleanups.set(t, list);
+    t.after(async () => {
+      const errors: unknown[] = [];
+      for (let f = list.pop(); f; f = list.pop()) {
+        try {
+          await f();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      if (errors.length > 0) throw errors[0];
+    });
+  }
+  stack.push(fn);
+}
+
+/** A fresh temp dir, removed after the test, once the servers started after it have stopped. */
 export function tempDir(t: Hooked, prefix = 'logsrv-e2e-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  // Retries: a server stopped by a later hook may still be closing its files (index, WAL) here.
-  t.after(() => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
+  onCleanup(t, () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }));
   return dir;
 }
 
@@ -120,7 +147,7 @@ export async function startServer(t: Hooked, opts: StartOptions = {}): Promise<S
       if (server.running()) proc.kill(signal);
     },
   };
-  t.after(async () => {
+  onCleanup(t, async () => {
     if (!server.running()) return;
     proc.kill('SIGKILL');
     await exited;
