@@ -8,7 +8,7 @@
  * straddles their watermark, when a cursor falls inside a chunk, and beside a day without chunks.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -156,6 +156,14 @@ async function checkReads(srv: TestServer, session: string): Promise<void> {
   }
 }
 
+/** The nice value of each thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 /** A day file's session chunk file (session-chunks.ts). */
 const chunkFileOf = (f: string) => f.replace(/\.db$/, '.sess.db');
 
@@ -281,6 +289,8 @@ describe('session runs', () => {
         assert.equal(health.sessionChunksLagRows, st.last - st.built);
         assert.match(await text(`${srv.url}/metrics`), new RegExp(`^logsrv_session_chunks_lag_rows ${st.last - st.built}$`, 'm'));
         for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
+        // The chunk thread runs at the lowest priority: one thread of this process has nice 19.
+        assert.ok(threadNices().includes(19), `nice values of this process's threads: ${threadNices().join(' ')}`);
       } finally {
         await srv.close();
       }

@@ -1,0 +1,32 @@
+/**
+ * Lowering the priority of the calling thread (Linux): for threads whose work is derived data that
+ * nobody waits for (the session chunk thread), so that on a busy machine they take only the CPU
+ * that ingest and reads leave over instead of a share of it.
+ */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+
+/** The kernel's id of the calling thread (`/proc/thread-self` → `<pid>/task/<tid>`), or null off Linux. */
+export function currentThreadId(): number | null {
+  try {
+    const m = /\/task\/(\d+)$/.exec(readlinkSync('/proc/thread-self'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Sets the calling thread's nice value (19: runs when nothing else wants the CPU). Lowering needs
+ * no privilege; on systems without per-thread priorities it does nothing and returns false.
+ */
+export function niceThisThread(nice: number): boolean {
+  const tid = currentThreadId();
+  if (tid === null) return false;
+  try {
+    setPriority(tid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
