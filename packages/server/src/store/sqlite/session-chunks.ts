@@ -31,8 +31,12 @@ import Database from 'better-sqlite3';
 import { eventJson, IsoCache, JSON_COLUMNS } from './render-json.js';
 import { applyPragmas } from './schema.js';
 
-/** Rows read from the day file per step (a transaction of the reader side only). */
-export const CHUNK_STEP_ROWS = 20_000;
+/**
+ * Rows read from the day file per step (a read transaction on the day file). Small, because the
+ * thread runs at nice 19: a step starved by a busy machine holds its snapshot, and while it does
+ * the day file's WAL cannot start over, so the step's length bounds that WAL's growth.
+ */
+export const CHUNK_STEP_ROWS = 2_000;
 /** Buffered JSON (bytes) that makes the thread write its chunks: the bound of its memory. */
 export const CHUNK_BUFFER_BYTES = 8 * 1024 * 1024;
 /**
