@@ -13,7 +13,8 @@
  * It runs at the lowest priority (nice 19): chunks only make reads faster, so on a machine busy
  * with ingest this thread gets the CPU left over and falls behind (pages read the rows past its
  * watermark from the day file, as before) instead of taking a share from the writer, the index
- * thread and the receiver. Measured on 2 cores at nice 0 it cost ingest-http ~45 % of its rate.
+ * thread and the receiver. Measured on 2 cores (`bench query`'s ingest, 1000 events/request, index
+ * on): 117k events/s before chunks, 65k with this thread at nice 0, 104k at nice 19.
  */
 import { existsSync } from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
