@@ -99,6 +99,9 @@ test('--min-free-disk-bytes refuses writes before the disk is full, and lets the
   assert.equal((await postNdjson(server.url, batch('guard', 0, 10))).status, 200);
   // Leave about 8 MiB free: under the guard, far from full.
   const filler = fill(disk, 22 * 1024 * 1024);
+  // The guard's free-space figure is at most 1 s old (DiskGuard's REFRESH_MS): posting at once would
+  // fill those 8 MiB (day file, index file, session chunks) before it learns of the filler.
+  await sleep(1100);
   const refused = await postUntil(server, 'guard', 507);
   assert.equal(refused.headers['retry-after'], '5');
   assert.match(json<{ error: { message: string } }>(refused as never).error.message, /free, under --min-free-disk-bytes 16 MiB/);

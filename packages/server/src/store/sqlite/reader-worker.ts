@@ -74,11 +74,17 @@ function conn(day: string): Database.Database | null {
     db.prepare('ATTACH ? AS ix').run(indexFile(dataDir, day));
     db.pragma(`ix.mmap_size = ${MMAP_BYTES}`);
   }
+  let scAttached = scIno;
   if (scIno !== undefined) {
-    db.prepare('ATTACH ? AS sc').run(chunkFile(dataDir, day));
-    db.pragma(`sc.mmap_size = ${MMAP_BYTES}`);
+    try {
+      db.prepare('ATTACH ? AS sc').run(chunkFile(dataDir, day));
+      db.pragma(`sc.mmap_size = ${MMAP_BYTES}`);
+    } catch {
+      // Derived data (a full disk, a file being created): read the rows; retried next time.
+      scAttached = undefined;
+    }
   }
-  conns.set(day, { db, ino, ixIno, scIno });
+  conns.set(day, { db, ino, ixIno, scIno: scAttached });
   return db;
 }
 
@@ -210,8 +216,13 @@ serveRequests((req: WorkerRequest) => {
       // A plain page from the session chunks where there are some (read-session-chunks.ts): the
       // benchmarked hot path. The body is a Buffer, transferred to the main thread.
       if (chunkable(q, format)) {
-        const { page, own } = renderSessionChunked(ctx, q, format as 'json' | 'ndjson');
-        return answer(page, own);
+        try {
+          const { page, own } = renderSessionChunked(ctx, q, format as 'json' | 'ndjson');
+          return answer(page, own);
+        } catch (err) {
+          // The chunks are derived data: a page they cannot give (a full disk, say) is read from the rows.
+          process.stderr.write(`logsrv: session chunks of ${q.session}: ${(err as Error).message}; read from the rows\n`);
+        }
       }
       // JSON written from the rows (render-json.ts).
       if (format !== 'text' && !hasText(q)) {

@@ -144,6 +144,17 @@ serveRequests((req) => {
     // What is buffered is written now, with the current day's last commits if few (the writer
     // is idle by now): a clean stop leaves little or nothing to rebuild at the next start.
     try {
+      // The writer's last hint may not have reached this thread (it is sent after a delay, and
+      // this thread runs at nice 19): the newest day with a chunk file is the writer's.
+      if (!current) {
+        const day =
+          days[0] ??
+          listDays(dataDir)
+            .filter((d) => existsSync(chunkFile(dataDir, d)))
+            .pop();
+        if (day !== undefined && existsSync(dayFile(dataDir, day)))
+          current = { day, c: new SessionChunker(chunkFile(dataDir, day), dayFile(dataDir, day), synchronous) };
+      }
       for (let i = 0; i < CLOSE_CATCH_UP_STEPS && current && current.c.readTo() < current.c.committed(); i++) current.c.step(CHUNK_STEP_ROWS);
       flushCurrent();
     } catch (err) {
