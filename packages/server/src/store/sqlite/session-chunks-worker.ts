@@ -144,18 +144,29 @@ serveRequests((req) => {
     // What is buffered is written now, with the current day's last commits if few (the writer
     // is idle by now): a clean stop leaves little or nothing to rebuild at the next start.
     try {
-      // The writer's last hint may not have reached this thread (it is sent after a delay, and
-      // this thread runs at nice 19): the newest day with a chunk file is the writer's.
-      if (!current) {
-        const day =
-          days[0] ??
-          listDays(dataDir)
-            .filter((d) => existsSync(chunkFile(dataDir, d)))
-            .pop();
-        if (day !== undefined && existsSync(dayFile(dataDir, day)))
+      // The writer's last hints may not have reached this thread (they are sent after a delay, and
+      // this thread runs at nice 19): every day wanted, and the newest day with a chunk file (the
+      // writer's), caught up within CLOSE_CATCH_UP_STEPS steps in all.
+      const todo = new Set(days);
+      const newest = listDays(dataDir)
+        .filter((d) => existsSync(chunkFile(dataDir, d)))
+        .pop();
+      if (newest !== undefined) todo.add(newest);
+      if (current) todo.add(current.day);
+      let steps = CLOSE_CATCH_UP_STEPS;
+      for (const day of [...todo].sort()) {
+        if (current?.day !== day) {
+          if (current) {
+            flushCurrent();
+            current.c.close();
+            current = null;
+          }
+          if (!existsSync(chunkFile(dataDir, day)) || !existsSync(dayFile(dataDir, day))) continue;
           current = { day, c: new SessionChunker(chunkFile(dataDir, day), dayFile(dataDir, day), synchronous) };
+        }
+        for (; steps > 0 && current.c.readTo() < current.c.committed(); steps--) current.c.step(CHUNK_STEP_ROWS);
+        flushCurrent();
       }
-      for (let i = 0; i < CLOSE_CATCH_UP_STEPS && current && current.c.readTo() < current.c.committed(); i++) current.c.step(CHUNK_STEP_ROWS);
       flushCurrent();
     } catch (err) {
       process.stderr.write(`logsrv: session chunks: ${(err as Error).message}\n`);
