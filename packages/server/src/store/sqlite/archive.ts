@@ -25,6 +25,7 @@ import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import { showDay } from '../day-names.js';
 import type { ArchivedDayInfo as ArchivedDay } from '../store.js';
+import type { DayFollower } from './day-follower.js';
 import { CHUNK_NAMES_SQL, DAY_SCHEMA_VERSION, ensureDayTables, INDEX_CHUNK_ROWS, indexTable } from './day-index.js';
 import { createIndexFile, INDEX_STEP_ROWS, IndexFollower, indexFile } from './index-file.js';
 import { dayFile, listDays } from './schema.js';
@@ -98,9 +99,7 @@ async function archiveDay(dataDir: string, dir: string, day: string): Promise<Ar
   rmSync(copy, { force: true });
   // The archive is complete: only now does the day leave the store. The day file first: a
   // reader that sees the index file without its day ignores it.
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${src}${suffix}`, { force: true });
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${indexFile(dataDir, day)}${suffix}`, { force: true });
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${chunkFile(dataDir, day)}${suffix}`, { force: true });
+  for (const f of [src, indexFile(dataDir, day), chunkFile(dataDir, day)]) removeDb(f);
   return { day, events, bytes, archiveBytes: fileBytes(file), file };
 }
 
@@ -126,33 +125,34 @@ export async function restoreArchive(dataDir: string, archive: string): Promise<
       // The index file is built beside the unpacked day and put in place before it, so the day
       // never appears in the store without its index.
       createIndexFile(tmpIndex, 'normal');
-      const f = new IndexFollower(tmpIndex, tmp, 'normal', INDEX_CHUNK_ROWS);
-      try {
-        while (f.step(INDEX_STEP_ROWS) < f.committed());
-        f.db.pragma('wal_checkpoint(TRUNCATE)');
-      } finally {
-        f.close();
-      }
-      for (const suffix of ['-wal', '-shm']) rmSync(`${indexFile(dataDir, day)}${suffix}`, { force: true });
-      renameSync(tmpIndex, indexFile(dataDir, day));
+      buildDerived(new IndexFollower(tmpIndex, tmp, 'normal', INDEX_CHUNK_ROWS), INDEX_STEP_ROWS, tmpIndex, indexFile(dataDir, day));
     }
     // The session chunks likewise, built whole before the day appears.
     createChunkFile(tmpChunks, 'normal');
-    const c = new SessionChunker(tmpChunks, tmp, 'normal');
-    try {
-      while (c.step(CHUNK_STEP_ROWS) < c.committed());
-      c.flush();
-      c.db.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
-      c.close();
-    }
-    for (const suffix of ['-wal', '-shm']) rmSync(`${chunkFile(dataDir, day)}${suffix}`, { force: true });
-    renameSync(tmpChunks, chunkFile(dataDir, day));
+    buildDerived(new SessionChunker(tmpChunks, tmp, 'normal'), CHUNK_STEP_ROWS, tmpChunks, chunkFile(dataDir, day));
     renameSync(tmp, target);
     return { day, events, file: target };
   } finally {
-    for (const f of [tmp, tmpIndex, tmpChunks]) for (const suffix of ['', '-wal', '-shm']) rmSync(`${f}${suffix}`, { force: true });
+    for (const f of [tmp, tmpIndex, tmpChunks]) removeDb(f);
   }
+}
+
+/** Removes a SQLite file with its WAL and shared-memory files (`suffixes`: which of them). */
+function removeDb(path: string, suffixes = ['', '-wal', '-shm']): void {
+  for (const suffix of suffixes) rmSync(`${path}${suffix}`, { force: true });
+}
+
+/** Follows the unpacked day to its end into `f`'s derived file (at `tmpPath`), then moves that to `target`. */
+function buildDerived(f: DayFollower, stepRows: number, tmpPath: string, target: string): void {
+  try {
+    while (f.step(stepRows) < f.committed());
+    f.flush();
+    f.db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    f.close();
+  }
+  removeDb(target, ['-wal', '-shm']);
+  renameSync(tmpPath, target);
 }
 
 /** The day an unpacked archive holds, after checking it is a day file this version can read. */

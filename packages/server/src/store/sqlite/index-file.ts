@@ -17,12 +17,12 @@
  * creates the file (watermark 0) before the day's first row, so a day has an index file iff it
  * was started with the index on; it is never given one later (it would be partial for hours).
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
-import { applyPragmas } from './schema.js';
+import { applyPragmas, attachDayFile, createDerivedFile } from './schema.js';
 
 /** The index thread: how many rows one transaction of the index takes at most. */
 export const INDEX_STEP_ROWS = 50_000;
@@ -50,13 +50,7 @@ INSERT OR IGNORE INTO index_state (id, indexed) VALUES (1, 0);
 
 /** Creates a day's index file, empty (watermark 0), if it does not exist. Durable when it returns. */
 export function createIndexFile(path: string, synchronous: 'normal' | 'full'): void {
-  const db = new Database(path);
-  try {
-    applyPragmas(db, synchronous);
-    db.exec(STATE_SCHEMA);
-  } finally {
-    db.close();
-  }
+  createDerivedFile(path, synchronous, STATE_SCHEMA);
 }
 
 export function hasIndexFile(dataDir: string, day: string): boolean {
@@ -88,15 +82,7 @@ export class IndexFollower {
     // server's memory stays near what it was with the index inside the day file (one 16 MB cache).
     this.db.pragma(`cache_size = ${INDEX_CACHE_KIB}`);
     this.db.exec(STATE_SCHEMA);
-    this.db.prepare('ATTACH ? AS day').run(dayPath);
-    // ATTACH creates a missing file: a day file that vanished since the caller looked (archived)
-    // would come back empty. Its index file exists, so the real one had its tables: undo, refuse.
-    if (this.db.prepare("SELECT 1 FROM day.sqlite_master WHERE name = 'events'").get() === undefined) {
-      this.db.exec('DETACH day');
-      this.db.close();
-      if (statSync(dayPath, { throwIfNoEntry: false })?.size === 0) rmSync(dayPath, { force: true });
-      throw new Error(`${dayPath} has no events table (archived meanwhile?)`);
-    }
+    attachDayFile(this.db, dayPath);
     // What the index tokenizes: the value as a terminal shows it (search/escapes.ts). Called only
     // for values that hold an ESC; the others go to the tokenizer without leaving SQLite.
     this.db.function('logsrv_index_text', { deterministic: true }, (v: unknown) => (typeof v === 'string' ? stripEscapes(v) : v));
@@ -114,6 +100,14 @@ export class IndexFollower {
   watermark(): number {
     return this.getWatermark.get() as number;
   }
+
+  /** Rows read so far: the watermark (each step writes what it reads). */
+  readTo(): number {
+    return this.watermark();
+  }
+
+  /** Nothing is buffered between steps. */
+  flush(): void {}
 
   /** The day file's last committed rowid (0 when it has no rows, or no table yet). */
   committed(): number {
@@ -199,6 +193,11 @@ export class IndexProgress {
     this.f[5] = behind;
     Atomics.add(this.i, 0, 1);
     Atomics.notify(this.i, 0);
+  }
+
+  /** The day the writer writes (days since the epoch) if it is followed (has the file), else null. */
+  writerDay(): number | null {
+    return this.f[2] === 1 ? (this.f[0] as number) : null;
   }
 
   /** Main thread: the index thread is gone; nobody waits for it any more. */

@@ -2,15 +2,48 @@
  * One SQLite file per UTC day: `<dataDir>/events-YYYYMMDD.db` (SPEC §6 — retention drops whole
  * files). Rows are inserted in id order, so rowid order is id order inside a file.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import type { EventColumns } from '../../batch/index.js';
 
 const FILE_RE = /^events-(\d{8})\.db$/;
 
 export function dayFile(dataDir: string, day: string): string {
   return join(dataDir, `events-${day}.db`);
+}
+
+/** A day (`YYYYMMDD`) as days since the epoch. */
+export function dayNumber(day: string): number {
+  return Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / 86_400_000;
+}
+
+/**
+ * Creates a file derived from a day file (its index file, its session chunk file) with its
+ * schema and a watermark of 0, if it does not exist. Durable when it returns.
+ */
+export function createDerivedFile(path: string, synchronous: 'normal' | 'full', schema: string): void {
+  const db = new Database(path);
+  try {
+    applyPragmas(db, synchronous);
+    db.exec(schema);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Attaches the day file a derived file follows as `day`. ATTACH creates a missing file, so a day
+ * file archived since the caller looked would come back empty: that is undone, the connection
+ * closed, and an error thrown.
+ */
+export function attachDayFile(db: Database.Database, dayPath: string): void {
+  db.prepare('ATTACH ? AS day').run(dayPath);
+  if (db.prepare("SELECT 1 FROM day.sqlite_master WHERE name = 'events'").get() !== undefined) return;
+  db.exec('DETACH day');
+  db.close();
+  if (statSync(dayPath, { throwIfNoEntry: false })?.size === 0) rmSync(dayPath, { force: true });
+  throw new Error(`${dayPath} has no events table (archived meanwhile?)`);
 }
 
 /** Days present in `dataDir`, oldest first. */

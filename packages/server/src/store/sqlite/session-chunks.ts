@@ -25,11 +25,11 @@
  * new day's first row, so a day has one iff it was written by a version with chunks; older day
  * files are read as before.
  */
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventJson, IsoCache, JSON_COLUMNS } from './render-json.js';
-import { applyPragmas } from './schema.js';
+import { applyPragmas, attachDayFile, createDerivedFile } from './schema.js';
 
 /**
  * Rows read from the day file per step (a read transaction on the day file). Small, because the
@@ -75,13 +75,7 @@ INSERT OR IGNORE INTO chunk_state (id, built) VALUES (1, 0);
 
 /** Creates a day's chunk file, empty (watermark 0), if it does not exist. Durable when it returns. */
 export function createChunkFile(path: string, synchronous: 'normal' | 'full'): void {
-  const db = new Database(path);
-  try {
-    applyPragmas(db, synchronous);
-    db.exec(CHUNK_SCHEMA);
-  } finally {
-    db.close();
-  }
+  createDerivedFile(path, synchronous, CHUNK_SCHEMA);
 }
 
 /**
@@ -126,15 +120,7 @@ export class SessionChunker {
     applyPragmas(this.db, synchronous);
     this.db.pragma(`cache_size = ${CHUNK_CACHE_KIB}`);
     this.db.exec(CHUNK_SCHEMA);
-    this.db.prepare('ATTACH ? AS day').run(dayPath);
-    // ATTACH creates a missing file: a day file archived since the caller looked would come back
-    // empty. Undo, refuse (as IndexFollower does).
-    if (this.db.prepare("SELECT 1 FROM day.sqlite_master WHERE name = 'events'").get() === undefined) {
-      this.db.exec('DETACH day');
-      this.db.close();
-      if (statSync(dayPath, { throwIfNoEntry: false })?.size === 0) rmSync(dayPath, { force: true });
-      throw new Error(`${dayPath} has no events table (archived meanwhile?)`);
-    }
+    attachDayFile(this.db, dayPath);
     this.rows = this.db.prepare(`SELECT ${JSON_COLUMNS}, rowid FROM day.events WHERE rowid BETWEEN ? AND ? ORDER BY rowid`).raw(true);
     this.lastRow = this.db.prepare('SELECT max(rowid) FROM day.events').pluck();
     this.insert = this.db.prepare('INSERT INTO chunks (session, first, last, ids, json) VALUES (?, ?, ?, ?, ?)');

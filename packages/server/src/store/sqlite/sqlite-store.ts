@@ -50,6 +50,23 @@ export interface SqliteStoreOptions {
   sessionChunkFlushMs?: number;
 }
 
+/**
+ * Starts a thread that follows the day files (day-follower.ts: the index thread, the session chunk
+ * thread): the writer hints it directly on the returned port (no hop through this thread), and it,
+ * the writer and this thread share its progress.
+ */
+function startFollower(script: string, data: Record<string, unknown>): { client: WorkerClient; progress: IndexProgress; port: MessagePort } {
+  const progress = new IndexProgress(new SharedArrayBuffer(IndexProgress.bytes));
+  const { port1, port2 } = new MessageChannel();
+  const client = new WorkerClient(
+    new URL(script, import.meta.url),
+    { ...data, progress: progress.buffer, port: port2 },
+    // A dead follower must not hold the writer: it stops waiting (searches and pages stay exact).
+    { transferList: [port2], onExit: () => progress.markDead() },
+  );
+  return { client, progress, port: port1 };
+}
+
 export class SqliteStore implements Store {
   private readonly writer: WorkerClient;
   private readonly readers: WorkerClient[];
@@ -71,33 +88,18 @@ export class SqliteStore implements Store {
     const searchChunkRows = opts.searchChunkRows ?? INDEX_CHUNK_ROWS;
     let index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number } | null = null;
     if (searchIndex) {
-      // The writer tells the index thread of its commits directly (no hop through this thread);
-      // both and this thread share the index's progress (IndexProgress).
-      const buffer = new SharedArrayBuffer(IndexProgress.bytes);
-      const progress = new IndexProgress(buffer);
-      const { port1, port2 } = new MessageChannel();
-      this.progress = progress;
-      this.indexer = new WorkerClient(
-        new URL('./index-worker.js', import.meta.url),
-        { dataDir: opts.dataDir, synchronous: opts.synchronous, searchChunkRows, progress: buffer, port: port2 },
-        // A dead index thread must not hold the writer: it stops waiting (searches stay exact).
-        { transferList: [port2], onExit: () => progress.markDead() },
-      );
-      index = { progress: buffer, port: port1, maxLagRows: opts.searchIndexMaxLagRows ?? INDEX_MAX_LAG_ROWS };
+      const t = startFollower('./index-worker.js', { dataDir: opts.dataDir, synchronous: opts.synchronous, searchChunkRows });
+      this.indexer = t.client;
+      this.progress = t.progress;
+      index = { progress: t.progress.buffer, port: t.port, maxLagRows: opts.searchIndexMaxLagRows ?? INDEX_MAX_LAG_ROWS };
     }
     let chunks: { progress: SharedArrayBuffer; port: MessagePort } | null = null;
     if (opts.sessionChunks ?? true) {
-      // As the index thread: hinted by the writer directly, progress shared (nobody waits on it).
-      const buffer = new SharedArrayBuffer(IndexProgress.bytes);
-      const progress = new IndexProgress(buffer);
-      const { port1, port2 } = new MessageChannel();
-      this.chunkProgress = progress;
-      this.chunker = new WorkerClient(
-        new URL('./session-chunks-worker.js', import.meta.url),
-        { dataDir: opts.dataDir, synchronous: opts.synchronous, flushMs: opts.sessionChunkFlushMs ?? CHUNK_FLUSH_MS, progress: buffer, port: port2 },
-        { transferList: [port2], onExit: () => progress.markDead() },
-      );
-      chunks = { progress: buffer, port: port1 };
+      const flushMs = opts.sessionChunkFlushMs ?? CHUNK_FLUSH_MS;
+      const t = startFollower('./session-chunks-worker.js', { dataDir: opts.dataDir, synchronous: opts.synchronous, flushMs });
+      this.chunker = t.client;
+      this.chunkProgress = t.progress;
+      chunks = { progress: t.progress.buffer, port: t.port };
     }
     const ports = [...(index ? [index.port] : []), ...(chunks ? [chunks.port] : [])];
     this.writer = new WorkerClient(

@@ -10,11 +10,12 @@ import Database from 'better-sqlite3';
 import type { EventColumns, PackedEvents } from '../../batch/index.js';
 import { unpackToColumns } from '../../batch/index.js';
 import type { Registration } from '../store.js';
+import { DelayedHint } from './day-follower.js';
 import type { DayIndex } from './day-index.js';
 import { CHUNK_NAMES_SQL, ensureDayTables, prepareDayIndex } from './day-index.js';
 import { createIndexFile, hasIndexFile, IndexProgress, indexFile } from './index-file.js';
 import { RegistryDb } from './registry-db.js';
-import { applyPragmas, dayFile, listDays, prepareEventInsert, SCHEMA } from './schema.js';
+import { applyPragmas, dayFile, dayNumber, listDays, prepareEventInsert, SCHEMA } from './schema.js';
 import { chunkFile, createChunkFile, hasChunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
@@ -89,33 +90,8 @@ let lastSeq = -1;
  * session chunk thread (session-chunks-worker.ts) gets its hint the same way, for the same reason.
  */
 const INDEX_HINT_DELAY_MS = 5;
-let hintDay: string | null = null;
-/** The pending hint is for the index thread, the session chunk thread (same reasoning), or both. */
-let hintIndex = false;
-let hintChunks = false;
-let hintTimer: NodeJS.Timeout | null = null;
-
-function sendHint(): void {
-  if (hintTimer) clearTimeout(hintTimer);
-  hintTimer = null;
-  const day = hintDay;
-  hintDay = null;
-  if (day !== null) {
-    if (hintIndex) indexer?.port.postMessage(day);
-    if (hintChunks) chunker?.port.postMessage(day);
-  }
-  hintIndex = false;
-  hintChunks = false;
-}
-
-function hint(day: string, index: boolean, chunks: boolean): void {
-  // A new day: the previous day's hint goes first, so the threads hear of every day.
-  if (hintDay !== null && hintDay !== day) sendHint();
-  hintDay = day;
-  hintIndex ||= index;
-  hintChunks ||= chunks;
-  hintTimer ??= setTimeout(sendHint, INDEX_HINT_DELAY_MS);
-}
+const indexHint = indexer ? new DelayedHint(indexer.port, INDEX_HINT_DELAY_MS) : null;
+const chunkHint = chunker ? new DelayedHint(chunker.port, INDEX_HINT_DELAY_MS) : null;
 
 /**
  * Idempotency (SPEC §1: "a retried `(producer, seq)` is stored once").
@@ -210,7 +186,7 @@ function open(day: string): Open {
   // Likewise its session chunk file (session-chunks.ts): a day has one iff chunked from its start.
   if (chunker && last === 0 && !hasChunkFile(dataDir, day)) createChunkFile(chunkFile(dataDir, day), synchronous);
   const chunked = chunker !== null && hasChunkFile(dataDir, day);
-  const dayNo = Math.floor(Date.UTC(Number(day.slice(0, 4)), Number(day.slice(4, 6)) - 1, Number(day.slice(6, 8))) / DAY_MS);
+  const dayNo = dayNumber(day);
   progress?.writerAt(dayNo, last, indexed);
   chunkProgress?.writerAt(dayNo, last, chunked);
   if (checkpointer) {
@@ -329,15 +305,18 @@ serveRequests((req: WorkerRequest) => {
           // the senders — the queue's own overflow policy applies.
           if (progress && o.indexed) {
             // Nothing may wait for the hint timer while this thread blocks here.
-            if (hintDay !== null && progress.lag() > (indexer?.maxLagRows ?? 0)) sendHint();
+            if (indexHint?.pending && progress.lag() > (indexer?.maxLagRows ?? 0)) indexHint.send();
             progress.waitUntilLagAtMost(indexer?.maxLagRows ?? 0);
           }
           const lastRowid = o.insertMany(r, skip, raised);
-          const toIndex = progress !== null && o.indexed;
-          const toChunks = chunkProgress !== null && o.chunked;
-          if (toIndex) progress.writerAt(o.dayNo, lastRowid, true);
-          if (toChunks) chunkProgress.writerAt(o.dayNo, lastRowid, true);
-          if (toIndex || toChunks) hint(o.day, toIndex, toChunks);
+          if (progress && o.indexed) {
+            progress.writerAt(o.dayNo, lastRowid, true);
+            indexHint?.commit(o.day);
+          }
+          if (chunkProgress && o.chunked) {
+            chunkProgress.writerAt(o.dayNo, lastRowid, true);
+            chunkHint?.commit(o.day);
+          }
           Atomics.add(ckptState, CKPT_COMMITS, 1);
         }
         // Only after the commit: a failed transaction leaves the marks as they were.
@@ -361,8 +340,8 @@ serveRequests((req: WorkerRequest) => {
       return registry.mappings();
     case 'close':
       // The index thread is closed first (SqliteStore.close); it catches up on its next start.
-      if (hintTimer) clearTimeout(hintTimer);
-      hintTimer = null;
+      indexHint?.cancel();
+      chunkHint?.cancel();
       registry.close();
       if (checkpointer) {
         // Its connection closed before the last checkpoint here, which truncates the WAL.
