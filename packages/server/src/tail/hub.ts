@@ -183,7 +183,7 @@ export class TailHub implements ClientOwner {
     }
     const at = performance.now();
     this.pending.push({ batch, at });
-    const small = this.clients.size <= INLINE_FLUSH_CLIENTS;
+    const small = this.small;
     if (
       this.flushTimer === null &&
       this.flushImmediate === null &&
@@ -265,6 +265,11 @@ export class TailHub implements ClientOwner {
     await Promise.all(all.map((c) => c.done));
   }
 
+  /** Few enough clients to flush unpaced (see INLINE_FLUSH_CLIENTS). */
+  private get small(): boolean {
+    return this.clients.size <= INLINE_FLUSH_CLIENTS;
+  }
+
   /** When the next flush may start: after the gap its last flush earned, and within the write budget. */
   private nextFlushAt(): number {
     return Math.max(this.lastFlushEnd + this.lastFlushCost * FANOUT_GAP_FACTOR, this.lastFlushStart + (this.clients.size * 1000) / FANOUT_WRITES_PER_SECOND);
@@ -343,13 +348,9 @@ export class TailHub implements ClientOwner {
     const chunks = touched.map((sub) => this.takeChunk(sub));
     let receivers = 0;
     for (const { clients } of chunks) receivers += clients.length;
-    if (receivers <= FANOUT_SLICE_CLIENTS) {
-      for (const { chunk, clients } of chunks) for (const c of clients) c.deliver(chunk, last);
-      this.flushed(commits, performance.now() - t0);
-      return;
-    }
     this.pass = { chunks, upTo: last, commits, c: 0, i: 0, busy: 0 };
-    this.writePass(FANOUT_SLICE_CLIENTS, t0);
+    // Written whole on this turn, unless large enough to need slices.
+    this.writePass(receivers <= FANOUT_SLICE_CLIENTS ? Number.POSITIVE_INFINITY : FANOUT_SLICE_CLIENTS, t0);
   };
 
   /**
@@ -387,7 +388,7 @@ export class TailHub implements ClientOwner {
     for (const c of commits) this.metrics.commitToTail.observe((t1 - c.at) / 1000);
     this.lastFlushEnd = t1;
     this.lastFlushCost = busy;
-    if (this.pending.length > 0 && !this.closed) this.schedule(this.clients.size <= INLINE_FLUSH_CLIENTS);
+    if (this.pending.length > 0 && !this.closed) this.schedule(this.small);
   }
 
   private add(sub: Subscription, frame: string, id: EventId, touched: Subscription[]): void {
