@@ -46,7 +46,7 @@ import { spawnTty } from './run-tty.js';
 
 const OUTPUT_GRACE_MS = 2000;
 
-/** Monotonic milliseconds; not `monotonicMs()`, whose first use loads perf_hooks before the command starts. */
+/** Monotonic milliseconds; not `performance.now()`, whose first use loads perf_hooks before the command starts. */
 function monotonicMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
