@@ -74,7 +74,24 @@ function sampleRss(pid: number, progress: () => number): { stop(): Array<{ bytes
 }
 
 /** The stored events of a generated session are exactly the generated lines: checks a sample. */
-async function checkSample(server: ServerProcess, session: string, lines: number): Promise<void> {
+async function checkSample(server: ServerProcess, session: string, lines: number, t: { diagnostic(msg: string): void }): Promise<void> {
+  const steps: string[] = [];
+  let t0 = performance.now();
+  const step = (name: string) => {
+    const now = performance.now();
+    steps.push(`${name} ${(now - t0).toFixed(0)} ms`);
+    t0 = now;
+  };
+  try {
+    await checkSampleSteps(server, session, lines, step);
+  } catch (err) {
+    // A read that fails here (e.g. the connection cut) says how far it got and what the server said.
+    throw new Error(`${(err as Error).message}; read steps done: ${steps.join(', ') || 'none'}; server stderr:\n${server.stderr().slice(-4000)}`);
+  }
+  t.diagnostic(`read back: ${steps.join(', ')}`);
+}
+
+async function checkSampleSteps(server: ServerProcess, session: string, lines: number, step: (name: string) => void): Promise<void> {
   const head = await readPage(server.url, session, { limit: 3 });
   assert.deepEqual(
     head.events.map((e) => e.value),
@@ -88,10 +105,12 @@ async function checkSample(server: ServerProcess, session: string, lines: number
     expected,
     'every mark line stored, in order',
   );
+  step(`first page and ${marks.length} marks`);
   // The tail of the body: everything after the last mark.
   const tail = await readAll(server.url, session, { after: (marks.at(-1) as { id: string }).id });
   assert.equal(tail.length, lines - 1 - (expected.length - 1) * MARK_EVERY);
   assert.equal(tail.at(-1)?.value ?? marks.at(-1)?.value, JSON.parse(lineOf(session, lines - 1)).value);
+  step(`${tail.length} events after the last mark`);
 }
 
 test('a 100 MB NDJSON body streamed in one request is stored whole with server memory independent of body size', { timeout: 120_000 }, async (t) => {
@@ -132,7 +151,7 @@ test('a 100 MB NDJSON body streamed in one request is stored whole with server m
     `server RSS grew by ${mib(peak - warm)} MiB while the last ${mib(lateBytes)} MiB of the body streamed in (bound ${mib(lateBytes / 2)} MiB)`,
   );
   assert.ok(peak - baseline < 160 * MiB, `server RSS grew by ${mib(peak - baseline)} MiB during a 100 MB upload; bound 160 MiB`);
-  await checkSample(server, session, source.lines);
+  await checkSample(server, session, source.lines, t);
 });
 
 test('a gzip-compressed NDJSON body streamed in one request is decompressed and stored whole', { timeout: 60_000 }, async (t) => {
@@ -154,5 +173,5 @@ test('a gzip-compressed NDJSON body streamed in one request is decompressed and 
   t.diagnostic(`gzip upload: ${source.lines} lines, ${(source.bytes / MiB).toFixed(1)} MiB as ${(compressed / MiB).toFixed(2)} MiB gzip`);
   assert.equal(res.status, 200, res.text.slice(0, 500));
   assert.equal(json(res).accepted, source.lines);
-  await checkSample(server, session, source.lines);
+  await checkSample(server, session, source.lines, t);
 });
