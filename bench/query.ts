@@ -3,7 +3,9 @@
  * and what full-text indexing and a large store cost ingest.
  *
  * 1. Queries, over the cached data set of bench/lib/query-dataset.ts (10M events over 3 days by
- *    default), p50/p99 latency of HTTP requests made one at a time from this process:
+ *    default), p50/p99 latency of HTTP requests made one at a time from this process, each timed
+ *    from writing it to its answer's last byte on a keep-alive socket (lib/raw-http.ts; the session
+ *    read is also timed through fetch + arrayBuffer(), as before, for a note):
  *    - one session's 10,000 events (`GET /v1/sessions/:s/events?limit=10000`);
  *    - `GET /v1/sessions?user=` for one user (10 sessions, summaries merged over the day files);
  *    - a rare word (`GET /v1/events?q=zr…`, ~3 matches in the store);
@@ -20,7 +22,10 @@
  *
  * Knobs (env): BENCH_QUERY_EVENTS (data set size, default 10,000,000; cached per size and schema),
  * BENCH_SECONDS / BENCH_REPS (per measurement), BENCH_QUERY_MAX_REQUESTS (per query kind and
- * repetition, default 400), BENCH_WARMUP_SECONDS (ingest warm-up, default 5).
+ * repetition, default 400), BENCH_WARMUP_SECONDS (ingest warm-up, default 5), BENCH_QUERY_PARTS (which
+ * of `queries,ingest,tokenizers` to run, default all), BENCH_QUERY_KINDS (which of
+ * `session,user,rare,common` queries, default all): `BENCH_QUERY_PARTS=queries
+ * BENCH_QUERY_KINDS=session` times only the session read.
  */
 import { copyFileSync, existsSync, linkSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,9 +33,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { ClientProcess } from './lib/client-process.ts';
-import { envNumber } from './lib/env.ts';
+import { envList, envNumber } from './lib/env.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { COMMON_WORD, FIRST_DAY_MS, type QueryDataset, queryDataset, RARE_WORDS, rareWord, rngAt } from './lib/query-dataset.ts';
+import { RawHttpClient } from './lib/raw-http.ts';
 import { fmt, fmtRatio, measurement, median, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
@@ -41,6 +47,8 @@ const TARGET_SIZE_RATIO = 0.9;
 
 interface QueryKind {
   name: string;
+  /** Its name in BENCH_QUERY_KINDS. */
+  short: string;
   /** The request path of the i-th query. */
   path(rand: () => number): string;
   /** Checks a parsed answer (once per repetition). */
@@ -56,21 +64,47 @@ interface Latencies {
   requests: number[];
 }
 
+/**
+ * Requests one at a time on one keep-alive socket (lib/raw-http.ts), each timed from writing it to
+ * the answer's last byte; the answer is parsed and checked once per repetition.
+ */
 async function timeRequests(base: string, kind: QueryKind, seconds: number, maxRequests: number, rand: () => number): Promise<number[]> {
   const ms: number[] = [];
   const deadline = performance.now() + seconds * 1000;
   let checked = false;
+  const client = new RawHttpClient(base);
+  try {
+    while (ms.length < maxRequests && performance.now() < deadline) {
+      const path = kind.path(rand);
+      const a = await client.get(path, !checked);
+      ms.push(a.lastByteMs);
+      if (a.status !== 200) throw new Error(`${path} answered ${a.status}: ${a.body?.toString('utf8').slice(0, 300)}`);
+      if (!checked) {
+        kind.check(JSON.parse((a.body as Buffer).toString('utf8')));
+        checked = true;
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return ms;
+}
+
+/**
+ * The same requests as the benchmark timed them before lib/raw-http.ts: `fetch` and the whole
+ * answer taken with `arrayBuffer()`, from request to that buffer. Kept as a note beside the
+ * session read: the difference is the cost of that client, not of the server.
+ */
+async function timeFetch(base: string, kind: QueryKind, seconds: number, maxRequests: number, rand: () => number): Promise<number[]> {
+  const ms: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
   while (ms.length < maxRequests && performance.now() < deadline) {
     const url = base + kind.path(rand);
     const t0 = performance.now();
     const res = await fetch(url);
-    const body = await res.arrayBuffer();
+    await res.arrayBuffer();
     ms.push(performance.now() - t0);
-    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${Buffer.from(body).toString('utf8').slice(0, 300)}`);
-    if (!checked) {
-      kind.check(JSON.parse(Buffer.from(body).toString('utf8')));
-      checked = true;
-    }
+    if (res.status !== 200) throw new Error(`${url} answered ${res.status}`);
   }
   return ms;
 }
@@ -152,6 +186,7 @@ function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
   return [
     {
       name: "one session's 10k events",
+      short: 'session',
       path: (rand) => `/v1/sessions/${pick(ds.sessions, rand)}/events?limit=10000`,
       check: (b) => {
         if (b.events.length !== 10_000 || b.next !== null) throw new Error(`expected 10,000 events and no next, got ${b.events.length}, next ${b.next}`);
@@ -166,6 +201,7 @@ function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
     },
     {
       name: 'sessions of one user',
+      short: 'user',
       path: (rand) => `/v1/sessions?user=${pick(ds.users, rand)}`,
       check: (b) => {
         if (b.sessions.length === 0) throw new Error('no sessions for the user');
@@ -174,6 +210,7 @@ function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
     },
     {
       name: 'rare word',
+      short: 'rare',
       path: (rand) => `/v1/events?q=${rareWord(Math.floor(rand() * RARE_WORDS))}`,
       check: (b) => {
         if (!Array.isArray(b.events)) throw new Error('no events array');
@@ -186,6 +223,7 @@ function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
     },
     {
       name: 'common word, limit 100',
+      short: 'common',
       path: (rand) => `/v1/events?q=${COMMON_WORD}&limit=100&from=${firstMs + Math.floor(rand() * span)}`,
       check: (b) => {
         if (b.events.length !== 100) throw new Error(`expected 100 events, got ${b.events.length}`);
@@ -202,10 +240,12 @@ function queryKinds(ds: QueryDataset, days: Database.Database[]): QueryKind[] {
 async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string[]): Promise<Figure[]> {
   const maxRequests = envNumber('BENCH_QUERY_MAX_REQUESTS', 400, 10);
   const days = openDays(ds.dir);
-  const kinds = queryKinds(ds, days);
+  const only = envList('BENCH_QUERY_KINDS', ['session', 'user', 'rare', 'common']);
+  const kinds = queryKinds(ds, days).filter((k) => only.includes(k.short));
   const server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir: ds.dir, args: ['--log-level', 'warn'] });
   const server_: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
   const bare: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
+  const viaFetch: Latencies = { p50: [], p99: [], requests: [] };
   try {
     // Warm-up: page cache and statement caches, a few requests of each kind.
     for (const k of kinds) await timeRequests(server.url, k, 30, 5, rngAt(7));
@@ -217,6 +257,14 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
         s.p99.push(quantile(ms, 0.99));
         s.requests.push(ms.length);
         let line = `  rep ${rep + 1}, ${k.name}: ${ms.length} requests, p50 ${fmt(quantile(ms, 0.5))} ms, p99 ${fmt(quantile(ms, 0.99))} ms`;
+        if (k.short === 'session') {
+          // The same requests through fetch + arrayBuffer(), as this benchmark timed them before.
+          const f = await timeFetch(server.url, k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
+          viaFetch.p50.push(quantile(f, 0.5));
+          viaFetch.p99.push(quantile(f, 0.99));
+          viaFetch.requests.push(f.length);
+          line += ` | fetch + arrayBuffer p50 ${fmt(quantile(f, 0.5))} ms, p99 ${fmt(quantile(f, 0.99))} ms`;
+        }
         if (k.bare) {
           const b = timeBare(k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
           const bl = bare[i] as Latencies;
@@ -246,7 +294,11 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
       if (q === 'p99' && k.targetP99Ms !== undefined) fig.targets = [{ text: `p99 ≤ ${k.targetP99Ms} ms`, met: m.median <= k.targetP99Ms }];
       figures.push(fig);
     }
-    notes.push(`${k.name}: ${s.requests.join(' / ')} requests per repetition, one at a time.`);
+    notes.push(`${k.name}: ${s.requests.join(' / ')} requests per repetition, one at a time, each timed to its last byte on a keep-alive socket.`);
+    if (k.short === 'session')
+      notes.push(
+        `${k.name} through fetch + arrayBuffer() in this process (how this benchmark timed it before; the rest is that client's cost): p50 ${viaFetch.p50.map(fmt).join(' / ')} ms, p99 ${viaFetch.p99.map(fmt).join(' / ')} ms.`,
+      );
   }
   return figures;
 }
@@ -444,14 +496,25 @@ export const query: Benchmark = {
       .map(([f, b]) => `${f} ${fmt(b / 1e6)} MB`)
       .join(', ');
     notes.push(`Data set: ${fmt(ds.events)} events, ${ds.sessions.length} sessions of 10,000 events, ${ds.users.length} users; files ${sizes}.`);
-    ctx.log('query: reads and searches, one request at a time');
-    const figures = await measureQueries(ctx, ds, notes);
-    ctx.log('query: ingest — index on vs off, and at N stored vs empty, in turn');
-    figures.push(...(await measureIngest(ctx, ds, notes)));
-    ctx.log('query: tokenizer costs');
-    figures.push(...(await measureTokenizers(ctx, ds, notes)));
-    const p99 = (name: string) => median(figures.filter((f) => f.case === name && f.label === 'server p99').map((f) => f.median));
-    ctx.log(`  session read p99 ${fmt(p99("one session's 10k events"))} ms, rare word p99 ${fmt(p99('rare word'))} ms`);
+    const parts = envList('BENCH_QUERY_PARTS', ['queries', 'ingest', 'tokenizers']);
+    const figures: Figure[] = [];
+    if (parts.includes('queries')) {
+      ctx.log('query: reads and searches, one request at a time');
+      figures.push(...(await measureQueries(ctx, ds, notes)));
+    }
+    if (parts.includes('ingest')) {
+      ctx.log('query: ingest — index on vs off, and at N stored vs empty, in turn');
+      figures.push(...(await measureIngest(ctx, ds, notes)));
+    }
+    if (parts.includes('tokenizers')) {
+      ctx.log('query: tokenizer costs');
+      figures.push(...(await measureTokenizers(ctx, ds, notes)));
+    }
+    const p99 = (name: string) => {
+      const ms = figures.filter((f) => f.case === name && f.label === 'server p99').map((f) => f.median);
+      return ms.length > 0 ? `${fmt(median(ms))} ms` : 'not measured';
+    };
+    ctx.log(`  session read p99 ${p99("one session's 10k events")}, rare word p99 ${p99('rare word')}`);
     return {
       figures,
       notes,

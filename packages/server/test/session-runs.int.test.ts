@@ -43,13 +43,26 @@ function eventOf(session: string, n: number, r: () => number): Record<string, un
 }
 
 /**
- * Batches mixing sessions `a`, `b`, `c`, `d`: `a` in long runs, alternating with `b` one event at
+ * An event of ASCII only: its chunks are read as strings (read-session-chunks.ts TEXT_SCAN), the
+ * other sessions' (with non-ASCII values) as bytes.
+ */
+function asciiEventOf(session: string, n: number): Record<string, unknown> {
+  const e: Record<string, unknown> = { session, key: n % 5 === 0 ? 'status' : 'stdout', value: `ascii "quoted" \\ line\t#${n}` };
+  if (n % 7 === 0) e.value = { n, list: [1, 2.5, 'x"y'], ok: true };
+  if (n % 4 === 0) e.step = n % 8 === 0 ? 'build' : 'test';
+  if (n % 6 === 0) Object.assign(e, { component: 'api', level: 'warn', user: 'ana', terminal: 'tty1' });
+  if (n % 9 === 0) e.attrs = { a: n };
+  return e;
+}
+
+/**
+ * Batches mixing sessions `a`, `b`, `c`, `d`, `e`: `a` in long runs, alternating with `b` one event at
  * a time (a dense entry), and one `a` among ten `c` (a sparse one); `d` in one run per batch; `b`
- * mostly one event at a time (no entries: read by index).
+ * mostly one event at a time (no entries: read by index); `e` in runs of ASCII-only events.
  */
 function batches(): Record<string, unknown>[][] {
   const r = rng(14);
-  const n: Record<string, number> = { a: 0, b: 0, c: 0, d: 0 };
+  const n: Record<string, number> = { a: 0, b: 0, c: 0, d: 0, e: 0 };
   const ev = (s: string) => eventOf(s, n[s]++ as number, r);
   const out: Record<string, unknown>[][] = [];
   for (let b = 0; b < 4; b++) {
@@ -59,6 +72,7 @@ function batches(): Record<string, unknown>[][] {
     for (let i = 0; i < 44; i++) batch.push(ev(i % 11 === 0 ? 'a' : 'c'));
     for (let i = 0; i < 5; i++) batch.push(ev('b'));
     for (let i = 0; i < 10; i++) batch.push(ev('d'));
+    for (let i = 0; i < 12; i++) batch.push(asciiEventOf('e', n.e++ as number));
     out.push(batch);
   }
   return out;
@@ -300,7 +314,7 @@ describe('session runs', () => {
         const health = JSON.parse(await text(`${srv.url}/healthz`));
         assert.equal(health.sessionChunksLagRows, st.last - st.built);
         assert.match(await text(`${srv.url}/metrics`), new RegExp(`^logsrv_session_chunks_lag_rows ${st.last - st.built}$`, 'm'));
-        for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
+        for (const s of ['a', 'b', 'c', 'd', 'e']) await checkReads(srv, s);
         // The chunk thread runs at the lowest priority: one thread of this process has nice 19.
         assert.ok(threadNices().includes(19), `nice values of this process's threads: ${threadNices().join(' ')}`);
       } finally {
@@ -312,7 +326,7 @@ describe('session runs', () => {
       assert.equal(st.built, st.last);
       const again = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 180_000 });
       try {
-        for (const s of ['a', 'c']) await checkReads(again, s);
+        for (const s of ['a', 'c', 'e']) await checkReads(again, s);
       } finally {
         await again.close();
       }
@@ -336,7 +350,7 @@ describe('session runs', () => {
         assert.equal(st.built, before.built, 'nothing adds to the chunks');
         assert.ok(st.last > st.built, 'rows past the watermark');
         assert.equal(JSON.parse(await text(`${srv.url}/healthz`)).sessionChunksLagRows, 0, 'no chunk thread, no lag');
-        for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
+        for (const s of ['a', 'b', 'c', 'd', 'e']) await checkReads(srv, s);
       } finally {
         await srv.close();
       }

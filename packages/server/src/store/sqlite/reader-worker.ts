@@ -17,8 +17,8 @@ import { PageSlab } from './page-slab.js';
 import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
 import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
 import { readSessionRows } from './read-session.js';
-import type { ChunkReadContext } from './read-session-chunks.js';
-import { chunkable, renderSessionChunked } from './read-session-chunks.js';
+import type { BodyPart, ChunkReadContext } from './read-session-chunks.js';
+import { chunkable, PageTooLarge, renderSessionChunked } from './read-session-chunks.js';
 import type { SessionsContext } from './read-sessions.js';
 import { listSessions, sessionSummary } from './read-sessions.js';
 import { registryFile } from './registry-db.js';
@@ -36,13 +36,47 @@ const slab = slabBuffer ? new PageSlab(slabBuffer) : null;
  * A rendered page's answer: its body in a slot of the slab, else its parts moved across (`own`:
  * the buffers among them this thread owns whole).
  */
-function answer<T extends { body: Buffer[] }>(page: T, own: ArrayBuffer[]): T | (Omit<T, 'body'> & { body: { slot: number; length: number } }) {
+function answer<T extends { body: BodyPart[] }>(
+  page: T,
+  own: ArrayBuffer[],
+): (Omit<T, 'body'> & { body: Buffer[] }) | (Omit<T, 'body'> & { body: { slot: number; length: number } }) {
   const slot = slab?.put(page.body) ?? -1;
-  if (slot < 0) return transferWith(page, own);
+  if (slot < 0) {
+    // Strings (ASCII only) become buffers of their own, moved with the rest.
+    const body = page.body.map((p) => {
+      if (typeof p !== 'string') return p;
+      if (Buffer.byteLength(p, 'utf8') !== p.length) throw new Error('a string part of a page that is not ASCII');
+      const b = Buffer.allocUnsafeSlow(p.length);
+      b.write(p, 'latin1');
+      own.push(b.buffer as ArrayBuffer);
+      return b;
+    });
+    return transferWith({ ...page, body }, own);
+  }
   let length = 0;
-  for (const p of page.body) length += p.byteLength;
+  for (const p of page.body) length += typeof p === 'string' ? p.length : p.byteLength;
   return { ...page, body: { slot, length } };
 }
+/**
+ * A plain session page from the chunks, written straight into a free slot of the slab as it is
+ * read (read-session-chunks.ts); without a free slot, or when the page outgrows one, its parts are
+ * made in memory and moved.
+ */
+function chunkedPage(q: SessionQuery, format: 'json' | 'ndjson') {
+  const w = slab?.writer() ?? null;
+  if (w) {
+    try {
+      const { page } = renderSessionChunked(ctx, q, format, w);
+      return { ...page, body: { slot: w.slot, length: w.length } };
+    } catch (err) {
+      w.abort();
+      if (!(err instanceof PageTooLarge)) throw err;
+    }
+  }
+  const { page, own } = renderSessionChunked(ctx, q, format);
+  return answer(page, own);
+}
+
 const conns = new Map<string, { db: Database.Database; ino: number; ixIno: number | undefined; scIno: number | undefined }>();
 /** SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE); address space, not memory: pages stay the OS's. */
 const MMAP_BYTES = 0x7fff0000;
@@ -214,11 +248,10 @@ serveRequests((req: WorkerRequest) => {
       const q = req.q as SessionQuery;
       const format = req.format as TextFormat;
       // A plain page from the session chunks where there are some (read-session-chunks.ts): the
-      // benchmarked hot path. The body is a Buffer, transferred to the main thread.
+      // benchmarked hot path. The body is written into the slab as it is read (chunkedPage).
       if (chunkable(q, format)) {
         try {
-          const { page, own } = renderSessionChunked(ctx, q, format as 'json' | 'ndjson');
-          return answer(page, own);
+          return chunkedPage(q, format as 'json' | 'ndjson');
         } catch (err) {
           // The chunks are derived data: a page they cannot give (a full disk, say) is read from the rows.
           process.stderr.write(`logsrv: session chunks of ${q.session}: ${(err as Error).message}; read from the rows\n`);
