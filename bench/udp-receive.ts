@@ -13,7 +13,8 @@
  * counted (kernel `socket_overflow` from /proc/net/udp, the receiver's own drops).
  *
  * Knobs (env): BENCH_SECONDS (per repetition; default 5 when unset), BENCH_REPS,
- * BENCH_UDP_RATES (default 50000,100000), BENCH_UDP_SENDERS (2), BENCH_UDP_FORMATS (json,syslog).
+ * BENCH_UDP_RATES (default 50000,100000), BENCH_UDP_SENDERS (2), BENCH_UDP_FORMATS (json,syslog),
+ * BENCH_UDP_READER (`auto`: the native recvmmsg reader where built, the default; `dgram`: node:dgram).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -166,6 +167,7 @@ export const udpReceive: Benchmark = {
             format,
             syslogSession: SYSLOG_SESSION,
             transport,
+            reader: process.env.BENCH_UDP_READER === 'dgram' ? 'dgram' : 'auto',
           });
           const ours = await newThreads(() => udp.start());
           const floor = await newThreads(() => FloorReceiver.start());

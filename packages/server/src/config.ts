@@ -263,6 +263,15 @@ export const OPTIONS = [
     help: 'UDP socket receive buffer (SO_RCVBUF); a warning at start says when the OS caps it',
   },
   {
+    key: 'udpReader',
+    flag: '--udp-reader',
+    env: 'LOGSRV_UDP_READER',
+    kind: 'enum',
+    values: ['auto', 'dgram'],
+    default: 'auto',
+    help: 'how UDP sockets are read: auto = many datagrams per recvmmsg call (Linux, native addon) when built, else node:dgram; dgram = always node:dgram',
+  },
+  {
     key: 'maxDatagramBytes',
     flag: '--max-datagram-bytes',
     env: 'LOGSRV_MAX_DATAGRAM_BYTES',
@@ -416,6 +425,7 @@ export interface ServerConfig {
   udpHost: string | null;
   udpPort: number;
   udpRecvBufferBytes: number;
+  udpReader: 'auto' | 'dgram';
   maxDatagramBytes: number;
   /** null when syslog over UDP / TCP is off. */
   syslogUdpHost: string | null;

@@ -177,6 +177,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           host: config.udpHost,
           port: config.udpPort,
           recvBufferBytes: config.udpRecvBufferBytes,
+          reader: config.udpReader,
           maxDatagramBytes: config.maxDatagramBytes,
           maxLineBytes: config.maxLineBytes,
           batchEvents: config.requestBatchEvents,

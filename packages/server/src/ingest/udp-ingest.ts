@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
 import type { BlockedSources } from '../reports/blocked-sources.js';
 import type { SessionResolver } from './accept.js';
-import type { FromUdpWorker, ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
+import type { FromUdpWorker, ToUdpWorker, UdpBatch, UdpReaderKind, UdpWorkerData } from './udp-messages.js';
 
 export interface UdpIngestOptions {
   host: string;
@@ -40,6 +40,8 @@ export interface UdpIngestOptions {
   syslogSession?: string;
   /** The `transport` label of this receiver's counters (default `udp`). */
   transport?: string;
+  /** `--udp-reader`: `auto` (default) reads with recvmmsg where the native reader is built, `dgram` with node:dgram. */
+  reader?: 'auto' | 'dgram';
 }
 
 export class UdpIngest {
@@ -53,6 +55,12 @@ export class UdpIngest {
   private readonly pending = new Set<Promise<unknown>>();
 
   private readonly transport: string;
+  private readerKind: UdpReaderKind | null = null;
+
+  /** How the socket is read, once bound. */
+  get reader(): UdpReaderKind | null {
+    return this.readerKind;
+  }
 
   constructor(private readonly o: UdpIngestOptions) {
     this.transport = o.transport ?? 'udp';
@@ -72,6 +80,7 @@ export class UdpIngest {
       rateLimit: o.rateLimit ?? null,
       format: o.format ?? 'json',
       syslogSession: o.syslogSession ?? '',
+      reader: o.reader ?? 'auto',
     };
     const worker = new Worker(new URL('./udp-worker.js', import.meta.url), { workerData: data });
     this.worker = worker;
@@ -82,6 +91,11 @@ export class UdpIngest {
             this.take(m);
             break;
           case 'bound':
+            this.readerKind = m.reader;
+            // Only a reader that should be there and is not is worth a word; asking for dgram, or another OS, is not.
+            if (m.reader === 'dgram' && (o.reader ?? 'auto') === 'auto' && process.platform === 'linux') {
+              o.warn(`UDP ${o.host}:${m.port} is read with node:dgram, one datagram per call: ${m.why}`);
+            }
             this.bound(m.port, m.grantedBytes);
             resolve(m.port);
             break;

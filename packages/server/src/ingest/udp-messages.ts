@@ -16,6 +16,8 @@ export interface UdpWorkerData {
   format: 'json' | 'syslog';
   /** The `--syslog-session` template (format `syslog`). */
   syslogSession: string;
+  /** `auto`: the native recvmmsg reader where it is built (Linux), else node:dgram; `dgram`: node:dgram. */
+  reader: 'auto' | 'dgram';
 }
 
 export interface UdpBatch {
@@ -33,9 +35,13 @@ export interface UdpBatch {
   blocked: Array<[source: string, count: number]>;
 }
 
+/** How the receive thread reads its socket. */
+export type UdpReaderKind = 'recvmmsg' | 'dgram';
+
 export type FromUdpWorker =
   | UdpBatch
-  | { type: 'bound'; port: number; grantedBytes: number }
+  /** `why`: the reason node:dgram reads the socket (empty for recvmmsg). */
+  | { type: 'bound'; port: number; grantedBytes: number; reader: UdpReaderKind; why: string }
   | { type: 'failed'; message: string }
   | { type: 'warn'; message: string }
   | { type: 'closed' };

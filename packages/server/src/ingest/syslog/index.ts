@@ -36,6 +36,7 @@ export async function startSyslog(config: ServerConfig, d: SyslogDeps): Promise<
           host: config.syslogUdpHost,
           port: config.syslogUdpPort,
           recvBufferBytes: config.udpRecvBufferBytes,
+          reader: config.udpReader,
           maxDatagramBytes: config.maxDatagramBytes,
           maxLineBytes: config.maxLineBytes,
           batchEvents: config.requestBatchEvents,
