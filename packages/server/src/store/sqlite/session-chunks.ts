@@ -8,7 +8,7 @@
  * session's events are a few long blobs of their JSON, adjacent in the file: a page is a scan of
  * a few dozen rows and a copy of their bytes (read-session-chunks.ts).
  *
- * Layout: `chunks`, keyed by (session, first rowid), each the JSON of some of the session's events
+ * Layout: `chunks`, found by (session, first rowid), each the JSON of some of the session's events
  * (render-json.ts's bytes, `,` between events) and for each event its rowid (as an offset from
  * `first`) and where its JSON ends, so that a cursor or a limit cuts a chunk exactly.
  * `chunk_state.built` is the watermark: every row of the day up to that rowid is in a chunk, no
@@ -60,15 +60,41 @@ export function hasChunkFile(dataDir: string, day: string): boolean {
   return existsSync(chunkFile(dataDir, day));
 }
 
-export const CHUNK_SCHEMA = `
+/**
+ * The chunks of a file created now: a rowid table (chunks appended in the order written) and an
+ * index on (session, first) that the readers use.
+ *
+ * Files created before held them in a WITHOUT ROWID table keyed by (session, first) (CHUNK_TABLE_V1):
+ * its rows are the index's entries, blobs and all, and an insert into it compares the new key
+ * with existing rows on its way down the b-tree; a row whose blobs spill onto overflow pages is
+ * read whole (all its pages) for each comparison. Writing chunks cost twice as much CPU as here
+ * (bench/micro.ts). Those files are read and added to as they are: the same columns, the same
+ * SQL, the same answers; a new table is used only in new files.
+ */
+const CHUNK_TABLE = `
 CREATE TABLE IF NOT EXISTS chunks (
   session TEXT    NOT NULL,
   first   INTEGER NOT NULL, -- rowid of the chunk's first event in the day file
   last    INTEGER NOT NULL, -- rowid of its last event
   ids     BLOB    NOT NULL, -- per event: rowid - first, end of its JSON in json (uint32 LE each)
-  json    BLOB    NOT NULL, -- the events' JSON, ',' between them
+  json    BLOB    NOT NULL  -- the events' JSON, ',' between them
+);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_session ON chunks (session, first);
+`;
+
+/** The table of files created before CHUNK_TABLE (still read and written as they are). */
+export const CHUNK_TABLE_V1 = `
+CREATE TABLE IF NOT EXISTS chunks (
+  session TEXT    NOT NULL,
+  first   INTEGER NOT NULL,
+  last    INTEGER NOT NULL,
+  ids     BLOB    NOT NULL,
+  json    BLOB    NOT NULL,
   PRIMARY KEY (session, first)
 ) WITHOUT ROWID;
+`;
+
+const CHUNK_STATE = `
 CREATE TABLE IF NOT EXISTS chunk_state (
   id    INTEGER PRIMARY KEY CHECK (id = 1),
   built INTEGER NOT NULL
@@ -76,9 +102,18 @@ CREATE TABLE IF NOT EXISTS chunk_state (
 INSERT OR IGNORE INTO chunk_state (id, built) VALUES (1, 0);
 `;
 
+/** The schema of a chunk file created now. */
+export const CHUNK_SCHEMA = CHUNK_TABLE + CHUNK_STATE;
+
+/** Creates the chunk tables where missing; a file that has its `chunks` keeps it as it is. */
+function ensureChunkSchema(db: Database.Database): void {
+  const has = db.prepare("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'chunks'").get() !== undefined;
+  db.exec(has ? CHUNK_STATE : CHUNK_SCHEMA);
+}
+
 /** Creates a day's chunk file, empty (watermark 0), if it does not exist. Durable when it returns. */
 export function createChunkFile(path: string, synchronous: 'normal' | 'full'): void {
-  createDerivedFile(path, synchronous, CHUNK_SCHEMA);
+  createDerivedFile(path, synchronous, ensureChunkSchema);
 }
 
 /**
@@ -138,7 +173,7 @@ export class SessionChunker {
     this.db = new Database(chunkPath, { fileMustExist: true });
     applyPragmas(this.db, synchronous);
     this.db.pragma(`cache_size = ${CHUNK_CACHE_KIB}`);
-    this.db.exec(CHUNK_SCHEMA);
+    ensureChunkSchema(this.db);
     attachDayFile(this.db, dayPath);
     this.rows = this.db.prepare(`SELECT ${JSON_COLUMNS}, rowid FROM day.events WHERE rowid BETWEEN ? AND ? ORDER BY rowid`).raw(true);
     this.lastRow = this.db.prepare('SELECT max(rowid) FROM day.events').pluck();
