@@ -50,7 +50,8 @@ function delta(a: Map<string, number>, b: Map<string, number>, key: string): num
 /**
  * Per-thread CPU of the server over the timed windows, as % of one core: main, busiest other (the
  * writer), rest; and as µs per event accepted in them (on a shared machine, steadier than events/s).
- * Work a thread leaves for later (the chunk thread, at nice 19, when starved) counts when it is done.
+ * Work a thread leaves for later (the chunk thread, at nice 19, when starved) counts when it is done:
+ * each repetition's line gives the derived files' lag at its end (rows committed, not yet in them).
  */
 function cpuSplit(pid: number, used: Map<number, number>, seconds: number, events: number): string {
   let main = 0;
@@ -145,7 +146,8 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
       ctx.log(
         `  rep ${rep}: ${fmt(eps)} events/s, ${fmt(r.bytes / 1e6 / r.seconds)} MB/s, ${fmt(r.requests / r.seconds)} req/s, ` +
           `latency p50 ${fmt(r.latencyMsP50)} ms p99 ${fmt(r.latencyMsP99)} ms, client CPU ${(r.cpuMs / 10 / r.seconds).toFixed(0)}%, ` +
-          `other processes ${foreign[foreign.length - 1]?.toFixed(0)}% | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
+          `other processes ${foreign[foreign.length - 1]?.toFixed(0)}%, lag at its end: search index ${fmt(m1.get('logsrv_search_index_lag_rows') ?? 0)} rows, ` +
+          `session chunks ${fmt(m1.get('logsrv_session_chunks_lag_rows') ?? 0)} rows | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
       );
     }
     out.baselineRowBytes = base.sampleRowBytes();
