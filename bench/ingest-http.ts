@@ -47,8 +47,13 @@ function delta(a: Map<string, number>, b: Map<string, number>, key: string): num
   return (b.get(key) ?? 0) - (a.get(key) ?? 0);
 }
 
-/** Per-thread CPU of the server over the timed windows, as % of one core: main, busiest other (the writer), rest. */
-function cpuSplit(pid: number, used: Map<number, number>, seconds: number): string {
+/**
+ * Per-thread CPU of the server over the timed windows, as % of one core: main, busiest other (the
+ * writer), rest; and as µs per event accepted in them (on a shared machine, steadier than events/s).
+ * Work a thread leaves for later (the chunk thread, at nice 19, when starved) counts when it is done:
+ * each repetition's line gives the derived files' lag at its end (rows committed, not yet in them).
+ */
+function cpuSplit(pid: number, used: Map<number, number>, seconds: number, events: number): string {
   let main = 0;
   const others: number[] = [];
   for (const [tid, ms] of used) {
@@ -58,7 +63,11 @@ function cpuSplit(pid: number, used: Map<number, number>, seconds: number): stri
   others.sort((x, y) => y - x);
   const pct = (ms: number) => (ms / 10 / seconds).toFixed(0);
   const rest = others.slice(1).reduce((s, x) => s + x, 0);
-  return `server main thread ${pct(main)}%, busiest other thread (the SQLite writer) ${pct(others[0] ?? 0)}%, all other server threads ${pct(rest)}%`;
+  const us = (ms: number) => ((ms * 1000) / events).toFixed(2);
+  return (
+    `server main thread ${pct(main)}%, busiest other thread (the SQLite writer) ${pct(others[0] ?? 0)}%, all other server threads ${pct(rest)}%; ` +
+    `server CPU ${us(main + (others[0] ?? 0) + rest)} µs/event (main ${us(main)}, writer ${us(others[0] ?? 0)}, other threads ${us(rest)})`
+  );
 }
 
 /**
@@ -137,7 +146,8 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
       ctx.log(
         `  rep ${rep}: ${fmt(eps)} events/s, ${fmt(r.bytes / 1e6 / r.seconds)} MB/s, ${fmt(r.requests / r.seconds)} req/s, ` +
           `latency p50 ${fmt(r.latencyMsP50)} ms p99 ${fmt(r.latencyMsP99)} ms, client CPU ${(r.cpuMs / 10 / r.seconds).toFixed(0)}%, ` +
-          `other processes ${foreign[foreign.length - 1]?.toFixed(0)}% | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
+          `other processes ${foreign[foreign.length - 1]?.toFixed(0)}%, lag at its end: search index ${fmt(m1.get('logsrv_search_index_lag_rows') ?? 0)} rows, ` +
+          `session chunks ${fmt(m1.get('logsrv_session_chunks_lag_rows') ?? 0)} rows | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
       );
     }
     out.baselineRowBytes = base.sampleRowBytes();
@@ -147,7 +157,12 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
     const overloaded = out.runs.reduce((s, r) => s + r.overloaded, 0);
     const metricAccepted = (await server.metrics()).get('logsrv_accepted_total{transport="http"}') ?? 0;
     out.notes.push(
-      `${cpuSplit(server.pid, threadMs, seconds)}; load client ${clientCpu.toFixed(0)}%; other processes on the machine ` +
+      `${cpuSplit(
+        server.pid,
+        threadMs,
+        seconds,
+        out.runs.reduce((s, r) => s + r.accepted, 0),
+      )}; load client ${clientCpu.toFixed(0)}%; other processes on the machine ` +
         `${foreign.map((f) => `${f.toFixed(0)}%`).join(' / ')} (CPU % of one core; ${availableParallelism()} cores in all).`,
       `Group commit: ${fmt(transactions)} transactions, mean ${out.batches.map(fmt).join(' / ')} events each, ` +
         `mean ${fmt((commitSeconds / transactions) * 1000)} ms per append round trip; writer appends in flight ${((commitSeconds / seconds) * 100).toFixed(0)}% of the time.`,

@@ -15,6 +15,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { DAY_SCHEMA_VERSION } from '../src/store/sqlite/day-index.ts';
 import { runScanSql } from '../src/store/sqlite/read-session.ts';
+import { CHUNK_TABLE_V1 } from '../src/store/sqlite/session-chunks.ts';
 import type { TestServer } from './helpers.ts';
 import { ndjson, post, rng, startTestServer } from './helpers.ts';
 
@@ -198,6 +199,18 @@ function chunkState(f: string): { built: number; last: number; chunks: number } 
   }
 }
 
+/** Whether a chunk file's `chunks` is the first layout's WITHOUT ROWID table, and whether it has the index of the current one. */
+function chunkLayout(f: string): { withoutRowid: boolean; index: boolean } {
+  const sc = new Database(chunkFileOf(f), { readonly: true });
+  try {
+    const sql = sc.prepare("SELECT sql FROM sqlite_master WHERE name = 'chunks'").pluck().get() as string;
+    const index = sc.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'chunks_session'").get() !== undefined;
+    return { withoutRowid: /WITHOUT ROWID/i.test(sql), index };
+  } finally {
+    sc.close();
+  }
+}
+
 function dayFiles(dataDir: string): string[] {
   return readdirSync(dataDir)
     .filter((f) => /^events-\d{8}\.db$/.test(f))
@@ -242,6 +255,7 @@ describe('session runs', () => {
         const st = chunkState(f);
         assert.equal(st.built, st.last, 'chunks up to the last row');
         assert.ok(st.chunks >= 4, `${st.chunks} chunks`);
+        assert.deepEqual(chunkLayout(f), { withoutRowid: false, index: true }, 'a new file: a rowid table and its index');
       }
       const srv = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 120_000 });
       try {
@@ -327,6 +341,54 @@ describe('session runs', () => {
       const again = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 180_000 });
       try {
         for (const s of ['a', 'c', 'e']) await checkReads(again, s);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  test('chunk files of the first layout (a WITHOUT ROWID table) are written and read as they are', T, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-chunks-v1-'));
+    try {
+      // The two days' chunk files as the first layout's writer created them, before their first row.
+      const days = ['20261122', '20261123'];
+      for (const day of days) {
+        const sc = new Database(join(dataDir, `events-${day}.sess.db`));
+        sc.pragma('journal_mode = WAL');
+        sc.exec(`${CHUNK_TABLE_V1}
+          CREATE TABLE chunk_state (id INTEGER PRIMARY KEY CHECK (id = 1), built INTEGER NOT NULL);
+          INSERT INTO chunk_state (id, built) VALUES (1, 0);`);
+        sc.close();
+      }
+      await fill(dataDir);
+      const files = dayFiles(dataDir);
+      assert.deepEqual(
+        files.map((f) => f.slice(-11, -3)),
+        days,
+      );
+      for (const f of files) {
+        const st = chunkState(f);
+        assert.equal(st.built, st.last, 'chunks up to the last row');
+        assert.ok(st.chunks >= 4, `${st.chunks} chunks`);
+        assert.deepEqual(chunkLayout(f), { withoutRowid: true, index: false }, 'the layout kept, no index added');
+      }
+      const srv = await startTestServer({ sessionChunkFlushMs: 3_600_000 }, { dataDir, clock: () => MIDNIGHT + 120_000 });
+      try {
+        // Read from them, and past their watermark: rows this server has not written to chunks yet.
+        for (const b of batches().slice(0, 2)) assert.equal((await post(srv.url, ndjson(b))).json.accepted, b.length);
+        for (const s of ['a', 'b', 'c', 'd']) await checkReads(srv, s);
+      } finally {
+        await srv.close();
+      }
+      const [, day2] = files as [string, string];
+      const st = chunkState(day2);
+      assert.equal(st.built, st.last, 'added to at the clean stop');
+      assert.deepEqual(chunkLayout(day2), { withoutRowid: true, index: false });
+      const again = await startTestServer({}, { dataDir, clock: () => MIDNIGHT + 180_000 });
+      try {
+        for (const s of ['a', 'c']) await checkReads(again, s);
       } finally {
         await again.close();
       }

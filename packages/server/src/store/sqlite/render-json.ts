@@ -38,25 +38,48 @@ export function eventJson(a: unknown[], iso: IsoCache): string {
   return `${s}}`;
 }
 
-/** Quoted ISO times of the last receive time and the last producer time seen. */
+/** Date's range: ±this many ms. */
+const MAX_TIME = 8.64e15;
+
+/**
+ * Quoted ISO times of the last receive time and the last producer time seen. Producer times
+ * differ from event to event, so a time is written as its second's text (Date#toISOString, once
+ * per second) and its milliseconds: toISOString's bytes for every integer time (tested), and
+ * toISOString itself for any other.
+ */
 export class IsoCache {
   private ms = Number.NaN;
   private msText = '';
   private ts = Number.NaN;
   private tsText = '';
+  private sec = Number.NaN;
+  /** `"` and the ISO text of second `sec` up to its milliseconds (`"2026-12-05T14:08:37.`). */
+  private secHead = '';
   of(ms: number): string {
     if (ms !== this.ms) {
       this.ms = ms;
-      this.msText = `"${new Date(ms).toISOString()}"`;
+      this.msText = this.quoted(ms);
     }
     return this.msText;
   }
   ofTs(ts: number): string {
     if (ts !== this.ts) {
       this.ts = ts;
-      this.tsText = `"${new Date(ts).toISOString()}"`;
+      this.tsText = this.quoted(ts);
     }
     return this.tsText;
+  }
+  private quoted(t: number): string {
+    // toISOString itself (or its RangeError) for a fraction or a time out of Date's range.
+    if (!Number.isInteger(t) || t > MAX_TIME || t < -MAX_TIME) return `"${new Date(t).toISOString()}"`;
+    const sec = Math.floor(t / 1000);
+    if (sec !== this.sec) {
+      const iso = new Date(sec * 1000).toISOString();
+      this.sec = sec;
+      this.secHead = `"${iso.slice(0, -4)}`;
+    }
+    const milli = t - sec * 1000;
+    return `${this.secHead}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z"`;
   }
 }
 

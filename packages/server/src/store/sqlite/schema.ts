@@ -20,13 +20,14 @@ export function dayNumber(day: string): number {
 
 /**
  * Creates a file derived from a day file (its index file, its session chunk file) with its
- * schema and a watermark of 0, if it does not exist. Durable when it returns.
+ * schema (SQL, or a function that creates it) and a watermark of 0, if it does not exist. Durable when it returns.
  */
-export function createDerivedFile(path: string, synchronous: 'normal' | 'full', schema: string): void {
+export function createDerivedFile(path: string, synchronous: 'normal' | 'full', schema: string | ((db: Database.Database) => void)): void {
   const db = new Database(path);
   try {
     applyPragmas(db, synchronous);
-    db.exec(schema);
+    if (typeof schema === 'string') db.exec(schema);
+    else schema(db);
   } finally {
     db.close();
   }

@@ -8,7 +8,7 @@
  * session's events are a few long blobs of their JSON, adjacent in the file: a page is a scan of
  * a few dozen rows and a copy of their bytes (read-session-chunks.ts).
  *
- * Layout: `chunks`, keyed by (session, first rowid), each the JSON of some of the session's events
+ * Layout: `chunks`, found by (session, first rowid), each the JSON of some of the session's events
  * (render-json.ts's bytes, `,` between events) and for each event its rowid (as an offset from
  * `first`) and where its JSON ends, so that a cursor or a limit cuts a chunk exactly.
  * `chunk_state.built` is the watermark: every row of the day up to that rowid is in a chunk, no
@@ -16,9 +16,12 @@
  * kill -9 the thread resumes from the watermark and rebuilds the rest from the day file: nothing
  * here is needed for durability, it is derived data.
  *
- * Memory: the thread renders the rows after the watermark into per-session buffers and writes all
- * of them as chunks, with the new watermark, when they hold CHUNK_BUFFER_BYTES, one session's
- * holds CHUNK_MAX_BYTES, or the oldest is `flushMs` old, and when the day is done. A session's chunk is what it got between two flushes.
+ * Memory: the thread renders the rows after the watermark into one buffer (a slab of
+ * CHUNK_BUFFER_BYTES and a little more, kept while the day is followed), each session's events
+ * in runs there, and writes every session's as a chunk, with the new watermark, when they hold
+ * CHUNK_BUFFER_BYTES, one session's hold CHUNK_MAX_BYTES, the next event does not fit, or the
+ * oldest is `flushMs` old, and when the day is done. A session's chunk is what it got between two
+ * flushes.
  *
  * Contract for readers: rows ≤ watermark from the chunks, rows after it from the day file (as
  * before): the same answer, whatever the lag. The writer creates the file (watermark 0) before a
@@ -57,15 +60,41 @@ export function hasChunkFile(dataDir: string, day: string): boolean {
   return existsSync(chunkFile(dataDir, day));
 }
 
-export const CHUNK_SCHEMA = `
+/**
+ * The chunks of a file created now: a rowid table (chunks appended in the order written) and an
+ * index on (session, first) that the readers use.
+ *
+ * Files created before held them in a WITHOUT ROWID table keyed by (session, first) (CHUNK_TABLE_V1):
+ * its rows are the index's entries, blobs and all, and an insert into it compares the new key
+ * with existing rows on its way down the b-tree; a row whose blobs spill onto overflow pages is
+ * read whole (all its pages) for each comparison. Writing chunks cost twice as much CPU as here
+ * (bench/micro.ts). Those files are read and added to as they are: the same columns, the same
+ * SQL, the same answers; a new table is used only in new files.
+ */
+const CHUNK_TABLE = `
 CREATE TABLE IF NOT EXISTS chunks (
   session TEXT    NOT NULL,
   first   INTEGER NOT NULL, -- rowid of the chunk's first event in the day file
   last    INTEGER NOT NULL, -- rowid of its last event
   ids     BLOB    NOT NULL, -- per event: rowid - first, end of its JSON in json (uint32 LE each)
-  json    BLOB    NOT NULL, -- the events' JSON, ',' between them
+  json    BLOB    NOT NULL  -- the events' JSON, ',' between them
+);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_session ON chunks (session, first);
+`;
+
+/** The table of files created before CHUNK_TABLE (still read and written as they are). */
+export const CHUNK_TABLE_V1 = `
+CREATE TABLE IF NOT EXISTS chunks (
+  session TEXT    NOT NULL,
+  first   INTEGER NOT NULL,
+  last    INTEGER NOT NULL,
+  ids     BLOB    NOT NULL,
+  json    BLOB    NOT NULL,
   PRIMARY KEY (session, first)
 ) WITHOUT ROWID;
+`;
+
+const CHUNK_STATE = `
 CREATE TABLE IF NOT EXISTS chunk_state (
   id    INTEGER PRIMARY KEY CHECK (id = 1),
   built INTEGER NOT NULL
@@ -73,36 +102,61 @@ CREATE TABLE IF NOT EXISTS chunk_state (
 INSERT OR IGNORE INTO chunk_state (id, built) VALUES (1, 0);
 `;
 
+/** The schema of a chunk file created now. */
+export const CHUNK_SCHEMA = CHUNK_TABLE + CHUNK_STATE;
+
+/** Creates the chunk tables where missing; a file that has its `chunks` keeps it as it is. */
+function ensureChunkSchema(db: Database.Database): void {
+  const has = db.prepare("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'chunks'").get() !== undefined;
+  db.exec(has ? CHUNK_STATE : CHUNK_SCHEMA);
+}
+
 /** Creates a day's chunk file, empty (watermark 0), if it does not exist. Durable when it returns. */
 export function createChunkFile(path: string, synchronous: 'normal' | 'full'): void {
-  createDerivedFile(path, synchronous, CHUNK_SCHEMA);
+  createDerivedFile(path, synchronous, ensureChunkSchema);
 }
 
 /**
- * A session's buffered events: their JSON already as UTF-8, ',' between them, in a buffer that
- * grows by doubling; for each its rowid and where its JSON ends. Bytes, not a string per event:
- * 8 MiB of retained strings kept the thread's GC busy (24 % of its CPU in a profile).
+ * A session's buffered events. Their JSON is in the chunker's slab as UTF-8, in runs: events of
+ * the session read one after another are adjacent there, `,` between them; a chunk is its runs
+ * joined by `,`. For each event its rowid and where its JSON ends in the chunk.
  */
 interface Pending {
   session: string;
-  buf: Buffer;
+  /** Start and end (exclusive) in the slab of each run. */
+  runs: number[];
+  /** Bytes of its chunk so far (its runs and the `,` between them). */
   len: number;
   rowids: number[];
   ends: number[];
 }
 
-/** A session's first buffer; it doubles as needed. */
-const PENDING_INITIAL_BYTES = 1024;
+/**
+ * The slab's size: the buffered JSON, CHUNK_BUFFER_BYTES, and room for the event that reaches it.
+ * An event that does not fit stops the step (the buffers are written, and the next step starts
+ * with an empty slab); one larger than the whole slab gets a slab of its own size.
+ */
+const SLAB_BYTES = CHUNK_BUFFER_BYTES + 256 * 1024;
 
 /**
  * The chunk thread's handle on one day: its chunk file open for writing, the day file attached
  * (`day`) to read the rows from. Only that thread holds one (and restore, on a file not yet in
  * the store).
+ *
+ * The events read are rendered into one slab, reused from flush to flush, rather than into a
+ * buffer per session: per-session buffers, allocated afresh after each flush and grown by
+ * doubling, cost their allocation, copies and page faults (with the read from SQLite the step's
+ * largest cost after the rendering itself, measured with bench/micro.ts).
  */
 export class SessionChunker {
   readonly db: Database.Database;
   private readonly pending = new Map<string, Pending>();
-  private bytes = 0;
+  /** The session of the last event put in the slab (its run ends at `slabLen`). */
+  private last: Pending | null = null;
+  private slab: Buffer | null = null;
+  private slabLen = 0;
+  /** Where a chunk of several runs is joined, and its ids written (SQLite copies bound blobs). */
+  private scratch: Buffer = Buffer.alloc(0);
   /** Rows up to here are in chunks or in `pending`. */
   private read: number;
   /** The watermark on disk. */
@@ -119,7 +173,7 @@ export class SessionChunker {
     this.db = new Database(chunkPath, { fileMustExist: true });
     applyPragmas(this.db, synchronous);
     this.db.pragma(`cache_size = ${CHUNK_CACHE_KIB}`);
-    this.db.exec(CHUNK_SCHEMA);
+    ensureChunkSchema(this.db);
     attachDayFile(this.db, dayPath);
     this.rows = this.db.prepare(`SELECT ${JSON_COLUMNS}, rowid FROM day.events WHERE rowid BETWEEN ? AND ? ORDER BY rowid`).raw(true);
     this.lastRow = this.db.prepare('SELECT max(rowid) FROM day.events').pluck();
@@ -150,7 +204,7 @@ export class SessionChunker {
 
   /** Bytes of JSON buffered, and since when (Date.now() of the oldest; 0 when none). */
   buffered(): { bytes: number; sinceMs: number } {
-    return { bytes: this.bytes, sinceMs: this.bytes > 0 ? this.oldestMs : 0 };
+    return { bytes: this.slabLen, sinceMs: this.slabLen > 0 ? this.oldestMs : 0 };
   }
 
   /**
@@ -161,39 +215,62 @@ export class SessionChunker {
     const from = this.read + 1;
     const last = Math.min(this.committed(), from + maxRows - 1);
     if (last < from) return this.read;
-    if (this.bytes === 0) this.oldestMs = Date.now();
+    if (this.slabLen === 0) this.oldestMs = Date.now();
+    // All of the step's rows at once (at most maxRows): cheaper than iterate() per row.
+    const rows = this.rows.all(from, last) as unknown[][];
+    let slab = this.slab ?? Buffer.allocUnsafeSlow(SLAB_BYTES);
+    this.slab = slab;
     let full = false;
     let at = from - 1;
-    // Nothing else may run on the connection while the iterator is open: the flush waits for it.
-    for (const a of this.rows.iterate(from, last) as IterableIterator<unknown[]>) {
+    for (const a of rows) {
       const session = a[2] as string;
       const json = eventJson(a, this.iso);
       // At most 3 bytes of UTF-8 per UTF-16 unit, and the ',' before it.
       const need = json.length * 3 + 1;
-      let p = this.pending.get(session);
-      if (p === undefined) {
-        p = { session, buf: Buffer.allocUnsafeSlow(Math.max(PENDING_INITIAL_BYTES, need)), len: 0, rowids: [], ends: [] };
-        this.pending.set(session, p);
-        this.bytes += p.buf.length;
-      } else if (p.len + need > p.buf.length) {
-        const grown = Buffer.allocUnsafeSlow(Math.max(p.buf.length * 2, p.len + need));
-        p.buf.copy(grown, 0, 0, p.len);
-        this.bytes += grown.length - p.buf.length;
-        p.buf = grown;
+      if (this.slabLen + need > slab.length) {
+        if (this.slabLen > 0) {
+          full = true; // this row is read again after the flush, into an empty slab
+          break;
+        }
+        slab = Buffer.allocUnsafeSlow(need);
+        this.slab = slab;
       }
-      if (p.len > 0) p.buf[p.len++] = 0x2c; // ','
-      p.len += p.buf.write(json, p.len);
+      let p = this.last ?? undefined;
+      if (p === undefined || p.session !== session) {
+        p = this.pending.get(session);
+        if (p === undefined) {
+          p = { session, runs: [], len: 0, rowids: [], ends: [] };
+          this.pending.set(session, p);
+        }
+      }
+      if (p === this.last) {
+        // Its run goes on: the ',' in the slab too.
+        slab[this.slabLen++] = 0x2c;
+        p.len++;
+        const n = slab.write(json, this.slabLen);
+        this.slabLen += n;
+        p.len += n;
+        p.runs[p.runs.length - 1] = this.slabLen;
+      } else {
+        if (p.len > 0) p.len++; // the ',' between two runs
+        const start = this.slabLen;
+        const n = slab.write(json, start);
+        this.slabLen += n;
+        p.len += n;
+        p.runs.push(start, this.slabLen);
+        this.last = p;
+      }
       p.ends.push(p.len);
       at = a[15] as number;
       p.rowids.push(at);
-      // `bytes` counts the buffers' sizes: the bound of this thread's memory.
-      if (this.bytes >= CHUNK_BUFFER_BYTES || p.len >= CHUNK_MAX_BYTES) {
+      if (this.slabLen >= CHUNK_BUFFER_BYTES || p.len >= CHUNK_MAX_BYTES) {
         full = true;
         break;
       }
     }
     this.read = full ? at : last;
     if (full) this.flush();
+    if (slab.length > SLAB_BYTES && this.slabLen === 0) this.slab = null; // one event's slab: not kept
     return this.read;
   }
 
@@ -201,26 +278,45 @@ export class SessionChunker {
   flush(): void {
     const to = this.read;
     if (this.pending.size === 0 && to === this.built) return;
+    const slab = this.slab as Buffer;
     this.db.transaction(() => {
       for (const p of this.pending.values()) {
         const n = p.rowids.length;
         const first = p.rowids[0] as number;
-        const ids = Buffer.allocUnsafe(n * 8);
-        for (let i = 0; i < n; i++) {
-          ids.writeUInt32LE((p.rowids[i] as number) - first, i * 8);
-          ids.writeUInt32LE(p.ends[i] as number, i * 8 + 4);
+        const runs = p.runs.length / 2;
+        // The ids after the joined runs in the scratch buffer; one run is bound from the slab as it is.
+        const idsAt = runs === 1 ? 0 : p.len;
+        const size = idsAt + n * 8;
+        if (this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, this.scratch.length * 2));
+        const scratch = this.scratch;
+        let json: Buffer;
+        if (runs === 1) {
+          json = slab.subarray(p.runs[0] as number, p.runs[1] as number);
+        } else {
+          let w = 0;
+          for (let r = 0; r < p.runs.length; r += 2) {
+            if (w > 0) scratch[w++] = 0x2c;
+            w += slab.copy(scratch, w, p.runs[r] as number, p.runs[r + 1] as number);
+          }
+          json = scratch.subarray(0, w);
         }
-        this.insert.run(p.session, first, p.rowids[n - 1], ids, p.buf.subarray(0, p.len));
+        for (let i = 0; i < n; i++) {
+          scratch.writeUInt32LE((p.rowids[i] as number) - first, idsAt + i * 8);
+          scratch.writeUInt32LE(p.ends[i] as number, idsAt + i * 8 + 4);
+        }
+        this.insert.run(p.session, first, p.rowids[n - 1], scratch.subarray(idsAt, size), json);
       }
       this.setBuilt.run(to);
     })();
     this.pending.clear();
-    this.bytes = 0;
+    this.last = null;
+    this.slabLen = 0;
     this.built = to;
   }
 
   close(): void {
     this.db.close();
+    this.slab = null;
   }
 }
 
