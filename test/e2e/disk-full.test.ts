@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { ServerProcess } from './helpers.js';
-import { json, postNdjson, readAll, request, sleep, startServer, type tempDir } from './helpers.js';
+import { json, postNdjson, readAll, request, sleep, startServer, type tempDir, withServerLog } from './helpers.js';
 
 const root = process.getuid?.() === 0;
 const skip = root ? false : 'mounting a tmpfs needs root';
@@ -80,7 +80,7 @@ test('SQLite meets a full disk: 507 + Retry-After naming the disk, reads served,
   // Reads keep working while writes are refused.
   const health = await request(`${server.url}/healthz`);
   assert.equal(health.status, 200);
-  const stored = await readAll(server.url, 'disk');
+  const stored = await withServerLog(server, () => readAll(server.url, 'disk'));
   assert.ok(stored.length >= 10, `${stored.length} events readable`);
   assert.equal(stored[0]?.value, batch('disk', 0, 1)[0]?.value);
 
@@ -107,8 +107,8 @@ test('--min-free-disk-bytes refuses writes before the disk is full, and lets the
   assert.match(json<{ error: { message: string } }>(refused as never).error.message, /free, under --min-free-disk-bytes 16 MiB/);
   const one = await postNdjson(server.url, batch('guard-refused', 0, 5));
   assert.equal(one.status, 507);
-  assert.equal((await readAll(server.url, 'guard-refused')).length, 0, 'nothing of a refused request is stored');
-  assert.equal((await readAll(server.url, 'guard'))[0]?.value, batch('guard', 0, 1)[0]?.value, 'reads are served');
+  assert.equal((await withServerLog(server, () => readAll(server.url, 'guard-refused'))).length, 0, 'nothing of a refused request is stored');
+  assert.equal((await withServerLog(server, () => readAll(server.url, 'guard')))[0]?.value, batch('guard', 0, 1)[0]?.value, 'reads are served');
   rmSync(filler);
   await postUntil(server, 'guard', 200, 100);
 });

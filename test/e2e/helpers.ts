@@ -306,6 +306,15 @@ export async function readPage(base: string, session: string, params: Record<str
   return json<Page>(r);
 }
 
+/** Runs `fn`; if it fails, the error also carries the end of the server's stderr (why a request failed). */
+export async function withServerLog<T>(server: { stderr(): string }, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; server stderr:\n${server.stderr().slice(-4000)}`);
+  }
+}
+
 /** Every event of a session, paging with `next` until it is null. */
 export async function readAll(base: string, session: string, params: { key?: string; limit?: number; after?: string } = {}): Promise<StoredEvent[]> {
   const all: StoredEvent[] = [];
