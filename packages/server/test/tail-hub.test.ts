@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { LocalCommitFeed } from '../src/queue/commit-feed.ts';
 import { TailHub } from '../src/tail/hub.ts';
+import { ev } from './contract/events.ts';
 
 /** Just what TailClient uses of a live, unchunked SSE response; the socket keeps what is written. */
 function fakeResponse(): { res: ServerResponse; written: () => string } {
@@ -48,21 +49,7 @@ function commit(feed: LocalCommitFeed, session: string, from: number, n: number)
   const ms = new Float64Array(n);
   const seq = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    events.push({
-      session,
-      key: 'stdout',
-      value: `line ${from + i} ${'x'.repeat(200)}`,
-      vjson: 0,
-      ts: null,
-      component: null,
-      user: null,
-      terminal: null,
-      step: null,
-      level: null,
-      attrs: null,
-      producer: null,
-      pseq: null,
-    });
+    events.push(ev(session, `line ${from + i} ${'x'.repeat(200)}`));
     ms[i] = 1_780_000_000_000;
     seq[i] = from + i;
   }
