@@ -31,30 +31,27 @@ export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow
       for (const f of beforeDroppedScrape) f();
     },
   });
-  const queueDepth = new Gauge({
-    name: 'logsrv_queue_depth',
-    help: 'Events waiting for the writer',
-    registers: [registry],
-    collect() {
-      this.set(queueDepthNow());
-    },
-  });
-  const indexLag = new Gauge({
-    name: 'logsrv_search_index_lag_rows',
-    help: 'Rows committed but not yet in the full-text index (searched by scanning meanwhile; the writer waits past --search-index-max-lag-rows)',
-    registers: [registry],
-    collect() {
-      this.set(indexLagNow());
-    },
-  });
-  const chunksLag = new Gauge({
-    name: 'logsrv_session_chunks_lag_rows',
-    help: "Rows committed but not yet in their sessions' chunks (session pages read them from the day file meanwhile; nothing waits for it)",
-    registers: [registry],
-    collect() {
-      this.set(chunksLagNow());
-    },
-  });
+  /** A gauge whose value is read at each scrape. */
+  const sampled = (name: string, help: string, now: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(now());
+      },
+    });
+  const queueDepth = sampled('logsrv_queue_depth', 'Events waiting for the writer', queueDepthNow);
+  const indexLag = sampled(
+    'logsrv_search_index_lag_rows',
+    'Rows committed but not yet in the full-text index (searched by scanning meanwhile; the writer waits past --search-index-max-lag-rows)',
+    indexLagNow,
+  );
+  const chunksLag = sampled(
+    'logsrv_session_chunks_lag_rows',
+    "Rows committed but not yet in their sessions' chunks (session pages read them from the day file meanwhile; nothing waits for it)",
+    chunksLagNow,
+  );
   const batchSeconds = new Histogram({
     name: 'logsrv_writer_batch_seconds',
     help: 'Round trip of one writer batch to the store: copy to the writer thread, queueing behind the previous batch, commit, reply',
