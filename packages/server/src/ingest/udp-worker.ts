@@ -56,7 +56,6 @@ let closing = false;
 
 /** Reads the socket: the native recvmmsg reader where it is built and wanted, else node:dgram. */
 interface Receiver {
-  readonly kind: 'recvmmsg' | 'dgram';
   /** Stops reading; `done` runs once no more datagrams will arrive. */
   close(done: () => void): void;
 }
@@ -88,7 +87,7 @@ function startDgram(why: string): Receiver {
     // Linux reports twice the size it grants (the kernel's bookkeeping share).
     port?.postMessage({ type: 'bound', port: socket.address().port, grantedBytes: socket.getRecvBufferSize() / 2, reader: 'dgram', why });
   });
-  return { kind: 'dgram', close: (done) => socket.close(done) };
+  return { close: (done) => socket.close(done) };
 }
 
 /**
@@ -132,7 +131,6 @@ function startNative(n: NativeUdp): Receiver | null {
   }
   port?.postMessage({ type: 'bound', port: n.localPort(reader), grantedBytes: n.recvBufferSize(reader) / 2, reader: 'recvmmsg', why: '' });
   return {
-    kind: 'recvmmsg',
     close(done) {
       n.close(reader);
       setImmediate(done);

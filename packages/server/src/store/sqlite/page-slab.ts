@@ -92,8 +92,7 @@ export class SlotWriter {
     const at = this.slot * SLAB_SLOT_BYTES + this.length;
     if (typeof part === 'string') {
       if (this.length + part.length > SLAB_SLOT_BYTES) return false;
-      // A character outside ASCII takes more than one byte in UTF-8.
-      if (Buffer.byteLength(part, 'utf8') !== part.length) throw new Error('page slab: a string part that is not ASCII');
+      assertAscii(part);
       this.length += this.bytes.write(part, at, part.length, 'latin1');
       return true;
     }
@@ -107,4 +106,10 @@ export class SlotWriter {
   abort(): void {
     Atomics.store(this.state, this.slot, FREE);
   }
+}
+
+/** Page parts given as strings must be ASCII only (one byte a character, written as latin1). */
+export function assertAscii(part: string): void {
+  // A character outside ASCII takes more than one byte in UTF-8.
+  if (Buffer.byteLength(part, 'utf8') !== part.length) throw new Error('a string part of a page that is not ASCII');
 }

@@ -13,7 +13,7 @@ import { renderPage, sessionTextOptions } from '../row-text.js';
 import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
 import { indexFile } from './index-file.js';
-import { PageSlab } from './page-slab.js';
+import { assertAscii, PageSlab } from './page-slab.js';
 import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
 import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
 import { readSessionRows } from './read-session.js';
@@ -45,7 +45,7 @@ function answer<T extends { body: BodyPart[] }>(
     // Strings (ASCII only) become buffers of their own, moved with the rest.
     const body = page.body.map((p) => {
       if (typeof p !== 'string') return p;
-      if (Buffer.byteLength(p, 'utf8') !== p.length) throw new Error('a string part of a page that is not ASCII');
+      assertAscii(p);
       const b = Buffer.allocUnsafeSlow(p.length);
       b.write(p, 'latin1');
       own.push(b.buffer as ArrayBuffer);
