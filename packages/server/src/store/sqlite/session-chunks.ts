@@ -202,6 +202,16 @@ export class SessionChunker {
     }
   }
 
+  /** The session's buffered events, made empty the first time since the last flush. */
+  private pendingOf(session: string): Pending {
+    let p = this.pending.get(session);
+    if (p === undefined) {
+      p = { session, runs: [], len: 0, rowids: [], ends: [] };
+      this.pending.set(session, p);
+    }
+    return p;
+  }
+
   /** Bytes of JSON buffered, and since when (Date.now() of the oldest; 0 when none). */
   buffered(): { bytes: number; sinceMs: number } {
     return { bytes: this.slabLen, sinceMs: this.slabLen > 0 ? this.oldestMs : 0 };
@@ -235,15 +245,9 @@ export class SessionChunker {
         slab = Buffer.allocUnsafeSlow(need);
         this.slab = slab;
       }
-      let p = this.last ?? undefined;
-      if (p === undefined || p.session !== session) {
-        p = this.pending.get(session);
-        if (p === undefined) {
-          p = { session, runs: [], len: 0, rowids: [], ends: [] };
-          this.pending.set(session, p);
-        }
-      }
-      if (p === this.last) {
+      const goesOn = this.last !== null && this.last.session === session;
+      const p = goesOn ? (this.last as Pending) : this.pendingOf(session);
+      if (goesOn) {
         // Its run goes on: the ',' in the slab too.
         slab[this.slabLen++] = 0x2c;
         p.len++;
