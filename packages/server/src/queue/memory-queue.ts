@@ -3,6 +3,7 @@ import { formatBytes, LogsrvError } from '@logsrv/protocol';
 import { IdClock, without } from '../batch/index.js';
 import type { CommitNotice } from './commit-feed.js';
 import { LocalCommitFeed } from './commit-feed.js';
+import { Fifo } from './fifo.js';
 import type { Accepted, EntryRef, Queue, TakenBatch } from './queue.js';
 
 export interface MemoryQueueOptions {
@@ -38,9 +39,8 @@ interface Waiting {
  */
 export class MemoryQueue implements Queue {
   readonly feed = new LocalCommitFeed();
-  /** Entries before `head` have been taken; their slots are cleared so batches can be collected. */
-  private entries: (Entry | undefined)[] = [];
-  private head = 0;
+  /** Entries not taken yet, oldest first. */
+  private readonly entries = new Fifo<Entry>();
   private events = 0;
   private bytes = 0;
   private closed = false;
@@ -87,7 +87,7 @@ export class MemoryQueue implements Queue {
   }
 
   async take(maxEvents: number): Promise<TakenBatch | null> {
-    while (this.head === this.entries.length) {
+    while (this.entries.size === 0) {
       if (this.closed) return null;
       await new Promise<void>((r) => {
         this.waiter = r;
@@ -95,20 +95,13 @@ export class MemoryQueue implements Queue {
     }
     const taken: Entry[] = [];
     let n = 0;
-    while (this.head < this.entries.length) {
-      const e = this.entries[this.head] as Entry;
+    for (let e = this.entries.peek(); e !== undefined; e = this.entries.peek()) {
       if (taken.length > 0 && n + e.events.length > maxEvents) break;
       taken.push(e);
-      this.entries[this.head] = undefined;
+      this.entries.shift();
       n += e.events.length;
       this.events -= e.events.length;
       this.bytes -= e.bytes;
-      this.head++;
-    }
-    // Compact the array now and then instead of shift()ing every entry.
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
     }
     return join(taken, n);
   }

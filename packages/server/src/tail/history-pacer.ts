@@ -14,6 +14,8 @@
  * the bytes happens outside a turn: a stalled client never holds up the others.
  */
 
+import { Fifo } from '../queue/fifo.js';
+
 /** After a page that took C ms of this thread, the next turn waits C × GAP_FACTOR ms. */
 const GAP_FACTOR = 2;
 /**
@@ -28,9 +30,8 @@ const TURNS_IN_FLIGHT = 16;
 export class HistoryPacer {
   private nextAt = 0;
   private running = 0;
-  /** Turns waiting to start, FIFO from `head`. */
-  private waiting: (() => void)[] = [];
-  private head = 0;
+  /** Turns waiting to start. */
+  private readonly waiting = new Fifo<() => void>();
   private scheduled = false;
 
   constructor(private readonly inFlight = TURNS_IN_FLIGHT) {}
@@ -63,7 +64,7 @@ export class HistoryPacer {
 
   /** Starts the next waiting turn on a later turn of the event loop (I/O — ingest — goes first). */
   private pump(): void {
-    if (this.scheduled || this.head === this.waiting.length || this.running >= this.inFlight) return;
+    if (this.scheduled || this.waiting.size === 0 || this.running >= this.inFlight) return;
     this.scheduled = true;
     const wait = this.nextAt - performance.now();
     if (wait > 0) setTimeout(this.startNext, wait);
@@ -72,24 +73,14 @@ export class HistoryPacer {
 
   private readonly startNext = (): void => {
     this.scheduled = false;
-    if (this.head === this.waiting.length || this.running >= this.inFlight) return;
+    if (this.waiting.size === 0 || this.running >= this.inFlight) return;
     if (this.nextAt > performance.now()) {
       this.pump(); // a busy part ended meanwhile and moved the gap
       return;
     }
-    const start = this.waiting[this.head] as () => void;
-    this.waiting[this.head++] = noop;
-    if (this.head === this.waiting.length) {
-      this.waiting = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-      this.waiting = this.waiting.slice(this.head);
-      this.head = 0;
-    }
+    const start = this.waiting.shift() as () => void;
     this.running++;
     start();
     this.pump();
   };
 }
-
-function noop(): void {}
