@@ -11,7 +11,8 @@
  * Target (issue 4): our p99 ≤ 1.0× frontail's.
  *
  * Knobs (env): BENCH_SECONDS (per repetition, default 5), BENCH_REPS (≥ 3),
- * BENCH_FRONTAIL_DIR (install dir to reuse; default a temp dir, removed afterwards).
+ * BENCH_FRONTAIL_DIR (install dir to reuse; default a temp dir, removed afterwards),
+ * BENCH_LIVE_RATES (comma-separated lines/s; default 100,10000).
  * Lines of the first 500 ms of each repetition are left out (connection set-up, JIT).
  */
 import { spawn } from 'node:child_process';
@@ -24,7 +25,11 @@ import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { fmt, measurement, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
-const RATES = [100, 10_000];
+const RATES = (process.env.BENCH_LIVE_RATES || '100,10000').split(',').map((r) => {
+  const n = Number(r);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_LIVE_RATES=${process.env.BENCH_LIVE_RATES}: lines/s must be positive integers`);
+  return n;
+});
 const WARMUP_NS = 500_000_000n;
 
 interface Sample {
