@@ -18,6 +18,7 @@ import { registerReports } from '../reports/routes.js';
 import type { Store } from '../store/store.js';
 import type { TailHub } from '../tail/index.js';
 import { registerTailRoutes } from '../tail/index.js';
+import { idleTimerOffWhileAnswering } from './answer-timer.js';
 import { registerWebUi } from './home.js';
 import { registerRateLimit } from './rate-limit-hook.js';
 
@@ -96,6 +97,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   if (deps.connections.maxPerIp > 0) limitConnectionsPerIp(app, deps.connections.maxPerIp);
+  idleTimerOffWhileAnswering(app, deps.connections.idleTimeoutMs, (url) => url.endsWith('/tail'));
 
   let closing = false;
   app.addHook('preClose', async () => {
