@@ -34,6 +34,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { ClientProcess } from './lib/client-process.ts';
 import { envList, envNumber } from './lib/env.ts';
+import { processFaults } from './lib/host-load.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { COMMON_WORD, FIRST_DAY_MS, type QueryDataset, queryDataset, RARE_WORDS, rareWord, rngAt } from './lib/query-dataset.ts';
 import { RawHttpClient } from './lib/raw-http.ts';
@@ -62,6 +63,8 @@ interface Latencies {
   p50: number[];
   p99: number[];
   requests: number[];
+  /** The server's major page faults (reads that waited for the disk) during each repetition. */
+  majorFaults?: number[];
 }
 
 /**
@@ -243,7 +246,7 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
   const only = envList('BENCH_QUERY_KINDS', ['session', 'user', 'rare', 'common']);
   const kinds = queryKinds(ds, days).filter((k) => only.includes(k.short));
   const server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir: ds.dir, args: ['--log-level', 'warn'] });
-  const server_: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
+  const server_: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [], majorFaults: [] }));
   const bare: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
   const viaFetch: Latencies = { p50: [], p99: [], requests: [] };
   try {
@@ -251,12 +254,16 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
     for (const k of kinds) await timeRequests(server.url, k, 30, 5, rngAt(7));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const [i, k] of kinds.entries()) {
+        const faults0 = processFaults(server.pid);
         const ms = await timeRequests(server.url, k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
+        const faults1 = processFaults(server.pid);
+        const major = faults1.major - faults0.major;
         const s = server_[i] as Latencies;
+        s.majorFaults?.push(major);
         s.p50.push(quantile(ms, 0.5));
         s.p99.push(quantile(ms, 0.99));
         s.requests.push(ms.length);
-        let line = `  rep ${rep + 1}, ${k.name}: ${ms.length} requests, p50 ${fmt(quantile(ms, 0.5))} ms, p99 ${fmt(quantile(ms, 0.99))} ms`;
+        let line = `  rep ${rep + 1}, ${k.name}: ${ms.length} requests, p50 ${fmt(quantile(ms, 0.5))} ms, p99 ${fmt(quantile(ms, 0.99))} ms, server major page faults ${fmt(major)}`;
         if (k.short === 'session') {
           // The same requests through fetch + arrayBuffer(), as this benchmark timed them before.
           const f = await timeFetch(server.url, k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
@@ -294,7 +301,9 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
       if (q === 'p99' && k.targetP99Ms !== undefined) fig.targets = [{ text: `p99 ≤ ${k.targetP99Ms} ms`, met: m.median <= k.targetP99Ms }];
       figures.push(fig);
     }
-    notes.push(`${k.name}: ${s.requests.join(' / ')} requests per repetition, one at a time, each timed to its last byte on a keep-alive socket.`);
+    notes.push(
+      `${k.name}: ${s.requests.join(' / ')} requests per repetition, one at a time, each timed to its last byte on a keep-alive socket; server major page faults (pages read from disk, not the page cache) ${(s.majorFaults ?? []).map(fmt).join(' / ')}.`,
+    );
     if (k.short === 'session')
       notes.push(
         `${k.name} through fetch + arrayBuffer() in this process (how this benchmark timed it before; the rest is that client's cost): p50 ${viaFetch.p50.map(fmt).join(' / ')} ms, p99 ${viaFetch.p99.map(fmt).join(' / ')} ms.`,

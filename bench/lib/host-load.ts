@@ -20,6 +20,20 @@ export function hostBusyMs(): number {
 }
 
 /** CPU time (user + system, ms) a process has used, all its threads together. */
+/**
+ * Page faults of a process so far: `major` ones waited for the disk (the page was not in the page
+ * cache), `minor` ones only mapped a cached page. Linux /proc only; zeros when gone.
+ */
+export function processFaults(pid: number): { minor: number; major: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { minor: Number(f[7]), major: Number(f[9]) };
+  } catch {
+    return { minor: 0, major: 0 };
+  }
+}
+
 export function processCpuMs(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
