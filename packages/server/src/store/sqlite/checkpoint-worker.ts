@@ -15,20 +15,12 @@
  *
  * After CHECKPOINT_COMMITS commits (so at most every POLL_MS under load), or CHECKPOINT_MAX_MS
  * after any commit, a PASSIVE checkpoint copies what it can without blocking anyone.
- *
- * WAL restarts. When a checkpoint has copied all of the WAL, the next COMMIT starts it over from
- * its beginning, and SQLite then writes a new WAL header and fsyncs it inside that COMMIT: 0.6 to
- * 15 ms on this kind of disk, paid by whichever line was being committed — after every round, so
- * ~1.5 % of the commits at 100 lines/s, which was the p99 of the live tail. So this thread keeps
- * a second connection (`pin`) in a read transaction on the snapshot of the previous round: a
- * PASSIVE round copies up to that snapshot, not all of the WAL, and the writer cannot restart the
- * WAL while a reader uses it. Each round then moves the pin to the newest commit. The database
- * file still lags the commits by one round at most.
- * The WAL starts over only past RESTART_WAL_PAGES (every ~6 s at 100 single-line commits/s): the
- * pin is let go and a TRUNCATE checkpoint waits up to RESTART_WAIT_MS for the writer to be
- * between transactions and then holds it back for the few pages left and the fsync (what
- * SQLite's own checkpoint did every 1000 pages, here once per 8192); if it cannot, it acts as a
- * passive one and the next round tries again.
+ * The WAL only starts over from its beginning when a checkpoint has copied all of it before the
+ * next write; a writer that never pauses could let it grow without end, so past
+ * RESTART_WAL_PAGES a TRUNCATE checkpoint waits up to RESTART_WAIT_MS for the writer to be between
+ * transactions and then holds it back for the few pages the passive round left and the fsync
+ * (what SQLite's own checkpoint did every 1000 pages, here once per 8192 under sustained load);
+ * if it cannot, it acts as a passive one and the next round tries again.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -52,61 +44,26 @@ interface CheckpointData {
 
 const state = new Int32Array((workerData as CheckpointData).state);
 let db: Database.Database | null = null;
-/** The read transaction that keeps the writer from restarting the WAL (see above); null when let go. */
-let pin: { db: Database.Database; read: Database.Statement } | null = null;
-/** Commits counted when the last round started. */
 let seen = 0;
 let lastAt = 0;
-/** Commits known to be copied into the database file, and commits the pin's snapshot holds. */
-let copied = 0;
-let pinned = 0;
 
-/** Ends the pin's read transaction, if any. */
-function unpin(): void {
-  if (pin?.db.inTransaction) pin.db.exec('COMMIT');
-}
-
-/** Starts the pin's read transaction on the newest commit (a read is what fixes the snapshot). */
-function repin(): void {
-  if (!pin) return;
-  unpin();
-  pinned = Atomics.load(state, COMMITS);
-  pin.db.exec('BEGIN');
-  pin.read.get();
-}
-
-/** A PASSIVE round up to the pin, then the pin moves on; past RESTART_WAL_PAGES, a TRUNCATE. `last`: the file's last round, which copies everything. */
-function checkpoint(last = false): void {
+function checkpoint(): void {
   if (!db) return;
-  const all = Atomics.load(state, COMMITS);
-  const upTo = pin?.db.inTransaction && !last ? pinned : all;
-  if (last) unpin();
   const row = db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as { busy: number; log: number; checkpointed: number }[];
-  if (row[0]?.busy === 0) copied = upTo;
-  if (last) return;
+  if ((row[0]?.log ?? 0) < RESTART_WAL_PAGES) return;
+  db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
   try {
-    if ((row[0]?.log ?? 0) >= RESTART_WAL_PAGES) {
-      unpin();
-      db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
-      try {
-        const t = db.pragma('wal_checkpoint(TRUNCATE)', { simple: false }) as { busy: number }[];
-        if (t[0]?.busy === 0) copied = all;
-      } finally {
-        db.pragma('busy_timeout = 0');
-      }
-    }
+    db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
-    repin();
+    db.pragma('busy_timeout = 0');
   }
 }
 
 function closeDb(): void {
   if (!db) return;
   try {
-    checkpoint(true);
+    checkpoint();
   } finally {
-    pin?.db.close();
-    pin = null;
     db.close();
     db = null;
   }
@@ -115,10 +72,7 @@ function closeDb(): void {
 const timer = setInterval(() => {
   const commits = Atomics.load(state, COMMITS);
   const now = performance.now();
-  // A round when commits are not in the file yet: after CHECKPOINT_COMMITS of them, or
-  // CHECKPOINT_MAX_MS after the last round (one more round after the commits stop copies the
-  // pinned rest).
-  if (commits === copied || (commits - seen < CHECKPOINT_COMMITS && now - lastAt < CHECKPOINT_MAX_MS)) return;
+  if (commits === seen || (commits - seen < CHECKPOINT_COMMITS && now - lastAt < CHECKPOINT_MAX_MS)) return;
   seen = commits;
   lastAt = now;
   try {
@@ -146,10 +100,6 @@ parentPort?.on('message', (m: { file?: string; close?: boolean }) => {
     // Never wait: a checkpoint that cannot get a lock at once does what it can, and the writer
     // is never held up behind this connection's busy wait.
     db.pragma('busy_timeout = 0');
-    const pinDb = new Database(m.file);
-    pin = { db: pinDb, read: pinDb.prepare('SELECT count(*) FROM sqlite_master') };
     seen = Atomics.load(state, COMMITS) - CHECKPOINT_COMMITS;
-    copied = -1;
-    repin();
   }
 });
