@@ -245,25 +245,19 @@ export class SessionChunker {
         slab = Buffer.allocUnsafeSlow(need);
         this.slab = slab;
       }
-      const goesOn = this.last !== null && this.last.session === session;
-      const p = goesOn ? (this.last as Pending) : this.pendingOf(session);
-      if (goesOn) {
-        // Its run goes on: the ',' in the slab too.
-        slab[this.slabLen++] = 0x2c;
-        p.len++;
-        const n = slab.write(json, this.slabLen);
-        this.slabLen += n;
-        p.len += n;
-        p.runs[p.runs.length - 1] = this.slabLen;
+      let p = this.last;
+      if (p !== null && p.session === session) {
+        slab[this.slabLen++] = 0x2c; // its run goes on: the ',' in the slab too
       } else {
-        if (p.len > 0) p.len++; // the ',' between two runs
-        const start = this.slabLen;
-        const n = slab.write(json, start);
-        this.slabLen += n;
-        p.len += n;
-        p.runs.push(start, this.slabLen);
+        p = this.pendingOf(session);
+        p.runs.push(this.slabLen, this.slabLen); // a new run (its end set below)
         this.last = p;
       }
+      if (p.len > 0) p.len++; // the ',' before it in the chunk
+      const n = slab.write(json, this.slabLen);
+      this.slabLen += n;
+      p.len += n;
+      p.runs[p.runs.length - 1] = this.slabLen;
       p.ends.push(p.len);
       at = a[15] as number;
       p.rowids.push(at);
