@@ -50,7 +50,7 @@ INSERT OR IGNORE INTO index_state (id, indexed) VALUES (1, 0);
 
 /** Creates a day's index file, empty (watermark 0), if it does not exist. Durable when it returns. */
 export function createIndexFile(path: string, synchronous: 'normal' | 'full'): void {
-  createDerivedFile(path, synchronous, STATE_SCHEMA);
+  createDerivedFile(path, synchronous, (db) => db.exec(STATE_SCHEMA));
 }
 
 export function hasIndexFile(dataDir: string, day: string): boolean {

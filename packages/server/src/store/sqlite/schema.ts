@@ -20,14 +20,13 @@ export function dayNumber(day: string): number {
 
 /**
  * Creates a file derived from a day file (its index file, its session chunk file) with its
- * schema (SQL, or a function that creates it) and a watermark of 0, if it does not exist. Durable when it returns.
+ * schema and a watermark of 0 (`schema` makes both), if it does not exist. Durable when it returns.
  */
-export function createDerivedFile(path: string, synchronous: 'normal' | 'full', schema: string | ((db: Database.Database) => void)): void {
+export function createDerivedFile(path: string, synchronous: 'normal' | 'full', schema: (db: Database.Database) => void): void {
   const db = new Database(path);
   try {
     applyPragmas(db, synchronous);
-    if (typeof schema === 'string') db.exec(schema);
-    else schema(db);
+    schema(db);
   } finally {
     db.close();
   }
