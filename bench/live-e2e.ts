@@ -20,16 +20,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { envNumbers } from './lib/env.ts';
 import { installFrontail, startFrontail } from './lib/frontail.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { fmt, measurement, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
-const RATES = (process.env.BENCH_LIVE_RATES || '100,10000').split(',').map((r) => {
-  const n = Number(r);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_LIVE_RATES=${process.env.BENCH_LIVE_RATES}: lines/s must be positive integers`);
-  return n;
-});
+const RATES = envNumbers('BENCH_LIVE_RATES', [100, 10_000], 1);
 const WARMUP_NS = 500_000_000n;
 
 interface Sample {

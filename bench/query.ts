@@ -34,7 +34,7 @@ import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { ClientProcess } from './lib/client-process.ts';
 import { envList, envNumber } from './lib/env.ts';
-import { processFaults } from './lib/host-load.ts';
+import { processMajorFaults } from './lib/host-load.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
 import { COMMON_WORD, FIRST_DAY_MS, type QueryDataset, queryDataset, RARE_WORDS, rareWord, rngAt } from './lib/query-dataset.ts';
 import { RawHttpClient } from './lib/raw-http.ts';
@@ -63,8 +63,6 @@ interface Latencies {
   p50: number[];
   p99: number[];
   requests: number[];
-  /** The server's major page faults (reads that waited for the disk) during each repetition. */
-  majorFaults?: number[];
 }
 
 /**
@@ -246,7 +244,9 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
   const only = envList('BENCH_QUERY_KINDS', ['session', 'user', 'rare', 'common']);
   const kinds = queryKinds(ds, days).filter((k) => only.includes(k.short));
   const server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir: ds.dir, args: ['--log-level', 'warn'] });
-  const server_: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [], majorFaults: [] }));
+  const server_: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
+  /** The server's major page faults (reads that waited for the disk) during each repetition, per kind. */
+  const majorFaults: number[][] = kinds.map(() => []);
   const bare: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
   const viaFetch: Latencies = { p50: [], p99: [], requests: [] };
   try {
@@ -254,12 +254,11 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
     for (const k of kinds) await timeRequests(server.url, k, 30, 5, rngAt(7));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const [i, k] of kinds.entries()) {
-        const faults0 = processFaults(server.pid);
+        const faults0 = processMajorFaults(server.pid);
         const ms = await timeRequests(server.url, k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
-        const faults1 = processFaults(server.pid);
-        const major = faults1.major - faults0.major;
+        const major = processMajorFaults(server.pid) - faults0;
+        majorFaults[i]?.push(major);
         const s = server_[i] as Latencies;
-        s.majorFaults?.push(major);
         s.p50.push(quantile(ms, 0.5));
         s.p99.push(quantile(ms, 0.99));
         s.requests.push(ms.length);
@@ -302,7 +301,7 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
       figures.push(fig);
     }
     notes.push(
-      `${k.name}: ${s.requests.join(' / ')} requests per repetition, one at a time, each timed to its last byte on a keep-alive socket; server major page faults (pages read from disk, not the page cache) ${(s.majorFaults ?? []).map(fmt).join(' / ')}.`,
+      `${k.name}: ${s.requests.join(' / ')} requests per repetition, one at a time, each timed to its last byte on a keep-alive socket; server major page faults (pages read from disk, not the page cache) ${(majorFaults[i] ?? []).map(fmt).join(' / ')}.`,
     );
     if (k.short === 'session')
       notes.push(

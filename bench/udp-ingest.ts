@@ -26,7 +26,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { envNumber } from './lib/env.ts';
+import { envChoice, envNumber, envNumbers } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
 import { type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { ensureRsyslogd, type RsyslogInstance, startRsyslog, udpSocketDrops } from './lib/rsyslog.ts';
@@ -43,20 +43,13 @@ const HOST = '127.0.0.1';
 
 /** `serve` arguments of the BENCH_UDP_SEARCH_INDEX and BENCH_UDP_READER knobs. */
 function serverKnobArgs(): string[] {
-  const v = process.env.BENCH_UDP_SEARCH_INDEX ?? 'on';
-  if (v !== 'on' && v !== 'off') throw new Error(`BENCH_UDP_SEARCH_INDEX=${v}: on or off`);
-  const r = process.env.BENCH_UDP_READER ?? 'auto';
-  if (r !== 'auto' && r !== 'dgram') throw new Error(`BENCH_UDP_READER=${r}: auto or dgram`);
+  const v = envChoice('BENCH_UDP_SEARCH_INDEX', ['on', 'off']);
+  const r = envChoice('BENCH_UDP_READER', ['auto', 'dgram']);
   return [...(v === 'off' ? ['--search-index', 'off'] : []), ...(r === 'dgram' ? ['--udp-reader', 'dgram'] : [])];
 }
 
-function rates(): number[] {
-  const raw = process.env.BENCH_UDP_RATES;
-  if (!raw) return [25_000, 50_000, 100_000, 200_000];
-  const list = raw.split(',').map((s) => Number(s.trim()));
-  if (list.some((n) => !Number.isFinite(n) || n < 100)) throw new Error(`BENCH_UDP_RATES=${raw}: comma-separated datagrams/s, each ≥ 100`);
-  return list;
-}
+/** Datagrams/s offered (BENCH_UDP_RATES), each ≥ 100. */
+const rates = () => envNumbers('BENCH_UDP_RATES', [25_000, 50_000, 100_000, 200_000], 100);
 
 /** One system's repetition at one rate. */
 interface Sample {

@@ -23,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 import { UdpIngest } from '../packages/server/dist/ingest/udp-ingest.js';
 import { createMetrics } from '../packages/server/dist/metrics.js';
 import { MemoryQueue } from '../packages/server/dist/queue/memory-queue.js';
-import { envNumber } from './lib/env.ts';
+import { envChoice, envNumber, envNumbers } from './lib/env.ts';
 import { fmt, measurement } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 import { UdpSenders } from './lib/udp-senders.ts';
@@ -117,10 +117,7 @@ async function measure(senders: UdpSenders, port: number, rate: number, ms: numb
   return { sent: load.sent, seconds: load.seconds, got: n, recvUs: per(cpuDiff(t0, t1, recvTids)), mainUs: per(cpuDiff(t0, t1, [process.pid])) };
 }
 
-function rates(): number[] {
-  const raw = process.env.BENCH_UDP_RATES;
-  return raw ? raw.split(',').map((s) => Number(s.trim())) : [50_000, 100_000];
-}
+const rates = () => envNumbers('BENCH_UDP_RATES', [50_000, 100_000], 100);
 
 export const udpReceive: Benchmark = {
   name: 'udp-receive',
@@ -167,7 +164,7 @@ export const udpReceive: Benchmark = {
             format,
             syslogSession: SYSLOG_SESSION,
             transport,
-            reader: process.env.BENCH_UDP_READER === 'dgram' ? 'dgram' : 'auto',
+            reader: envChoice('BENCH_UDP_READER', ['auto', 'dgram']),
           });
           const ours = await newThreads(() => udp.start());
           const floor = await newThreads(() => FloorReceiver.start());

@@ -19,27 +19,27 @@ export function hostBusyMs(): number {
   }
 }
 
-/** CPU time (user + system, ms) a process has used, all its threads together. */
-/**
- * Page faults of a process so far: `major` ones waited for the disk (the page was not in the page
- * cache), `minor` ones only mapped a cached page. Linux /proc only; zeros when gone.
- */
-export function processFaults(pid: number): { minor: number; major: number } {
+/** The fields of /proc/PID/stat after the command name (field 3, the state, first); null when gone. */
+function procStat(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { minor: Number(f[7]), major: Number(f[9]) };
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return { minor: 0, major: 0 };
+    return null;
   }
 }
 
+/**
+ * Major page faults of a process so far: those that waited for the disk (the page was not in the
+ * page cache). 0 when gone.
+ */
+export function processMajorFaults(pid: number): number {
+  const f = procStat(pid);
+  return f ? Number(f[9]) : 0;
+}
+
+/** CPU time (user + system, ms) a process has used, all its threads together. */
 export function processCpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_MS;
-  } catch {
-    return 0;
-  }
+  const f = procStat(pid);
+  return f ? (Number(f[11]) + Number(f[12])) * TICK_MS : 0;
 }
