@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { createGzip } from 'node:zlib';
 import type { ServerProcess } from './helpers.js';
-import { json, MiB, readAll, readPage, request, rssBytes, startServer } from './helpers.js';
+import { json, MiB, readAll, readPage, request, rssBytes, startServer, withServerLog } from './helpers.js';
 
 /** Every MARK_EVERY-th line is keyed `mark`, so a sample across the whole body reads back cheaply. */
 const MARK_EVERY = 10_000;
@@ -82,12 +82,12 @@ async function checkSample(server: ServerProcess, session: string, lines: number
     steps.push(`${name} ${(now - t0).toFixed(0)} ms`);
     t0 = now;
   };
-  try {
-    await checkSampleSteps(server, session, lines, step);
-  } catch (err) {
-    // A read that fails here (e.g. the connection cut) says how far it got and what the server said.
-    throw new Error(`${(err as Error).message}; read steps done: ${steps.join(', ') || 'none'}; server stderr:\n${server.stderr().slice(-4000)}`);
-  }
+  // A read that fails here (e.g. the connection cut) says how far it got and what the server said.
+  await withServerLog(server, () =>
+    checkSampleSteps(server, session, lines, step).catch((err: Error) => {
+      throw new Error(`${err.message}; read steps done: ${steps.join(', ') || 'none'}`);
+    }),
+  );
   t.diagnostic(`read back: ${steps.join(', ')}`);
 }
 
