@@ -48,6 +48,12 @@ export interface FollowDaysOptions<F extends DayFollower> {
   flushDelayMs?(f: F): number | null;
   /** Steps taken at close to catch up with the writer's last commits (0: none). */
   closeCatchUpSteps: number;
+  /** A day left complete: every row of it is in the derived file, and it gets no more. */
+  dayDone?(day: string): void;
+  /** Work taken a step at a time when no day has rows to follow; returns whether more remains. */
+  idle?(): boolean;
+  /** At close, after the last day is caught up: stops the idle work. */
+  onClose?(): void;
 }
 
 /** Runs the thread: hints, start-up catch-up, and the `close` request. */
@@ -65,6 +71,11 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
     if (current && day < current.day) return; // done with (days only move forward)
     days.push(day);
     days.sort();
+  };
+
+  /** Nothing to follow: a step of the idle work, and another pump after it while some remains. */
+  const idle = (): void => {
+    if (o.idle?.()) schedule();
   };
 
   const schedule = (): void => {
@@ -132,10 +143,12 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
         if (days.length === 1) {
           const wait = o.flushDelayMs?.(f) ?? null;
           if (wait !== null && timer === null) timer = setTimeout(flushCurrent, wait);
+          idle();
           return;
         }
         leave();
         days.shift();
+        o.dayDone?.(day);
       } catch (err) {
         process.stderr.write(`logsrv: ${o.what} of ${day}: ${(err as Error).message}\n`);
         days.shift();
@@ -148,6 +161,7 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
         current = null;
       }
     }
+    if (days.length === 0 && !closed) idle();
   };
 
   /**
@@ -188,6 +202,7 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
     } catch (err) {
       process.stderr.write(`logsrv: ${o.what}: ${(err as Error).message}\n`);
     }
+    o.onClose?.();
     clearTimer();
     current?.f.close();
     current = null;
