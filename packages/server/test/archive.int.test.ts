@@ -4,12 +4,13 @@
  * same on its own. Everything is checked through the HTTP API of a real server.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { ArchiveError, archiveDays, restoreArchive } from '@logsrv/server/archive';
+import { isCompacted } from '../src/store/sqlite/compact-chunks.ts';
 import { ndjson, post, readAll, startTestServer } from './helpers.ts';
 
 const DAY_MS = 86_400_000;
@@ -62,6 +63,13 @@ test('archive moves old days out of a running server, and restore brings them ba
 
     const restored = await restoreArchive(dataDir, file);
     assert.deepEqual([restored.day, restored.events], ['20261101', 501]);
+    // Its session chunks are built and compacted before the day appears (the day is complete).
+    assert.equal(isCompacted(join(dataDir, 'events-20261101.sess.db')), true, 'restored chunks compacted');
+    assert.deepEqual(
+      readdirSync(dataDir).filter((f) => f.startsWith('.')),
+      [],
+      'no temporary file left',
+    );
     const again = await readAll(srv.url, 'build-1');
     assert.deepEqual(
       again.map((e) => [e.id, e.value]),
