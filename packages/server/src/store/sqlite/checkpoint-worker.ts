@@ -10,11 +10,20 @@
  *  - messages `{ file }` name the day file written now (the previous one is checkpointed once
  *    more and closed); `{ close: true }` closes the connection and then sets `state[ACK]` and
  *    wakes the writer, which waits for it (Atomics.wait) before its own final checkpoint;
- *  - `state[COMMITS]` is bumped by the writer after each commit: a round with no new commit
- *    does nothing.
+ *  - `state[COMMITS]` is bumped by the writer after each commit, and `state[ROWS]` by the rows
+ *    it stored: a round with no new commit does nothing.
  *
- * After CHECKPOINT_COMMITS commits (so at most every POLL_MS under load), or CHECKPOINT_MAX_MS
- * after any commit, a PASSIVE checkpoint copies what it can without blocking anyone.
+ * After CHECKPOINT_COMMITS commits holding CHECKPOINT_ROWS rows (so at most every POLL_MS under
+ * load), after CHECKPOINT_MAX_COMMITS commits, or CHECKPOINT_MAX_MS after any commit, a PASSIVE
+ * checkpoint copies what it can without blocking anyone.
+ *
+ * Why not more often when commits are small: a checkpoint that copies the whole WAL (the usual
+ * case when the writer is not busy) makes the next COMMIT start the WAL over, and SQLite writes
+ * and fsyncs the WAL's new header inside that COMMIT (0.6–15 ms here, seen with strace). With one
+ * line per commit at 100 lines/s and a checkpoint every 64 commits, that was one line in 64: above
+ * the p99 of `bench live-e2e`. Rounds of at least CHECKPOINT_ROWS rows leave big commits as they
+ * were, and make it one small commit in ~1000 (at most CHECKPOINT_MAX_COMMITS commits, ~6 WAL
+ * pages each, or CHECKPOINT_MAX_MS, between two).
  * The WAL only starts over from its beginning when a checkpoint has copied all of it before the
  * next write; a writer that never pauses could let it grow without end, so past
  * RESTART_WAL_PAGES a TRUNCATE checkpoint waits up to RESTART_WAIT_MS for the writer to be between
@@ -28,11 +37,14 @@ import Database from 'better-sqlite3';
 /** Indices into the shared state (the writer uses the same). */
 const COMMITS = 0;
 const ACK = 1;
+const ROWS = 2;
 /** How often the commit counter is looked at. */
 const POLL_MS = 100;
-/** A checkpoint runs after this many commits, or after CHECKPOINT_MAX_MS with any commit. */
+/** A checkpoint runs after this many commits holding CHECKPOINT_ROWS rows, after CHECKPOINT_MAX_COMMITS, or after CHECKPOINT_MAX_MS with any commit. */
 const CHECKPOINT_COMMITS = 64;
-const CHECKPOINT_MAX_MS = 1000;
+const CHECKPOINT_ROWS = 4096;
+const CHECKPOINT_MAX_COMMITS = 1024;
+const CHECKPOINT_MAX_MS = 10_000;
 /** WAL pages (4 KiB each) past which the WAL is made to start over (and its file cut back): 32 MiB. */
 const RESTART_WAL_PAGES = 8192;
 /** Longest wait of a TRUNCATE checkpoint for the writer's lock (and readers), so the writer's longest stall by it. */
@@ -45,6 +57,7 @@ interface CheckpointData {
 const state = new Int32Array((workerData as CheckpointData).state);
 let db: Database.Database | null = null;
 let seen = 0;
+let seenRows = 0;
 let lastAt = 0;
 
 function checkpoint(): void {
@@ -71,9 +84,14 @@ function closeDb(): void {
 
 const timer = setInterval(() => {
   const commits = Atomics.load(state, COMMITS);
+  const rows = Atomics.load(state, ROWS);
   const now = performance.now();
-  if (commits === seen || (commits - seen < CHECKPOINT_COMMITS && now - lastAt < CHECKPOINT_MAX_MS)) return;
+  if (commits === seen) return;
+  const n = (commits - seen) | 0; // the counters wrap at 2^31
+  const big = n >= CHECKPOINT_COMMITS && ((rows - seenRows) | 0) >= CHECKPOINT_ROWS;
+  if (!big && n < CHECKPOINT_MAX_COMMITS && now - lastAt < CHECKPOINT_MAX_MS) return;
   seen = commits;
+  seenRows = rows;
   lastAt = now;
   try {
     checkpoint();
@@ -100,6 +118,7 @@ parentPort?.on('message', (m: { file?: string; close?: boolean }) => {
     // Never wait: a checkpoint that cannot get a lock at once does what it can, and the writer
     // is never held up behind this connection's busy wait.
     db.pragma('busy_timeout = 0');
-    seen = Atomics.load(state, COMMITS) - CHECKPOINT_COMMITS;
+    seen = Atomics.load(state, COMMITS) - CHECKPOINT_MAX_COMMITS;
+    seenRows = Atomics.load(state, ROWS) - CHECKPOINT_ROWS;
   }
 });

@@ -61,12 +61,14 @@ let current: Open | null = null;
 /**
  * The WAL checkpoint runs on its own thread (checkpoint-worker.ts, which states the contract):
  * the writer's COMMIT never waits for a checkpoint's copy and fsyncs. Shared state: [0] commits
- * by this thread, [1] set by the checkpointer once it has closed its connection. Should that
- * thread die, the writer goes back to SQLite's automatic checkpoint.
+ * by this thread, [1] set by the checkpointer once it has closed its connection, [2] rows
+ * committed by this thread. Should that thread die, the writer goes back to SQLite's automatic
+ * checkpoint.
  */
 const CKPT_COMMITS = 0;
 const CKPT_ACK = 1;
-const ckptState = new Int32Array(new SharedArrayBuffer(8));
+const CKPT_ROWS = 2;
+const ckptState = new Int32Array(new SharedArrayBuffer(12));
 let checkpointer: Worker | null = new Worker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { state: ckptState.buffer } });
 const checkpointerGone = () => {
   if (checkpointer === null) return;
@@ -317,6 +319,7 @@ serveRequests((req: WorkerRequest) => {
             chunkProgress.writerAt(o.dayNo, lastRowid, true);
             chunkHint?.commit(o.day);
           }
+          Atomics.add(ckptState, CKPT_ROWS, stored);
           Atomics.add(ckptState, CKPT_COMMITS, 1);
         }
         // Only after the commit: a failed transaction leaves the marks as they were.
