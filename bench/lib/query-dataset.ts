@@ -15,6 +15,8 @@
  * spanning midnight; four events in five are command output (~150 characters of words and hex
  * ids), the fifth a structured event with component, level and the session's user. Each session is
  * registered to its user and a terminal. 1,000 rare words (`zr0000`…) occur about three times each.
+ * The days are complete, so their session chunk files are compacted (compact-chunks.ts), as a
+ * server does when it leaves a day.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -23,8 +25,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NormalizedEvent } from '@logsrv/protocol';
 
-/** Bump when the generated data changes shape. */
-const GENERATOR_VERSION = 2;
+/** Bump when the generated data changes shape (3: the days' session chunks compacted, as complete days are). */
+const GENERATOR_VERSION = 3;
 export const EVENTS_PER_SESSION = 10_000;
 const RUN = 100;
 const BATCH = 10_000;
@@ -206,6 +208,7 @@ async function cacheKey(repoRoot: string): Promise<string> {
   const reg = (await dist('store/sqlite/registry-db.js')) as { REGISTRY_SCHEMA: string };
   const runs = (await dist('store/sqlite/session-runs.js')) as { SESSION_RUNS_SCHEMA: string };
   const chunks = (await dist('store/sqlite/session-chunks.js')) as { CHUNK_SCHEMA: string };
+  const compact = (await dist('store/sqlite/compact-chunks.js')) as { COMPACTED_LAYOUT: number; COMPACT_CHUNK_BYTES: number };
   const h = createHash('sha256');
   const parts = [
     schema.SCHEMA,
@@ -215,6 +218,7 @@ async function cacheKey(repoRoot: string): Promise<string> {
     reg.REGISTRY_SCHEMA,
     runs.SESSION_RUNS_SCHEMA,
     chunks.CHUNK_SCHEMA,
+    `${compact.COMPACTED_LAYOUT}:${compact.COMPACT_CHUNK_BYTES}`,
   ];
   for (const part of [...parts, String(GENERATOR_VERSION)]) h.update(part);
   return h.digest('hex').slice(0, 12);
@@ -307,6 +311,12 @@ export async function queryDataset(repoRoot: string, requested: number, log: (m:
   } finally {
     await reg.close();
   }
+  // The days are complete: their session chunks compacted, as a server does when it leaves a day
+  // (compact-chunks.ts) — the layout that reads of past days meet.
+  const { compactChunkFile } = (await import(pathToFileURL(join(repoRoot, 'packages/server/dist/store/sqlite/compact-chunks.js')).href)) as {
+    compactChunkFile(path: string): unknown;
+  };
+  for (const f of readdirSync(dir).sort()) if (/^events-\d{8}\.sess\.db$/.test(f)) compactChunkFile(join(dir, f));
   const seconds = (Date.now() - t0) / 1000;
   const ds: QueryDataset = {
     dir,
