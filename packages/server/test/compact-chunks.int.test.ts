@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ChunkCompactor, COMPACTED_LAYOUT, isCompacted } from '../src/store/sqlite/compact-chunks.ts';
 import type { TestServer } from './helpers.ts';
-import { ndjson, post, rng, startTestServer } from './helpers.ts';
+import { ndjson, post, rng, startTestServer, text } from './helpers.ts';
 
 const T = { timeout: 120_000 };
 const MIDNIGHT = Date.UTC(2026, 10, 23);
@@ -29,13 +29,6 @@ function eventOf(session: string, n: number, r: () => number): Record<string, un
   if (n % 7 === 0) e.value = { n, nested: [1, 'x"y'] };
   if (n % 4 === 0) e.step = 'build';
   return e;
-}
-
-async function text(url: string): Promise<string> {
-  const res = await fetch(url);
-  const body = await res.text();
-  assert.equal(res.status, 200, `${url}: ${body}`);
-  return body;
 }
 
 /** Every way a plain page is read from chunks: whole, NDJSON, and page by page with cursors. */

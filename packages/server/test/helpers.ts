@@ -1,4 +1,5 @@
 /** Shared by the server's integration tests: a real server on port 0 over a temp SQLite dir. */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +43,14 @@ export async function readAll(url: string, session: string, params: Record<strin
     if (!page.next) return events;
     after = page.next;
   }
+}
+
+/** The body of a GET that must answer 200 (the body is in the failure message otherwise). */
+export async function text(url: string): Promise<string> {
+  const res = await fetch(url);
+  const body = await res.text();
+  assert.equal(res.status, 200, `${url}: ${body}`);
+  return body;
 }
 
 export function ndjson(events: unknown[]): string {

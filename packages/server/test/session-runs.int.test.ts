@@ -18,7 +18,7 @@ import { DAY_SCHEMA_VERSION } from '../src/store/sqlite/day-index.ts';
 import { runScanSql } from '../src/store/sqlite/read-session.ts';
 import { CHUNK_TABLE_V1 } from '../src/store/sqlite/session-chunks.ts';
 import type { TestServer } from './helpers.ts';
-import { ndjson, post, rng, startTestServer } from './helpers.ts';
+import { ndjson, post, rng, startTestServer, text } from './helpers.ts';
 
 const T = { timeout: 180_000 };
 const MIDNIGHT = Date.UTC(2026, 10, 23);
@@ -78,13 +78,6 @@ function batches(): Record<string, unknown>[][] {
     out.push(batch);
   }
   return out;
-}
-
-async function text(url: string): Promise<string> {
-  const res = await fetch(url);
-  const body = await res.text();
-  assert.equal(res.status, 200, `${url}: ${body}`);
-  return body;
 }
 
 /** Sends the batches, the first half before midnight and the rest after it. */
