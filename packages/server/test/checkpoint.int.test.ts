@@ -66,7 +66,9 @@ test('small commits are checkpointed rarely (each full checkpoint makes the next
   timeout: 60_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'logsrv-ckpt-'));
-  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+  // No index or chunk thread: a step of theirs starved by a busy machine holds its read snapshot,
+  // and a PASSIVE checkpoint copies nothing past it (their own tests cover them).
+  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal', searchIndex: false, sessionChunks: false });
   const ms = Date.UTC(2026, 0, 2, 3, 4, 5);
   let i = 0;
   const commit = (rows: number) =>
@@ -87,14 +89,17 @@ test('small commits are checkpointed rarely (each full checkpoint makes the next
       await sleep(10);
     }
     assert.equal(rowsInMainFile(dir, file), 1, 'no checkpoint for 200 small commits');
-    // 64 commits of 100 rows: a round, as before, within a poll or two.
+    // 64 commits of 100 rows: once ≥ 64 commits hold ≥ 4096 rows since the last round, a round
+    // runs at the next poll (100 ms), as every 64 commits before. Under load the poll can come
+    // late, hence the wait; what reaches the file is at least everything up to that point.
     for (let k = 0; k < 64; k++) await commit(100);
+    const due = 1 + 200 + 3900; // the 39th big commit's last row: 4100 rows in 239 commits since the first round
     let n = 0;
-    for (let t = 0; t < 30 && n < i; t++) {
+    for (let t = 0; t < 90 && n < due; t++) {
       await sleep(100);
       n = rowsInMainFile(dir, file);
     }
-    assert.equal(n, i, 'big commits checkpointed within ~a second');
+    assert.ok(n >= due, `big commits checkpointed: ${n} of ${i} rows in the file, ${due} at least`);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
