@@ -6,7 +6,7 @@
  * index with its day, and the writer holds back when the index falls too far behind.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -276,4 +276,39 @@ test('IndexProgress: the lag of the writer day, and no wait for a dead index thr
   p.markDead();
   p.waitUntilLagAtMost(10); // would wait forever for a live but stuck thread
   assert.equal(p.lag(), 9000);
+});
+
+test('a day whose index file cannot be read (a full disk, a broken file) is still read, and searched by scanning its rows', T, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-ixbroken-'));
+  const now = Date.UTC(2026, 10, 20, 12);
+  try {
+    const sent = batch(0, 120, 7);
+    let srv = await startTestServer({ searchChunkRows: 16 }, { dataDir, clock: () => now });
+    try {
+      await send(srv.url, sent);
+      await waitIndexed(srv.url);
+      await checkSearches(srv.url, sent, 'indexed');
+    } finally {
+      await srv.close();
+    }
+    // Its index file replaced by bytes that are not a database: the reader cannot attach it, as on
+    // a full disk where its shared-memory file cannot be made again (SQLITE_IOERR_SHMSIZE).
+    const ix = join(dataDir, dayFiles(dataDir).find((f) => f.endsWith('.fts.db')) as string);
+    for (const suffix of ['-wal', '-shm']) rmSync(`${ix}${suffix}`, { force: true });
+    writeFileSync(ix, Buffer.alloc(64 * 1024, 0x5a));
+    srv = await startTestServer({ searchChunkRows: 16 }, { dataDir, clock: () => now });
+    try {
+      const page = await getJson(`${srv.url}/v1/sessions/s1/events?limit=1000`);
+      assert.deepEqual(
+        page.events.map((e: any) => e.value),
+        sent.filter((e) => e.session === 's1').map((e) => e.value),
+        'a session page',
+      );
+      await checkSearches(srv.url, sent, 'index file unreadable');
+    } finally {
+      await srv.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -77,16 +77,37 @@ function chunkedPage(q: SessionQuery, format: 'json' | 'ndjson') {
   return answer(page, own);
 }
 
-const conns = new Map<string, { db: Database.Database; ino: number; ixIno: number | undefined; scIno: number | undefined }>();
+interface DayConn {
+  db: Database.Database;
+  /** The inodes of the day file, its index file and its chunk file when it was opened. */
+  ino: number;
+  ixIno: number | undefined;
+  scIno: number | undefined;
+  /** Whether the index and chunk files are attached (`ix`, `sc`). */
+  ix: boolean;
+  sc: boolean;
+  /** Date.now() when it was opened, and the request that last checked its files. */
+  openedAt: number;
+  checkedIn: number;
+}
+const conns = new Map<string, DayConn>();
+/** Bumped for each request: a day's files are checked once per request (see conn). */
+let requestNo = 0;
+/** A derived file that could not be attached is tried again after this long. */
+const ATTACH_RETRY_MS = 1000;
 /** SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE); address space, not memory: pages stay the OS's. */
 const MMAP_BYTES = 0x7fff0000;
 
 /**
  * The connection to a day's file. Days come and go while the server runs (`logsrv archive` moves
- * them out, `logsrv restore` puts them back), so the file is checked on every use: a cached
- * connection to a file that was removed or replaced is closed, with its statements.
+ * them out, `logsrv restore` puts them back, the chunk thread compacts a chunk file), so the files
+ * are checked at a request's first use of the day: a cached connection to a file that was removed
+ * or replaced is closed, with its statements. Not on its later uses: the request may be iterating
+ * over the connection, which closing it would break.
  */
 function conn(day: string): Database.Database | null {
+  const known = conns.get(day);
+  if (known && known.checkedIn === requestNo) return known.db;
   const file = dayFile(dataDir, day);
   const ino = statSync(file, { throwIfNoEntry: false })?.ino;
   // The day's index file (index-file.ts), attached as `ix` when there is one. It may appear after
@@ -95,7 +116,13 @@ function conn(day: string): Database.Database | null {
   // Its session chunk file (session-chunks.ts) likewise, as `sc`.
   const scIno = statSync(chunkFile(dataDir, day), { throwIfNoEntry: false })?.ino;
   const cached = conns.get(day);
-  if (cached && cached.ino === ino && cached.ixIno === ixIno && cached.scIno === scIno) return cached.db;
+  if (cached && cached.ino === ino && cached.ixIno === ixIno && cached.scIno === scIno) {
+    const missing = (ixIno !== undefined && !cached.ix) || (scIno !== undefined && !cached.sc);
+    if (!missing || Date.now() - cached.openedAt < ATTACH_RETRY_MS) {
+      cached.checkedIn = requestNo;
+      return cached.db;
+    }
+  }
   if (cached) forget(day, cached.db);
   if (ino === undefined) return null;
   const db = new Database(file, { fileMustExist: true });
@@ -104,22 +131,31 @@ function conn(day: string): Database.Database | null {
   // Pages read through a memory map instead of copied into each connection's cache: a session's
   // 10,000 rows are scattered over a day file of ~1 GB; measured here ~35 ms instead of ~60 ms.
   db.pragma(`mmap_size = ${MMAP_BYTES}`);
-  if (ixIno !== undefined) {
-    db.prepare('ATTACH ? AS ix').run(indexFile(dataDir, day));
-    db.pragma(`ix.mmap_size = ${MMAP_BYTES}`);
-  }
-  let scAttached = scIno;
-  if (scIno !== undefined) {
-    try {
-      db.prepare('ATTACH ? AS sc').run(chunkFile(dataDir, day));
-      db.pragma(`sc.mmap_size = ${MMAP_BYTES}`);
-    } catch {
-      // Derived data (a full disk, a file being created): read the rows; retried next time.
-      scAttached = undefined;
-    }
-  }
-  conns.set(day, { db, ino, ixIno, scIno: scAttached });
+  // Both are derived data: one that cannot be attached is read without, and tried again by a
+  // request ATTACH_RETRY_MS later.
+  // On a full disk a file whose last connection closed (its thread gave the day up) cannot get its
+  // shared-memory file back (SQLITE_IOERR_SHMSIZE): its day is then searched by scanning the rows
+  // (read-events.ts dayText), and its pages read from the rows, instead of every read failing.
+  const ix = ixIno !== undefined && attachDerived(db, 'ix', indexFile(dataDir, day));
+  const sc = scIno !== undefined && attachDerived(db, 'sc', chunkFile(dataDir, day));
+  conns.set(day, { db, ino, ixIno, scIno, ix, sc, openedAt: Date.now(), checkedIn: requestNo });
   return db;
+}
+
+/** Attaches a derived file as `schema`, memory-mapped; false (and nothing attached) when it cannot be read. */
+function attachDerived(db: Database.Database, schema: 'ix' | 'sc', path: string): boolean {
+  try {
+    db.prepare(`ATTACH ? AS ${schema}`).run(path);
+  } catch {
+    return false;
+  }
+  try {
+    db.pragma(`${schema}.mmap_size = ${MMAP_BYTES}`); // the first read of the file
+    return true;
+  } catch {
+    db.exec(`DETACH ${schema}`);
+    return false;
+  }
 }
 
 function forget(day: string, db: Database.Database): void {
@@ -158,8 +194,8 @@ const ctx: ChunkReadContext & SessionsContext = {
   stmt,
   rawStmt,
   registry,
-  indexAttached: (day) => conns.get(day)?.ixIno !== undefined,
-  chunksAttached: (day) => conns.get(day)?.scIno !== undefined,
+  indexAttached: (day) => conns.get(day)?.ix === true,
+  chunksAttached: (day) => conns.get(day)?.sc === true,
 };
 
 /** Statements in raw mode (rows as arrays), cached apart from the object-mode ones. */
@@ -239,6 +275,7 @@ function sessionEnd(session: string, after: EventId | null, until: EventId | nul
 }
 
 serveRequests((req: WorkerRequest) => {
+  requestNo++;
   switch (req.op) {
     case 'readSession':
       return readSession(req.q as SessionQuery);
