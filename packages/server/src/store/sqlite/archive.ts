@@ -29,7 +29,7 @@ import { compactChunkFile } from './compact-chunks.js';
 import type { DayFollower } from './day-follower.js';
 import { CHUNK_NAMES_SQL, DAY_SCHEMA_VERSION, ensureDayTables, INDEX_CHUNK_ROWS, indexTable } from './day-index.js';
 import { createIndexFile, INDEX_STEP_ROWS, IndexFollower, indexFile } from './index-file.js';
-import { dayFile, listDays } from './schema.js';
+import { dayFile, listDays, removeDb } from './schema.js';
 import { CHUNK_STEP_ROWS, chunkFile, createChunkFile, SessionChunker } from './session-chunks.js';
 
 export class ArchiveError extends Error {
@@ -142,11 +142,6 @@ export async function restoreArchive(dataDir: string, archive: string): Promise<
   } finally {
     for (const f of [tmp, tmpIndex, tmpChunks]) removeDb(f);
   }
-}
-
-/** Removes a SQLite file with its WAL and shared-memory files (`suffixes`: which of them). */
-function removeDb(path: string, suffixes = ['', '-wal', '-shm']): void {
-  for (const suffix of suffixes) rmSync(`${path}${suffix}`, { force: true });
 }
 
 /** Follows the unpacked day to its end into `f`'s derived file (at `tmpPath`), then moves that to `target`. */

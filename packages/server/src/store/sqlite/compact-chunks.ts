@@ -1,6 +1,6 @@
 /**
  * Compaction of a complete day's session chunks (session-chunks.ts): the chunk file is written
- * again with each session's chunks merged (up to CHUNK_MAX_BYTES each) and stored one after the
+ * again with each session's chunks merged (up to COMPACT_CHUNK_BYTES each) and stored one after the
  * other, sessions in order, then put in place of the old file.
  *
  * Why: while a day is written, a session gets a chunk per flush of the chunk thread, so a session
@@ -27,8 +27,8 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { dayFile } from './schema.js';
-import { CHUNK_MAX_BYTES, CHUNK_SCHEMA, chunkFile } from './session-chunks.js';
+import { dayFile, removeDb } from './schema.js';
+import { CHUNK_INDEX, CHUNK_STATE, CHUNK_TABLE, chunkFile } from './session-chunks.js';
 
 /** `PRAGMA user_version` of a compacted chunk file (0: written by the chunk thread as it followed the day). */
 export const COMPACTED_LAYOUT = 1;
@@ -80,11 +80,11 @@ export class ChunkCompactor {
   private readonly rows: IterableIterator<[string, number, number, Buffer, Buffer]>;
   private readonly insert: Database.Statement;
   private merged: Merged | null = null;
-  private json: Buffer = Buffer.allocUnsafeSlow(CHUNK_MAX_BYTES * 2);
+  private json: Buffer = Buffer.allocUnsafeSlow(COMPACT_CHUNK_BYTES);
   private ids: Buffer = Buffer.allocUnsafeSlow(64 * 1024);
   private done = false;
-  /** Chunks and events read from the old file, and chunks written to the new one. */
-  readonly counts = { chunksIn: 0, events: 0, chunksOut: 0 };
+  /** Chunks read from the old file (checked against its count at the end). */
+  private chunksIn = 0;
 
   constructor(readonly path: string) {
     this.tmp = join(dirname(path), `${TMP_PREFIX}${basename(path)}.${process.pid}.${Date.now()}.tmp`);
@@ -101,7 +101,7 @@ export class ChunkCompactor {
       this.dst.pragma('journal_mode = OFF');
       this.dst.pragma('synchronous = OFF');
       // The table only: its index is built at the end, from sorted entries, in adjacent pages too.
-      this.dst.exec(CHUNK_SCHEMA.replace(/CREATE UNIQUE INDEX[^;]*;/, ''));
+      this.dst.exec(CHUNK_TABLE);
       this.insert = this.dst.prepare('INSERT INTO chunks (session, first, last, ids, json) VALUES (?, ?, ?, ?, ?)');
       // In (session, first) order: the index of either table layout (session-chunks.ts) gives it.
       this.rows = this.src.prepare('SELECT session, first, last, ids, json FROM chunks ORDER BY session, first').raw(true).iterate() as typeof this.rows;
@@ -138,9 +138,8 @@ export class ChunkCompactor {
 
   /** Appends a chunk of the old file to the merged one, or writes that and starts another. */
   private add(session: string, first: number, last: number, ids: Buffer, json: Buffer): void {
-    this.counts.chunksIn++;
+    this.chunksIn++;
     const n = ids.length / 8;
-    this.counts.events += n;
     let m = this.merged;
     if (m !== null && (m.session !== session || m.len + 1 + json.length > COMPACT_CHUNK_BYTES)) {
       this.emit();
@@ -169,7 +168,6 @@ export class ChunkCompactor {
     const m = this.merged;
     if (m === null) return;
     this.insert.run(m.session, m.first, m.last, this.ids.subarray(0, m.n * 8), this.json.subarray(0, m.len));
-    this.counts.chunksOut++;
     this.merged = null;
   }
 
@@ -184,11 +182,11 @@ export class ChunkCompactor {
     // Its WAL is removed below: what it holds goes into the file first (the thread that wrote it has left it).
     this.src.pragma('wal_checkpoint(TRUNCATE)');
     this.src.close();
-    if (chunks !== this.counts.chunksIn) {
+    if (chunks !== this.chunksIn) {
       this.abandon();
-      throw new Error(`${this.path}: compaction read ${this.counts.chunksIn} chunks of ${chunks}; left as it was`);
+      throw new Error(`${this.path}: compaction read ${this.chunksIn} chunks of ${chunks}; left as it was`);
     }
-    this.dst.exec(CHUNK_SCHEMA); // the index (built now), chunk_state with its row
+    this.dst.exec(CHUNK_INDEX + CHUNK_STATE); // the index (built now), chunk_state with its row
     this.dst.prepare('UPDATE chunk_state SET built = ? WHERE id = 1').run(built);
     this.dst.pragma(`user_version = ${COMPACTED_LAYOUT}`);
     // The chunk thread and restore open chunk files in WAL mode; a compacted one starts in it too.
@@ -197,7 +195,7 @@ export class ChunkCompactor {
     syncFile(this.tmp);
     // The old file's WAL and shared memory go with it; a reader that still has it open keeps
     // reading its own copy (SQLite does not checkpoint or delete by name a file that has moved).
-    for (const suffix of ['-wal', '-shm']) rmSync(`${this.path}${suffix}`, { force: true });
+    removeDb(this.path, ['-wal', '-shm']);
     renameSync(this.tmp, this.path);
     syncFile(dirname(this.path));
   }
@@ -211,12 +209,12 @@ export class ChunkCompactor {
         // closing what is left
       }
     }
-    for (const suffix of ['', '-wal', '-shm', '-journal']) rmSync(`${this.tmp}${suffix}`, { force: true });
+    removeDb(this.tmp); // written without a journal: no -journal
   }
 }
 
 /** Compacts the chunk file at `path` at once: `logsrv restore`, before its day appears in the store. */
-export function compactChunkFile(path: string): ChunkCompactor['counts'] {
+export function compactChunkFile(path: string): void {
   const c = new ChunkCompactor(path);
   try {
     while (!c.step());
@@ -225,7 +223,6 @@ export function compactChunkFile(path: string): ChunkCompactor['counts'] {
     c.abandon();
     throw err;
   }
-  return c.counts;
 }
 
 function ensure(buf: Buffer, size: number): Buffer {
@@ -279,7 +276,7 @@ export class Compactions {
         a.c.finish();
         this.active = null;
         // Archived while it was compacted: the day file is gone, its chunk file goes too.
-        if (statSync(dayFile(this.dataDir, a.day), { throwIfNoEntry: false }) === undefined) rmSync(a.c.path, { force: true });
+        if (statSync(dayFile(this.dataDir, a.day), { throwIfNoEntry: false }) === undefined) removeDb(a.c.path);
       }
     } catch (err) {
       this.active = null;

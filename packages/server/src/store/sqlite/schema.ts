@@ -46,6 +46,11 @@ export function attachDayFile(db: Database.Database, dayPath: string): void {
   throw new Error(`${dayPath} has no events table (archived meanwhile?)`);
 }
 
+/** Removes a SQLite file with its WAL and shared-memory files (`suffixes`: which of them). */
+export function removeDb(path: string, suffixes = ['', '-wal', '-shm']): void {
+  for (const suffix of suffixes) rmSync(`${path}${suffix}`, { force: true });
+}
+
 /** Days present in `dataDir`, oldest first. */
 export function listDays(dataDir: string): string[] {
   const days: string[] = [];

@@ -71,7 +71,7 @@ export function hasChunkFile(dataDir: string, day: string): boolean {
  * (bench/micro.ts). Those files are read and added to as they are: the same columns, the same
  * SQL, the same answers; a new table is used only in new files.
  */
-const CHUNK_TABLE = `
+export const CHUNK_TABLE = `
 CREATE TABLE IF NOT EXISTS chunks (
   session TEXT    NOT NULL,
   first   INTEGER NOT NULL, -- rowid of the chunk's first event in the day file
@@ -79,8 +79,10 @@ CREATE TABLE IF NOT EXISTS chunks (
   ids     BLOB    NOT NULL, -- per event: rowid - first, end of its JSON in json (uint32 LE each)
   json    BLOB    NOT NULL  -- the events' JSON, ',' between them
 );
-CREATE UNIQUE INDEX IF NOT EXISTS chunks_session ON chunks (session, first);
 `;
+
+/** The readers' index on CHUNK_TABLE (compaction builds it after the rows, compact-chunks.ts). */
+export const CHUNK_INDEX = 'CREATE UNIQUE INDEX IF NOT EXISTS chunks_session ON chunks (session, first);';
 
 /** The table of files created before CHUNK_TABLE (still read and written as they are). */
 export const CHUNK_TABLE_V1 = `
@@ -94,7 +96,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 ) WITHOUT ROWID;
 `;
 
-const CHUNK_STATE = `
+export const CHUNK_STATE = `
 CREATE TABLE IF NOT EXISTS chunk_state (
   id    INTEGER PRIMARY KEY CHECK (id = 1),
   built INTEGER NOT NULL
@@ -103,7 +105,7 @@ INSERT OR IGNORE INTO chunk_state (id, built) VALUES (1, 0);
 `;
 
 /** The schema of a chunk file created now. */
-export const CHUNK_SCHEMA = CHUNK_TABLE + CHUNK_STATE;
+export const CHUNK_SCHEMA = CHUNK_TABLE + CHUNK_INDEX + CHUNK_STATE;
 
 /** Creates the chunk tables where missing; a file that has its `chunks` keeps it as it is. */
 function ensureChunkSchema(db: Database.Database): void {
