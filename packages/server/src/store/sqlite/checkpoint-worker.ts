@@ -118,7 +118,6 @@ parentPort?.on('message', (m: { file?: string; close?: boolean }) => {
     // Never wait: a checkpoint that cannot get a lock at once does what it can, and the writer
     // is never held up behind this connection's busy wait.
     db.pragma('busy_timeout = 0');
-    seen = Atomics.load(state, COMMITS) - CHECKPOINT_MAX_COMMITS;
-    seenRows = Atomics.load(state, ROWS) - CHECKPOINT_ROWS;
+    seen = Atomics.load(state, COMMITS) - CHECKPOINT_MAX_COMMITS; // the new file's first round: at the next poll
   }
 });

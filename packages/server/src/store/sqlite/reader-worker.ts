@@ -106,8 +106,8 @@ const MMAP_BYTES = 0x7fff0000;
  * over the connection, which closing it would break.
  */
 function conn(day: string): Database.Database | null {
-  const known = conns.get(day);
-  if (known && known.checkedIn === requestNo) return known.db;
+  const cached = conns.get(day);
+  if (cached?.checkedIn === requestNo) return cached.db;
   const file = dayFile(dataDir, day);
   const ino = statSync(file, { throwIfNoEntry: false })?.ino;
   // The day's index file (index-file.ts), attached as `ix` when there is one. It may appear after
@@ -115,7 +115,6 @@ function conn(day: string): Database.Database | null {
   const ixIno = statSync(indexFile(dataDir, day), { throwIfNoEntry: false })?.ino;
   // Its session chunk file (session-chunks.ts) likewise, as `sc`.
   const scIno = statSync(chunkFile(dataDir, day), { throwIfNoEntry: false })?.ino;
-  const cached = conns.get(day);
   if (cached && cached.ino === ino && cached.ixIno === ixIno && cached.scIno === scIno) {
     const missing = (ixIno !== undefined && !cached.ix) || (scIno !== undefined && !cached.sc);
     if (!missing || Date.now() - cached.openedAt < ATTACH_RETRY_MS) {
