@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { ArchiveError, archiveDays, restoreArchive } from '@logsrv/server/archive';
 import { isCompacted } from '../src/store/sqlite/compact-chunks.ts';
-import { ndjson, post, readAll, startTestServer } from './helpers.ts';
+import { ndjson, post, readAll, startTestServer, until } from './helpers.ts';
 
 const DAY_MS = 86_400_000;
 const NOV1 = Date.UTC(2026, 10, 1, 12);
@@ -19,14 +19,6 @@ const NOV1 = Date.UTC(2026, 10, 1, 12);
 async function sessionNames(url: string): Promise<string[]> {
   const res = await fetch(`${url}/v1/sessions?limit=1000`);
   return ((await res.json()) as { sessions: { session: string }[] }).sessions.map((s) => s.session).sort();
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 test('archive moves old days out of a running server, and restore brings them back with the same ids', async () => {

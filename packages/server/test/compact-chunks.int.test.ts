@@ -15,7 +15,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ChunkCompactor, COMPACTED_LAYOUT, isCompacted } from '../src/store/sqlite/compact-chunks.ts';
 import type { TestServer } from './helpers.ts';
-import { ndjson, post, rng, startTestServer, text } from './helpers.ts';
+import { ndjson, post, rng, startTestServer, text, until } from './helpers.ts';
 
 const T = { timeout: 120_000 };
 const MIDNIGHT = Date.UTC(2026, 10, 23);
@@ -81,14 +81,6 @@ function lastRowid(dataDir: string): number {
   }
 }
 
-async function until(what: string, done: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /**
  * Writes day 1 through `srv` in 12 requests mixing the sessions, each followed by a chunk flush
  * (sessionChunkFlushMs 10): each session gets a chunk per request, between the others'.
@@ -104,7 +96,7 @@ async function fillDay(srv: TestServer): Promise<void> {
       batch.push(eventOf(s, n[s] as number, r));
     }
     assert.equal((await post(srv.url, ndjson(batch))).json.accepted, batch.length);
-    await until('the chunk watermark', () => chunkTable(srv.dataDir).built === lastRowid(srv.dataDir));
+    await until('the chunk watermark', () => chunkTable(srv.dataDir).built === lastRowid(srv.dataDir), 30_000);
   }
 }
 
@@ -125,7 +117,7 @@ test('a day left complete has its chunks compacted: the same pages, fewer chunks
     // The writer moves to the next day: the chunk thread leaves day 1, complete, and compacts it.
     now = MIDNIGHT + 60_000;
     assert.equal((await post(srv.url, ndjson([{ session: 'zz', key: 'stdout', value: 'day 2' }]))).status, 200);
-    await until('the compaction', () => isCompacted(chunkFile(dataDir)));
+    await until('the compaction', () => isCompacted(chunkFile(dataDir)), 30_000);
 
     const after = chunkTable(dataDir);
     assert.equal(after.version, COMPACTED_LAYOUT);
@@ -181,7 +173,7 @@ test('a compaction stopped halfway leaves the file as it was; the next start com
     const again = await startTestServer({ sessionChunkFlushMs: 10 }, { dataDir, clock: () => MIDNIGHT + 60_000 });
     try {
       assert.equal((await post(again.url, ndjson([{ session: 'zz', key: 'stdout', value: 'day 2' }]))).status, 200);
-      await until('the compaction', () => isCompacted(file));
+      await until('the compaction', () => isCompacted(file), 30_000);
       assert.deepEqual(leftovers(dataDir), []);
       const after = await pages(again);
       for (const s of SESSIONS) assert.deepEqual(after[s], read[s], `${s}: the same bytes`);

@@ -53,6 +53,15 @@ export async function text(url: string): Promise<string> {
   return body;
 }
 
+/** Waits until `check` holds, looking every 50 ms; throws after `ms`. */
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function ndjson(events: unknown[]): string {
   return `${events.map((e) => JSON.stringify(e)).join('\n')}\n`;
 }
