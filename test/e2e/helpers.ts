@@ -100,6 +100,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Omit `--http`/`--data` (a config file or env provides them). */
   bare?: boolean;
+  /** Node's own flags, before the script (those NODE_OPTIONS does not take, such as --cpu-prof). */
+  nodeArgs?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -113,7 +115,7 @@ const LISTENING = /logsrv listening on (http:\/\/\S+)/;
 export async function startServer(t: Hooked, opts: StartOptions = {}): Promise<ServerProcess> {
   const dataDir = opts.dataDir ?? tempDir(t);
   const base = opts.bare ? [] : ['--http', '127.0.0.1:0', '--data', dataDir, '--log-level', 'warn'];
-  const proc = spawn(process.execPath, [BIN, 'serve', ...base, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, 'serve', ...base, ...(opts.args ?? [])], {
     cwd: ROOT,
     env: childEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],

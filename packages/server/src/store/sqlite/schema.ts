@@ -102,8 +102,32 @@ CREATE TABLE IF NOT EXISTS producers (
 export function applyPragmas(db: Database.Database, synchronous: 'normal' | 'full'): void {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('cache_size = -16000');
+}
+
+/** How long a write waits for a lock held by another connection (a checkpoint, an archive, a restore). */
+export const BUSY_TIMEOUT_MS = 5000;
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs a write transaction, again while it fails with SQLITE_BUSY, for up to BUSY_TIMEOUT_MS of
+ * wall-clock time. SQLite's own busy wait (busy_timeout) counts the sleeps it asked for, not the
+ * time that passed, and a signal ends each sleep early: under `node --cpu-prof` (SIGPROF every
+ * millisecond) its 5 s came to ~70 ms, and every write behind a checkpoint's 60-100 ms answered
+ * 500 ("database is locked"). A transaction that failed was rolled back whole, so running it
+ * again is safe. Only for threads that may block (not the main thread).
+ */
+export function retryBusy<T>(write: () => T): T {
+  const deadline = performance.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return write();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw err;
+      Atomics.wait(napCell, 0, 0, 2);
+    }
+  }
 }
 
 export const SELECT_COLUMNS = 'ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq';

@@ -15,7 +15,7 @@ import type { DayIndex } from './day-index.js';
 import { CHUNK_NAMES_SQL, ensureDayTables, prepareDayIndex } from './day-index.js';
 import { createIndexFile, hasIndexFile, IndexProgress, indexFile } from './index-file.js';
 import { RegistryDb } from './registry-db.js';
-import { applyPragmas, dayFile, dayNumber, listDays, prepareEventInsert, SCHEMA } from './schema.js';
+import { applyPragmas, dayFile, dayNumber, listDays, prepareEventInsert, retryBusy, SCHEMA } from './schema.js';
 import { chunkFile, createChunkFile, hasChunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
@@ -310,7 +310,7 @@ serveRequests((req: WorkerRequest) => {
             if (indexHint?.pending && progress.lag() > (indexer?.maxLagRows ?? 0)) indexHint.send();
             progress.waitUntilLagAtMost(indexer?.maxLagRows ?? 0);
           }
-          const lastRowid = o.insertMany(r, skip, raised);
+          const lastRowid = retryBusy(() => o.insertMany(r, skip, raised));
           if (progress && o.indexed) {
             progress.writerAt(o.dayNo, lastRowid, true);
             indexHint?.commit(o.day);
@@ -338,7 +338,7 @@ serveRequests((req: WorkerRequest) => {
     case 'lastId':
       return lastSeq < 0 ? null : { ms: lastMs, seq: lastSeq };
     case 'register':
-      return registry.register(req.session as string, req.registration as Registration, req.nowMs as number);
+      return retryBusy(() => registry.register(req.session as string, req.registration as Registration, req.nowMs as number));
     case 'registryMappings':
       return registry.mappings();
     case 'close':
