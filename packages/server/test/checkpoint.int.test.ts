@@ -4,7 +4,7 @@
  * store is open, and close still leaves no WAL behind.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -102,6 +102,90 @@ test('small commits are checkpointed rarely (each full checkpoint makes the next
     assert.ok(n >= due, `big commits checkpointed: ${n} of ${i} rows in the file, ${due} at least`);
   } finally {
     await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The WAL file's size and its checkpoint sequence (header bytes 12-15: bumped by each restart), or null before it has a header. */
+function walState(wal: string): { size: number; ckpt: number } | null {
+  let fd: number;
+  try {
+    fd = openSync(wal, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(16);
+    if (size < 32 || readSync(fd, head, 0, 16, 0) < 16) return { size, ckpt: -1 };
+    return { size, ckpt: head.readUInt32BE(12) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('under sustained writes the WAL is bounded and written over from its start, its file kept (RESTART), and cut back once writes stop', {
+  timeout: 120_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logsrv-ckpt-'));
+  // No index or chunk thread: their read snapshots may hold a restart back (see above).
+  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal', searchIndex: false, sessionChunks: false });
+  const ms = Date.UTC(2026, 0, 2, 3, 4, 5);
+  const value = 'x'.repeat(1000);
+  let i = 0;
+  const commit = (rows: number) =>
+    store.append({
+      events: Array.from({ length: rows }, () => ev('s', `${i++} ${value}`, { key: 'stdout' })),
+      ms: new Float64Array(rows).fill(ms + i),
+      seq: new Float64Array(rows).map((_, k) => k),
+    });
+  const RESTART_BYTES = 8192 * 4096; // RESTART_WAL_PAGES
+  try {
+    await commit(1);
+    const file = readdirSync(dir).find((f) => f.startsWith('events-') && f.endsWith('.db')) as string;
+    const wal = join(dir, `${file}-wal`);
+    const seen: { size: number; ckpt: number }[] = [];
+    let writing = true;
+    const sampler = (async () => {
+      while (writing) {
+        const s = walState(wal);
+        if (s) seen.push(s);
+        await sleep(2);
+      }
+    })();
+    // Writes until the WAL has started over three times after reaching the restart size (~100 MB
+    // of frames), or 60 s.
+    const deadline = Date.now() + 60_000;
+    const restartsAfterFull = () => {
+      const at = seen.findIndex((s) => s.size >= RESTART_BYTES);
+      return at < 0 ? 0 : new Set(seen.slice(at).map((s) => s.ckpt)).size - 1;
+    };
+    while (restartsAfterFull() < 3 && Date.now() < deadline) await commit(500);
+    writing = false;
+    await sampler;
+    const full = seen.findIndex((s) => s.size >= RESTART_BYTES);
+    assert.ok(full >= 0, 'the WAL reached the restart size');
+    assert.ok(restartsAfterFull() >= 3, `the WAL started over while written: checkpoint sequences ${[...new Set(seen.map((s) => s.ckpt))].join(', ')}`);
+    const after = seen.slice(full);
+    const smallest = Math.min(...after.map((s) => s.size));
+    assert.ok(smallest >= RESTART_BYTES, `its file was never cut back under the writer: ${smallest} bytes at least ${RESTART_BYTES}`);
+    const largest = Math.max(...seen.map((s) => s.size));
+    assert.ok(largest < 4 * RESTART_BYTES, `bounded: ${largest} bytes at most`);
+    // Idle: cut back within IDLE_TRUNCATE_MS (15 s) of the last commit, plus a poll.
+    let size = -1;
+    for (let t = 0; t < 300 && size !== 0; t++) {
+      await sleep(100);
+      size = walState(wal)?.size ?? -1;
+    }
+    assert.equal(size, 0, 'the WAL file is cut back once the writer is idle');
+  } finally {
+    await store.close();
+  }
+  try {
+    const db = new Database(join(dir, readdirSync(dir).find((f) => f.startsWith('events-') && f.endsWith('.db')) as string), { readonly: true });
+    assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, i, 'every committed row is stored');
+    db.close();
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

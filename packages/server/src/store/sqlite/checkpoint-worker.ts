@@ -26,10 +26,16 @@
  * pages each, or CHECKPOINT_MAX_MS, between two).
  * The WAL only starts over from its beginning when a checkpoint has copied all of it before the
  * next write; a writer that never pauses could let it grow without end, so past
- * RESTART_WAL_PAGES a TRUNCATE checkpoint waits up to RESTART_WAIT_MS for the writer to be between
+ * RESTART_WAL_PAGES a RESTART checkpoint waits up to RESTART_WAIT_MS for the writer to be between
  * transactions and then holds it back for the few pages the passive round left and the fsync
  * (what SQLite's own checkpoint did every 1000 pages, here once per 8192 under sustained load);
  * if it cannot, it acts as a passive one and the next round tries again.
+ *
+ * RESTART, not TRUNCATE: the writer waits for all of it, and cutting a 32 MiB WAL file back to
+ * nothing took ~33 ms of that (strace, ingest-http), after which the writer's next pages had to
+ * grow the file again. A restarted WAL keeps its file and is written over from its start. The
+ * file is given back once the writer has been idle for IDLE_TRUNCATE_MS: a TRUNCATE then holds
+ * up nobody.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -47,8 +53,10 @@ const CHECKPOINT_MAX_COMMITS = 1024;
 const CHECKPOINT_MAX_MS = 10_000;
 /** WAL pages (4 KiB each) past which the WAL is made to start over (and its file cut back): 32 MiB. */
 const RESTART_WAL_PAGES = 8192;
-/** Longest wait of a TRUNCATE checkpoint for the writer's lock (and readers), so the writer's longest stall by it. */
+/** Longest wait of a RESTART (or TRUNCATE) checkpoint for the writer's lock and for readers, so the writer's longest stall by it. */
 const RESTART_WAIT_MS = 50;
+/** No commit for this long: the WAL file is cut back to nothing (TRUNCATE). */
+const IDLE_TRUNCATE_MS = 15_000;
 
 interface CheckpointData {
   state: SharedArrayBuffer;
@@ -59,17 +67,30 @@ let db: Database.Database | null = null;
 let seen = 0;
 let seenRows = 0;
 let lastAt = 0;
+/** The commit count the poll saw last, when it saw it change, and whether the WAL was cut back since. */
+let polled = 0;
+let polledAt = 0;
+let truncated = true;
 
-function checkpoint(): void {
-  if (!db) return;
-  const row = db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as { busy: number; log: number; checkpointed: number }[];
-  if ((row[0]?.log ?? 0) < RESTART_WAL_PAGES) return;
+type CheckpointRow = { busy: number; log: number; checkpointed: number };
+
+/** A checkpoint that may wait RESTART_WAIT_MS for the writer and readers; true when it got them (`busy` 0). */
+function waiting(mode: 'RESTART' | 'TRUNCATE'): boolean {
+  if (!db) return false;
   db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
   try {
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    const row = db.pragma(`wal_checkpoint(${mode})`, { simple: false }) as CheckpointRow[];
+    return row[0]?.busy === 0;
   } finally {
     db.pragma('busy_timeout = 0');
   }
+}
+
+function checkpoint(): void {
+  if (!db) return;
+  const row = db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as CheckpointRow[];
+  if ((row[0]?.log ?? 0) < RESTART_WAL_PAGES) return;
+  waiting('RESTART');
 }
 
 function closeDb(): void {
@@ -86,6 +107,19 @@ const timer = setInterval(() => {
   const commits = Atomics.load(state, COMMITS);
   const rows = Atomics.load(state, ROWS);
   const now = performance.now();
+  if (commits !== polled) {
+    polled = commits;
+    polledAt = now;
+    truncated = false;
+  } else if (!truncated && db && now - polledAt >= IDLE_TRUNCATE_MS) {
+    // Idle: the WAL file (kept at its size by RESTART) is given back; tried again at the next poll when busy.
+    try {
+      truncated = waiting('TRUNCATE');
+    } catch {
+      // Locked: the next poll tries again.
+    }
+    return;
+  }
   if (commits === seen) return;
   const n = (commits - seen) | 0; // the counters wrap at 2^31
   const big = n >= CHECKPOINT_COMMITS && ((rows - seenRows) | 0) >= CHECKPOINT_ROWS;
@@ -119,5 +153,6 @@ parentPort?.on('message', (m: { file?: string; close?: boolean }) => {
     // is never held up behind this connection's busy wait.
     db.pragma('busy_timeout = 0');
     seen = Atomics.load(state, COMMITS) - CHECKPOINT_MAX_COMMITS; // the new file's first round: at the next poll
+    truncated = false;
   }
 });
