@@ -84,7 +84,9 @@ describe('the session page shows the output as the terminal did', { skip: missin
     const s = 'ui-progress-live';
     const agent = startAgent(
       t,
-      ['run', '--session', s, '--', 'sh', '-c', 'for p in 1 2 3 4 5 6 7 8; do printf "\\rstep %d/8" $p; sleep 0.4; done; echo; echo done'],
+      // 20 updates over ~6 s: the browser may start seconds after the command under load (CI saw
+      // only the last two of 8 updates 0.4 s apart).
+      ['run', '--session', s, '--', 'sh', '-c', 'p=1; while [ $p -le 20 ]; do printf "\\rstep %d/20" $p; p=$((p+1)); sleep 0.3; done; echo; echo done'],
       {
         env: { LOGSRV_SERVER: server, LOGSRV_SPOOL: suite.spool() },
       },
@@ -96,7 +98,7 @@ describe('the session page shows the output as the terminal did', { skip: missin
       const l = (await visibleLines(page)).filter((x) => x.startsWith('step '));
       assert.ok(l.length <= 1, `one row for the progress bar, got ${JSON.stringify(l)}`);
       if (l[0]) seen.add(l[0]);
-      if (l[0] === 'step 8/8') break;
+      if (l[0] === 'step 20/20') break;
       await page.waitForTimeout(100);
     }
     assert.ok(seen.size >= 3, `the row was updated live: ${[...seen].join(', ')}`);
