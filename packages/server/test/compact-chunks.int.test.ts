@@ -4,11 +4,12 @@
  * request, then the writer moves to the next day and the chunk thread compacts the day it left.
  * Every page reads the same bytes before and after; each session's chunks are fewer and adjacent;
  * the watermark is kept. A compaction stopped halfway leaves the old file as it was, and the next
- * start compacts it and removes what the stopped one left.
+ * start compacts it and removes what the stopped one left. One whose file was replaced meanwhile
+ * (its day archived and restored) leaves the new file alone.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -166,6 +167,28 @@ test('a compaction stopped halfway leaves the file as it was; the next start com
     assert.equal(existsSync(c.tmp), false);
     assert.equal(hash(file), was, 'the old file as it was');
     assert.equal(isCompacted(file), false);
+
+    // The day archived and restored while it was compacted: another file (another inode) is at
+    // the path, open in WAL mode. The compaction of the old one puts nothing in its place and
+    // leaves its WAL alone.
+    const replaced = new ChunkCompactor(file);
+    assert.equal(replaced.step(1024), false);
+    const restoredCopy = join(dataDir, 'restored.sess.db');
+    copyFileSync(file, restoredCopy);
+    renameSync(restoredCopy, file);
+    const user = new Database(file);
+    try {
+      user.pragma('journal_mode = WAL');
+      user.prepare('SELECT count(*) FROM chunks').get(); // its -wal and -shm now exist and are in use
+      while (!replaced.step());
+      assert.equal(replaced.finish(), false, 'not put in place');
+      assert.equal(existsSync(replaced.tmp), false, 'its new file removed');
+      assert.ok(existsSync(`${file}-wal`) && existsSync(`${file}-shm`), "the restored file's WAL is left alone");
+      assert.equal(isCompacted(file), false, 'the restored file is the one at the path');
+    } finally {
+      user.close();
+    }
+    assert.equal(hash(file), was, 'the restored file as it was');
 
     // As if killed: a temporary file stays behind. The next start removes it, and compacts the
     // day once the writer has moved on.

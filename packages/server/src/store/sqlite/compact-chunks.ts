@@ -77,6 +77,8 @@ export class ChunkCompactor {
   readonly tmp: string;
   private readonly src: Database.Database;
   private readonly dst: Database.Database;
+  /** The old file's inode: a file at `path` with another one (the day archived, then restored) is not ours to replace. */
+  private readonly ino: number;
   private readonly rows: IterableIterator<[string, number, number, Buffer, Buffer]>;
   private readonly insert: Database.Statement;
   private merged: Merged | null = null;
@@ -89,6 +91,7 @@ export class ChunkCompactor {
   constructor(readonly path: string) {
     this.tmp = join(dirname(path), `${TMP_PREFIX}${basename(path)}.${process.pid}.${Date.now()}.tmp`);
     this.src = new Database(path, { fileMustExist: true });
+    this.ino = statSync(path).ino;
     try {
       this.src.pragma('busy_timeout = 5000');
       this.dst = new Database(this.tmp);
@@ -173,10 +176,16 @@ export class ChunkCompactor {
 
   /**
    * After the last step: the index, the watermark and the layout mark, a check against the old
-   * file, then the new file in its place. The old file must not have been written meanwhile.
+   * file, then the new file in its place; true when it is. The old file must not have been written
+   * meanwhile. False, and nothing at `path` touched, when the old file is no longer there (its day
+   * archived meanwhile, perhaps restored: the file there now is another one, with its own WAL).
    */
-  finish(): void {
+  finish(): boolean {
     if (!this.done) throw new Error('compaction finished before its last step');
+    if (statSync(this.path, { throwIfNoEntry: false })?.ino !== this.ino) {
+      this.abandon();
+      return false;
+    }
     const built = this.src.prepare('SELECT built FROM chunk_state WHERE id = 1').pluck().get() as number;
     const chunks = this.src.prepare('SELECT count(*) FROM chunks').pluck().get() as number;
     // Its WAL is removed below: what it holds goes into the file first (the thread that wrote it has left it).
@@ -198,6 +207,7 @@ export class ChunkCompactor {
     removeDb(this.path, ['-wal', '-shm']);
     renameSync(this.tmp, this.path);
     syncFile(dirname(this.path));
+    return true;
   }
 
   /** Stops and removes the new file; the old one is left as it was. */
@@ -218,7 +228,7 @@ export function compactChunkFile(path: string): void {
   const c = new ChunkCompactor(path);
   try {
     while (!c.step());
-    c.finish();
+    if (!c.finish()) throw new Error(`${path} was replaced while it was compacted`);
   } catch (err) {
     c.abandon();
     throw err;
@@ -273,10 +283,11 @@ export class Compactions {
     try {
       a ??= this.start();
       if (a?.c.step()) {
-        a.c.finish();
+        const placed = a.c.finish();
         this.active = null;
-        // Archived while it was compacted: the day file is gone, its chunk file goes too.
-        if (statSync(dayFile(this.dataDir, a.day), { throwIfNoEntry: false }) === undefined) removeDb(a.c.path);
+        // Archived while it was compacted (the chunk file it read is gone: nothing was put in its
+        // place), or right after the check: the day file is gone, its chunk file goes too.
+        if (placed && statSync(dayFile(this.dataDir, a.day), { throwIfNoEntry: false }) === undefined) removeDb(a.c.path);
       }
     } catch (err) {
       this.active = null;
