@@ -29,6 +29,24 @@ function rowsInMainFile(dir: string, file: string): number {
   }
 }
 
+/**
+ * A store without index or chunk threads: a step of theirs starved by a busy machine holds its
+ * read snapshot, and a checkpoint copies nothing past it, nor restarts the WAL (their own tests
+ * cover them). `commit(rows)` appends that many events to one day, the n-th (from 0) `text(n)`.
+ */
+function storeWithoutFollowers(dir: string, text: (n: number) => string) {
+  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal', searchIndex: false, sessionChunks: false });
+  const ms = Date.UTC(2026, 0, 2, 3, 4, 5);
+  let n = 0;
+  const commit = (rows: number) =>
+    store.append({
+      events: Array.from({ length: rows }, () => ev('s', text(n++), { key: 'stdout' })),
+      ms: new Float64Array(rows).fill(ms + n),
+      seq: new Float64Array(rows).map((_, k) => k),
+    });
+  return { store, commit, committed: () => n };
+}
+
 test('committed events are checkpointed into the day file by the checkpoint thread, and close leaves no WAL', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'logsrv-ckpt-'));
   const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
@@ -66,17 +84,7 @@ test('small commits are checkpointed rarely (each full checkpoint makes the next
   timeout: 60_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'logsrv-ckpt-'));
-  // No index or chunk thread: a step of theirs starved by a busy machine holds its read snapshot,
-  // and a PASSIVE checkpoint copies nothing past it (their own tests cover them).
-  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal', searchIndex: false, sessionChunks: false });
-  const ms = Date.UTC(2026, 0, 2, 3, 4, 5);
-  let i = 0;
-  const commit = (rows: number) =>
-    store.append({
-      events: Array.from({ length: rows }, () => ev('s', `line ${i++}`, { key: 'stdout' })),
-      ms: new Float64Array(rows).fill(ms + i),
-      seq: new Float64Array(rows).map((_, k) => k),
-    });
+  const { store, commit, committed } = storeWithoutFollowers(dir, (n) => `line ${n}`);
   try {
     await commit(1);
     const file = readdirSync(dir).find((f) => f.startsWith('events-') && f.endsWith('.db')) as string;
@@ -99,7 +107,7 @@ test('small commits are checkpointed rarely (each full checkpoint makes the next
       await sleep(100);
       n = rowsInMainFile(dir, file);
     }
-    assert.ok(n >= due, `big commits checkpointed: ${n} of ${i} rows in the file, ${due} at least`);
+    assert.ok(n >= due, `big commits checkpointed: ${n} of ${committed()} rows in the file, ${due} at least`);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -128,17 +136,8 @@ test('under sustained writes the WAL is bounded and written over from its start,
   timeout: 120_000,
 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'logsrv-ckpt-'));
-  // No index or chunk thread: their read snapshots may hold a restart back (see above).
-  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal', searchIndex: false, sessionChunks: false });
-  const ms = Date.UTC(2026, 0, 2, 3, 4, 5);
   const value = 'x'.repeat(1000);
-  let i = 0;
-  const commit = (rows: number) =>
-    store.append({
-      events: Array.from({ length: rows }, () => ev('s', `${i++} ${value}`, { key: 'stdout' })),
-      ms: new Float64Array(rows).fill(ms + i),
-      seq: new Float64Array(rows).map((_, k) => k),
-    });
+  const { store, commit, committed } = storeWithoutFollowers(dir, (n) => `${n} ${value}`);
   const RESTART_BYTES = 8192 * 4096; // RESTART_WAL_PAGES
   try {
     await commit(1);
@@ -183,7 +182,7 @@ test('under sustained writes the WAL is bounded and written over from its start,
   }
   try {
     const db = new Database(join(dir, readdirSync(dir).find((f) => f.startsWith('events-') && f.endsWith('.db')) as string), { readonly: true });
-    assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, i, 'every committed row is stored');
+    assert.equal((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, committed(), 'every committed row is stored');
     db.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -51,7 +51,7 @@ const CHECKPOINT_COMMITS = 64;
 const CHECKPOINT_ROWS = 4096;
 const CHECKPOINT_MAX_COMMITS = 1024;
 const CHECKPOINT_MAX_MS = 10_000;
-/** WAL pages (4 KiB each) past which the WAL is made to start over (and its file cut back): 32 MiB. */
+/** WAL pages (4 KiB each) past which the WAL is made to start over (its file kept, see IDLE_TRUNCATE_MS): 32 MiB. */
 const RESTART_WAL_PAGES = 8192;
 /** Longest wait of a RESTART (or TRUNCATE) checkpoint for the writer's lock and for readers, so the writer's longest stall by it. */
 const RESTART_WAIT_MS = 50;
@@ -75,7 +75,7 @@ let truncated = true;
 type CheckpointRow = { busy: number; log: number; checkpointed: number };
 
 /** A checkpoint that may wait RESTART_WAIT_MS for the writer and readers; true when it got them (`busy` 0). */
-function waiting(mode: 'RESTART' | 'TRUNCATE'): boolean {
+function checkpointWaiting(mode: 'RESTART' | 'TRUNCATE'): boolean {
   if (!db) return false;
   db.pragma(`busy_timeout = ${RESTART_WAIT_MS}`);
   try {
@@ -90,7 +90,7 @@ function checkpoint(): void {
   if (!db) return;
   const row = db.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as CheckpointRow[];
   if ((row[0]?.log ?? 0) < RESTART_WAL_PAGES) return;
-  waiting('RESTART');
+  checkpointWaiting('RESTART');
 }
 
 function closeDb(): void {
@@ -114,7 +114,7 @@ const timer = setInterval(() => {
   } else if (!truncated && db && now - polledAt >= IDLE_TRUNCATE_MS) {
     // Idle: the WAL file (kept at its size by RESTART) is given back; tried again at the next poll when busy.
     try {
-      truncated = waiting('TRUNCATE');
+      truncated = checkpointWaiting('TRUNCATE');
     } catch {
       // Locked: the next poll tries again.
     }

@@ -114,9 +114,16 @@ export class ChunkCompactor {
     }
   }
 
-  /** Copies about `maxBytes` of JSON into the new file; true when every chunk is copied. */
+  /**
+   * Copies about `maxBytes` of JSON into the new file; true when there is nothing more to copy:
+   * every chunk is, or the old file is no longer at `path` ({@link finish} then puts nothing in place).
+   */
   step(maxBytes = COMPACT_STEP_BYTES): boolean {
     if (this.done) return true;
+    if (this.replaced()) {
+      this.done = true;
+      return true;
+    }
     let copied = 0;
     this.dst.exec('BEGIN');
     try {
@@ -182,7 +189,7 @@ export class ChunkCompactor {
    */
   finish(): boolean {
     if (!this.done) throw new Error('compaction finished before its last step');
-    if (statSync(this.path, { throwIfNoEntry: false })?.ino !== this.ino) {
+    if (this.replaced()) {
       this.abandon();
       return false;
     }
@@ -208,6 +215,11 @@ export class ChunkCompactor {
     renameSync(this.tmp, this.path);
     syncFile(dirname(this.path));
     return true;
+  }
+
+  /** Whether the file at `path` is gone or another one than the file read (the day archived, perhaps restored). */
+  private replaced(): boolean {
+    return statSync(this.path, { throwIfNoEntry: false })?.ino !== this.ino;
   }
 
   /** Stops and removes the new file; the old one is left as it was. */
