@@ -54,6 +54,12 @@ export interface FollowDaysOptions<F extends DayFollower> {
   idle?(): boolean;
   /** At close, after the last day is caught up: stops the idle work. */
   onClose?(): void;
+  /**
+   * Asked before each step, and each step of the idle work: ms to wait before it, 0 to take it now.
+   * `lag` counts the rows of the followed day not read yet (null for the idle work). Steps taken
+   * at close are not asked.
+   */
+  deferMs?(lag: (() => number) | null): number;
 }
 
 /** Runs the thread: hints, start-up catch-up, and the `close` request. */
@@ -64,7 +70,11 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
   let current: { day: string; f: F } | null = null;
   let scheduled = false;
   let timer: NodeJS.Timeout | null = null;
+  /** Set while the next step waits for {@link FollowDaysOptions.deferMs}; hints do not cut it short. */
+  let deferred: NodeJS.Timeout | null = null;
   let closed = false;
+  /** The idle work's last step said more remains (or a day was left since): worth a wait. */
+  let idleMore = true;
 
   const want = (day: string): void => {
     if (days.includes(day)) return;
@@ -75,11 +85,24 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
 
   /** Nothing to follow: a step of the idle work, and another pump after it while some remains. */
   const idle = (): void => {
-    if (o.idle?.()) schedule();
+    if (!o.idle || !idleMore || defer(null)) return;
+    idleMore = o.idle();
+    if (idleMore) schedule();
+  };
+
+  /** Waits as `deferMs` says before the next step: true when it does (a pump follows the wait). */
+  const defer = (lag: (() => number) | null): boolean => {
+    const ms = o.deferMs?.(lag) ?? 0;
+    if (ms <= 0 || closed) return false;
+    deferred = setTimeout(() => {
+      deferred = null;
+      schedule();
+    }, ms);
+    return true;
   };
 
   const schedule = (): void => {
-    if (scheduled || closed) return;
+    if (scheduled || closed || deferred !== null) return;
     scheduled = true;
     // setImmediate, not a loop: the writer's hints and `close` are handled between steps.
     setImmediate(pump);
@@ -133,6 +156,13 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
         }
         const f = (current as { f: F }).f;
         const before = f.readTo();
+        if (defer(() => f.committed() - before)) {
+          // What it has buffered still goes out when due, waiting or not; and its progress is
+          // published for the day it follows, even before its first step there.
+          if (o.flushDelayMs?.(f) === 0) flushCurrent();
+          else publish(day, f);
+          return;
+        }
         const after = f.step(o.stepRows);
         publish(day, f);
         if (after > before) {
@@ -149,6 +179,7 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
         leave();
         days.shift();
         o.dayDone?.(day);
+        idleMore = true;
       } catch (err) {
         process.stderr.write(`logsrv: ${o.what} of ${day}: ${(err as Error).message}\n`);
         days.shift();
@@ -196,6 +227,8 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
   serveRequests((req) => {
     if (req.op !== 'close') throw new Error(`unknown op ${req.op}`);
     closed = true;
+    if (deferred !== null) clearTimeout(deferred);
+    deferred = null;
     try {
       if (o.closeCatchUpSteps > 0) catchUpAtClose();
       flushCurrent();

@@ -48,6 +48,12 @@ export interface SqliteStoreOptions {
   sessionChunks?: boolean;
   /** Longest time rendered events wait in the chunk thread before they are written (default CHUNK_FLUSH_MS). */
   sessionChunkFlushMs?: number;
+  /**
+   * When the chunk thread steps aside (session-chunks-worker.ts): the other threads' run-queue wait
+   * ratio that counts as contended (default CONTENDED_WAIT_RATIO; 0 always, Infinity never), and
+   * the rows it may leave unread meanwhile (default CHUNK_DEFER_MAX_LAG_ROWS). For tests.
+   */
+  sessionChunkDefer?: { waitRatio?: number; maxLagRows?: number };
 }
 
 /**
@@ -96,7 +102,13 @@ export class SqliteStore implements Store {
     let chunks: { progress: SharedArrayBuffer; port: MessagePort } | null = null;
     if (opts.sessionChunks ?? true) {
       const flushMs = opts.sessionChunkFlushMs ?? CHUNK_FLUSH_MS;
-      const t = startFollower('./session-chunks-worker.js', { dataDir: opts.dataDir, synchronous: opts.synchronous, flushMs });
+      const t = startFollower('./session-chunks-worker.js', {
+        dataDir: opts.dataDir,
+        synchronous: opts.synchronous,
+        flushMs,
+        deferWaitRatio: opts.sessionChunkDefer?.waitRatio,
+        deferMaxLagRows: opts.sessionChunkDefer?.maxLagRows,
+      });
       this.chunker = t.client;
       this.chunkProgress = t.progress;
       chunks = { progress: t.progress.buffer, port: t.port };
