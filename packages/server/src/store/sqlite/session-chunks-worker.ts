@@ -15,7 +15,7 @@
  * threads leave while they wait for each other), so it also steps aside: while the process's other
  * threads queue for a CPU (cpu-contention.ts) it takes no step, up to CHUNK_DEFER_MAX_LAG_ROWS
  * rows unread, and catches up when they stop queuing. Measured on 2 cores, `bench ingest-http`
- * interleaved twice, paired ratios to bare SQLite: 1000 events/request 0.57 / 0.54 → 0.77 / 0.62,
+ * interleaved twice, median ÷ bare SQLite median: 1000 events/request 0.57 / 0.54 → 0.77 / 0.62,
  * 100 events/request 0.42 / 0.40 → 0.53 / 0.48.
  *
  * When it has no rows to follow, it compacts the chunk files of the days it has left complete
