@@ -17,7 +17,7 @@
  * too — a machine saturated by anything is one where derived work should wait.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { currentThreadId } from './thread-priority.js';
+import { currentThreadId, sleepThisThread } from './thread-priority.js';
 
 /**
  * Run-queue wait of the other threads, per unit of wall time, that counts as contended: together
@@ -26,12 +26,12 @@ import { currentThreadId } from './thread-priority.js';
  */
 export const CONTENDED_WAIT_RATIO = 0.1;
 /** Shortest interval between two readings: a reading costs ~0.1–0.3 ms (a file per thread). */
-export const CONTENTION_SAMPLE_MS = 50;
+const CONTENTION_SAMPLE_MS = 50;
 /** A previous reading older than this is not used: a fresh one is taken over CONTENTION_SAMPLE_MS. */
-export const CONTENTION_STALE_MS = 1000;
+const CONTENTION_STALE_MS = 1000;
 
 /** Sum of the run-queue waits (ns) of the process's threads but `skip`, or null when unreadable. */
-export function otherThreadsRunQueueWaitNs(skip: number | null): number | null {
+function otherThreadsRunQueueWaitNs(skip: number | null): number | null {
   let tids: string[];
   try {
     tids = readdirSync('/proc/self/task');
@@ -58,10 +58,7 @@ export class CpuContention {
   private lastAt = performance.now();
   private ratio = 0;
 
-  constructor(
-    private readonly threshold = CONTENDED_WAIT_RATIO,
-    private readonly sampleMs = CONTENTION_SAMPLE_MS,
-  ) {
+  constructor(private readonly threshold = CONTENDED_WAIT_RATIO) {
     this.lastWaitNs = otherThreadsRunQueueWaitNs(this.tid);
   }
 
@@ -72,9 +69,9 @@ export class CpuContention {
 
   /**
    * The other threads' run-queue wait per unit of wall time since the previous reading that was at
-   * least `sampleMs` ago (the last ratio again when called sooner). A previous reading older than
-   * CONTENTION_STALE_MS says little about now: the caller's thread then blocks `sampleMs` for a
-   * fresh one.
+   * least CONTENTION_SAMPLE_MS ago (the last ratio again when called sooner). A previous reading
+   * older than CONTENTION_STALE_MS says little about now: the caller's thread then blocks
+   * CONTENTION_SAMPLE_MS for a fresh one.
    */
   waitRatio(): number {
     if (this.lastWaitNs === null) return 0;
@@ -84,11 +81,11 @@ export class CpuContention {
       if (base === null) return 0;
       this.lastWaitNs = base;
       this.lastAt = now;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, this.sampleMs);
+      sleepThisThread(CONTENTION_SAMPLE_MS);
       now = performance.now();
     }
     const elapsedMs = now - this.lastAt;
-    if (elapsedMs < this.sampleMs) return this.ratio;
+    if (elapsedMs < CONTENTION_SAMPLE_MS) return this.ratio;
     const wait = otherThreadsRunQueueWaitNs(this.tid);
     if (wait === null) return 0;
     // Threads that ended take their waits with them: the sum may go down; that reading counts 0.

@@ -108,9 +108,9 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
     setImmediate(pump);
   };
 
-  const publish = (day: string, f: F): void => {
+  const publish = (day: string, f: F, committed = f.committed()): void => {
     const built = f.watermark();
-    o.progress.indexerAt(dayNumber(day), built, Math.max(0, f.committed() - built));
+    o.progress.indexerAt(dayNumber(day), built, Math.max(0, committed - built));
   };
 
   const clearTimer = (): void => {
@@ -156,11 +156,13 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
         }
         const f = (current as { f: F }).f;
         const before = f.readTo();
-        if (defer(() => f.committed() - before)) {
+        // The day file's last rowid, read at most once here: by the lag when asked, or to publish.
+        let committed: number | undefined;
+        if (defer(() => (committed ??= f.committed()) - before)) {
           // What it has buffered still goes out when due, waiting or not; and its progress is
           // published for the day it follows, even before its first step there.
           if (o.flushDelayMs?.(f) === 0) flushCurrent();
-          else publish(day, f);
+          else publish(day, f, committed);
           return;
         }
         const after = f.step(o.stepRows);

@@ -6,6 +6,7 @@ import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { EventColumns } from '../../batch/index.js';
+import { sleepThisThread } from './thread-priority.js';
 
 const FILE_RE = /^events-(\d{8})\.db$/;
 
@@ -108,7 +109,6 @@ export function applyPragmas(db: Database.Database, synchronous: 'normal' | 'ful
 
 /** How long a write waits for a lock held by another connection (a checkpoint, an archive, a restore). */
 export const BUSY_TIMEOUT_MS = 5000;
-const napCell = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Runs a write transaction, again while it fails with SQLITE_BUSY, for up to BUSY_TIMEOUT_MS of
@@ -125,7 +125,7 @@ export function retryBusy<T>(write: () => T): T {
       return write();
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || performance.now() >= deadline) throw err;
-      Atomics.wait(napCell, 0, 0, 2);
+      sleepThisThread(2);
     }
   }
 }

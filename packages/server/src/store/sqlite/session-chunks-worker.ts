@@ -51,7 +51,7 @@ const CONTENDED_WAIT_MS = 100;
 /**
  * Rows the thread may leave unread while it steps aside: past them it takes its steps whatever the
  * contention (at nice 19), so a sustained overload cannot leave a day's sessions unchunked until
- * the day ends. ~8 s of ingest at the 2-core reference machine's rate; session pages read those
+ * the day ends. ~30 s of ingest at the 2-core reference machine's rate; session pages read those
  * rows from the day file meanwhile.
  */
 export const CHUNK_DEFER_MAX_LAG_ROWS = 4_000_000;

@@ -1,10 +1,17 @@
 /**
  * Lowering the priority of the calling thread (Linux): for threads whose work is derived data that
  * nobody waits for (the session chunk thread), so that on a busy machine they take only the CPU
- * that ingest and reads leave over instead of a share of it.
+ * that ingest and reads leave over instead of a share of it. And a worker's blocking sleep.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
+
+const napCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** Blocks the calling thread for `ms` (a worker's own wait; never on the main thread). */
+export function sleepThisThread(ms: number): void {
+  Atomics.wait(napCell, 0, 0, ms);
+}
 
 /** The kernel's id of the calling thread (`/proc/thread-self` → `<pid>/task/<tid>`), or null off Linux. */
 export function currentThreadId(): number | null {
