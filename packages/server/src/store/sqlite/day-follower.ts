@@ -158,7 +158,11 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
         const before = f.readTo();
         // The day file's last rowid, read at most once here: by the lag when asked, or to publish.
         let committed: number | undefined;
-        if (defer(() => (committed ??= f.committed()) - before)) {
+        const lag = (): number => {
+          committed ??= f.committed();
+          return committed - before;
+        };
+        if (defer(lag)) {
           // What it has buffered still goes out when due, waiting or not; and its progress is
           // published for the day it follows, even before its first step there.
           if (o.flushDelayMs?.(f) === 0) flushCurrent();
