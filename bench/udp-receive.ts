@@ -164,7 +164,7 @@ export const udpReceive: Benchmark = {
             format,
             syslogSession: SYSLOG_SESSION,
             transport,
-            reader: envChoice('BENCH_UDP_READER', ['auto', 'dgram']),
+            reader: envChoice<'auto' | 'dgram'>('BENCH_UDP_READER', ['auto', 'dgram']),
           });
           const ours = await newThreads(() => udp.start());
           const floor = await newThreads(() => FloorReceiver.start());
