@@ -145,7 +145,7 @@ export const agentOverhead: Benchmark = {
         `Verified after stop: ${fmt(stored)} rows stored = ${ctx.reps} runs × (${fmt(lines)} lines + step.start + step.exit).`,
         'Until the server catches up, the agent keeps lines beyond 4 MiB in its spool file (on disk), so memory stays flat while the command runs at full speed.',
       ],
-      params: { lines, lineBytes, reps: ctx.reps, spool: 'temp dir', server: 'node bin/logsrv serve, default options, --log-level warn' },
+      params: { lines, lineBytes, reps: ctx.reps, secondsPerRep: null, spool: 'temp dir', server: 'node bin/logsrv serve, default options, --log-level warn' },
     };
   },
 };

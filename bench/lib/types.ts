@@ -61,7 +61,8 @@ export interface ResultFile extends BenchReport {
   node: string;
   machine: string;
   commit: string;
-  seconds: number;
+  /** Length of one repetition: BENCH_SECONDS, the benchmark's own, or null when a repetition runs its workload to the end. */
+  seconds: number | null;
   reps: number;
   /** 1-, 5- and 15-minute load averages when the run started: this machine is shared. */
   loadAverage: number[];
