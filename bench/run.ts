@@ -54,6 +54,7 @@ const BENCHMARKS: Benchmark[] = [
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = dirname(benchDir);
+const resultsDir = join(benchDir, 'results');
 
 function usage(): string {
   return `usage: npm run bench [name ...]\nbenchmarks:\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(14)} ${b.description}`).join('\n')}\n`;
@@ -83,7 +84,6 @@ async function main(): Promise<number> {
   // The machine is shared and noisy: a median needs at least three samples.
   const reps = Math.max(3, Math.round(positiveNumber('BENCH_REPS', 3)));
   const ctx: BenchContext = { seconds, reps, repoRoot, log: (m) => process.stdout.write(`${m}\n`) };
-  const resultsDir = join(benchDir, 'results');
   let failed = 0;
 
   if (selected.length > 1) {
@@ -141,7 +141,7 @@ async function main(): Promise<number> {
 /** Regenerates bench/RESULTS.md from every result file. */
 function writeResultsDoc(): void {
   const doc = join(benchDir, 'RESULTS.md');
-  writeFileSync(doc, renderResultsDoc(readResults(join(benchDir, 'results'))));
+  writeFileSync(doc, renderResultsDoc(readResults(resultsDir)));
   // Formatted as the lint expects (aligned table columns), so a regenerated file can be committed as is.
   const fmtRun = spawnSync(process.execPath, [join(repoRoot, 'node_modules/@biomejs/biome/bin/biome'), 'format', '--write', doc], { stdio: 'ignore' });
   if (fmtRun.status !== 0) process.stdout.write(`  (could not format ${doc}: run npm run format)\n`);
