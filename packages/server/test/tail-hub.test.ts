@@ -2,7 +2,9 @@
  * The live hub's delivery timing for a small hub: a commit's frames are written to the tail's
  * socket inside the commit feed's listener while flushes are cheap, and on the same turn of the
  * event loop (before any timer) after a costly one (a big batch), which used to push the next
- * commits onto a paced timer.
+ * commits onto a paced timer. And a large hub's pacing: the wait after a costly flush is short
+ * while the thread has nothing else to do, and twice the flush's cost while other work keeps the
+ * thread busy.
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -13,11 +15,21 @@ import { LocalCommitFeed } from '../src/queue/commit-feed.ts';
 import { TailHub } from '../src/tail/hub.ts';
 import { ev } from './contract/events.ts';
 
-/** Just what TailClient uses of a live, unchunked SSE response; the socket keeps what is written. */
-function fakeResponse(): { res: ServerResponse; written: () => string } {
+/** Keeps the thread busy for `ms` (a socket write's cost, or other work). */
+function spin(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/**
+ * Just what TailClient uses of a live, unchunked SSE response; the socket keeps what is written.
+ * `onWrite` runs at each socket write (to give it a cost, or to time it).
+ */
+function fakeResponse(onWrite?: (b: Buffer | string) => void): { res: ServerResponse; written: () => string } {
   const chunks: Buffer[] = [];
   const socket = Object.assign(new EventEmitter(), {
     write(b: Buffer | string) {
+      onWrite?.(b);
       chunks.push(Buffer.from(b));
       return true;
     },
@@ -80,4 +92,63 @@ test('a hub with few clients writes a commit to the socket at once, and on the s
   } finally {
     await hub.close();
   }
+});
+
+/**
+ * A hub of 400 clients (above the unpaced size) whose socket writes cost 0.1 ms each: a flush
+ * costs ~40 ms. Commit 0 warms up; then, after the thread either idled or worked for 100 ms,
+ * commit 1 is flushed, and commit 2, emitted the moment commit 1 reached every socket, waits for
+ * the pacing. Returns commit 1's flush time and the wait between the two flushes (last write of
+ * one to first write of the next).
+ */
+async function pacedGap(otherWorkMs: number): Promise<{ cost: number; gap: number }> {
+  const feed = new LocalCommitFeed();
+  const hub = new TailHub({ maxClients: 1000, clientBufferBytes: 64 * 1024 * 1024, heartbeatMs: 3_600_000, lastId: null, feed });
+  const times = new Map<number, number[]>(); // commit → time of each socket write
+  const clients = 400;
+  try {
+    for (let i = 0; i < clients; i++) {
+      const { res } = fakeResponse((b) => {
+        spin(0.1);
+        const k = Number(/"value":"line (\d+) /.exec(b.toString())?.[1]);
+        const list = times.get(k) ?? [];
+        list.push(performance.now());
+        times.set(k, list);
+      });
+      hub.attach({ session: 's' }, res, 'now').client.goLive(null);
+    }
+    const reached = async (k: number) => {
+      while ((times.get(k)?.length ?? 0) < clients) await new Promise((r) => setImmediate(r));
+    };
+    commit(feed, 's', 0, 1);
+    await reached(0);
+    if (otherWorkMs > 0) spin(otherWorkMs);
+    else await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 100)); // past the warm-up flush's own wait
+    commit(feed, 's', 1, 1);
+    await reached(1);
+    commit(feed, 's', 2, 1);
+    await reached(2);
+    const one = times.get(1) as number[];
+    const two = times.get(2) as number[];
+    return { cost: (one.at(-1) as number) - (one[0] as number), gap: (two[0] as number) - (one.at(-1) as number) };
+  } finally {
+    await hub.close();
+  }
+}
+
+test('a large hub flushes again soon after a costly flush while the thread has nothing else to do', async () => {
+  const { cost, gap } = await pacedGap(0);
+  // Fan-out may take 85 % of an idle thread: a wait of ~0.18 × the flush's cost (the pacing
+  // of a thread with other work waits 2×).
+  assert.ok(cost >= 35, `the flush took ${cost} ms`);
+  assert.ok(gap < cost, `waited ${gap.toFixed(1)} ms after a flush of ${cost.toFixed(1)} ms on an idle thread`);
+});
+
+test('a large hub leaves two thirds of the thread to other work that keeps it busy', async () => {
+  // 100 ms of other work before commit 1, in a cycle of ~240 ms: well over the 30 % at which the
+  // hub's share falls to a third.
+  const { cost, gap } = await pacedGap(100);
+  assert.ok(cost >= 35, `the flush took ${cost} ms`);
+  assert.ok(gap >= 1.9 * cost, `waited ${gap.toFixed(1)} ms after a flush of ${cost.toFixed(1)} ms on a busy thread`);
 });

@@ -44,13 +44,20 @@ export interface TailHubOptions {
 /**
  * Flush pacing. A flush costs roughly one socket write per client; with thousands of clients
  * and a commit per request, flushing every commit would spend the thread on writes. After a
- * flush that kept the thread busy C ms the next one waits C × FANOUT_GAP_FACTOR ms, coalescing
- * the commits in between into one write per client — fan-out takes at most ~1/(1+factor) of the
- * thread, and a hub with few clients (C ≈ µs) still flushes on the next turn of the event loop.
+ * flush that kept the thread busy C ms the next one waits C × (1 − s) / s ms, coalescing the
+ * commits in between into one write per client, so that fan-out takes at most a share s of the
+ * thread; a hub with few clients (C ≈ µs) still flushes on the next turn of the event loop.
+ *
+ * The share follows the thread's other work, measured over the last flush cycle (event-loop
+ * utilization minus the flush's own time): FANOUT_SHARE_MAX of the thread when it has nothing else
+ * to do, falling in proportion to FANOUT_SHARE_MIN (a gap of 2C) once other work (ingest above all:
+ * ~40 % of this thread under bulk ingest) takes FANOUT_OTHER_FULL of it.
  * The wait is not capped: a cap lets a slow flush (a starved CPU makes each write dear) take the
  * whole thread, and then ingest itself — what every tail is waiting for — stalls.
  */
-const FANOUT_GAP_FACTOR = 2;
+const FANOUT_SHARE_MAX = 0.85;
+const FANOUT_SHARE_MIN = 1 / 3;
+const FANOUT_OTHER_FULL = 0.3;
 /**
  * A write to a socket costs ~10–15 µs of this thread on the reference machine whatever its size
  * (mostly the kernel's: one TCP segment, one wake-up of the reader), so what bounds fan-out is
@@ -60,11 +67,14 @@ const FANOUT_GAP_FACTOR = 2;
  */
 const FANOUT_WRITES_PER_SECOND = 50_000;
 /**
- * A flush to more clients than this is written in slices of this many sockets (~25 ms), a turn
- * of the event loop apart, so ingest (and the commits every tail waits for) goes on between
- * slices instead of waiting ~150 ms for 10,000 writes. The pacing above counts the slices' time.
+ * A flush to more clients than this is written in slices of this many sockets (~6 ms at ~12 µs a
+ * write), a turn of the event loop apart, so ingest (and the commits every tail waits for) goes on
+ * between slices instead of waiting ~150 ms for 10,000 writes. The pacing above counts the slices'
+ * time. Slices of 2048 made a request that came during a flush wait ~25 ms: with fan-out taking
+ * up to 85 % of an otherwise idle thread, `bench tail-fanout`'s ticker round trip p50 was 25–56 ms
+ * instead of 10–12 ms with 512.
  */
-const FANOUT_SLICE_CLIENTS = 2048;
+const FANOUT_SLICE_CLIENTS = 512;
 /**
  * A hub with at most INLINE_FLUSH_CLIENTS clients whose last flush took less than INLINE_FLUSH_MS
  * flushes a commit inside the feed listener, at once: the frames reach the sockets before the
@@ -138,6 +148,10 @@ export class TailHub implements ClientOwner {
   private lastFlushStart = 0;
   private lastFlushEnd = 0;
   private lastFlushCost = 0;
+  /** The wait after the last flush, per ms of its cost: (1 − share) / share. */
+  private gapFactor = (1 - FANOUT_SHARE_MIN) / FANOUT_SHARE_MIN;
+  /** The thread's event-loop utilization when the last flush ended. */
+  private lastElu = performance.eventLoopUtilization();
   /** The flush being written in slices, if any. */
   private pass: Pass | null = null;
   private passImmediate: NodeJS.Immediate | null = null;
@@ -272,7 +286,7 @@ export class TailHub implements ClientOwner {
 
   /** When the next flush may start: after the gap its last flush earned, and within the write budget. */
   private nextFlushAt(): number {
-    return Math.max(this.lastFlushEnd + this.lastFlushCost * FANOUT_GAP_FACTOR, this.lastFlushStart + (this.clients.size * 1000) / FANOUT_WRITES_PER_SECOND);
+    return Math.max(this.lastFlushEnd + this.lastFlushCost * this.gapFactor, this.lastFlushStart + (this.clients.size * 1000) / FANOUT_WRITES_PER_SECOND);
   }
 
   /** `unpaced`: a small hub (see INLINE_FLUSH_CLIENTS) flushes on this turn, never on a timer. */
@@ -386,6 +400,14 @@ export class TailHub implements ClientOwner {
   private flushed(commits: Commit[], busy: number): void {
     const t1 = performance.now();
     for (const c of commits) this.metrics.commitToTail.observe((t1 - c.at) / 1000);
+    // The thread's other work since the last flush ended: its active time, less this flush's.
+    const elu = performance.eventLoopUtilization();
+    const cycle = performance.eventLoopUtilization(elu, this.lastElu);
+    this.lastElu = elu;
+    const wall = cycle.active + cycle.idle;
+    const other = wall > 0 ? Math.max(0, cycle.active - busy) / wall : 1;
+    const share = FANOUT_SHARE_MAX - (FANOUT_SHARE_MAX - FANOUT_SHARE_MIN) * Math.min(1, other / FANOUT_OTHER_FULL);
+    this.gapFactor = (1 - share) / share;
     this.lastFlushEnd = t1;
     this.lastFlushCost = busy;
     if (this.pending.length > 0 && !this.closed) this.schedule(this.small);
