@@ -153,6 +153,8 @@ export class TailHub implements ClientOwner {
   private lastFlushStart = 0;
   private lastFlushEnd = 0;
   private lastFlushCost = 0;
+  /** Fan-out's share of this thread as of the last flush (see FANOUT_SHARE_MAX). */
+  private share = FANOUT_SHARE_MIN;
   /** The wait after the last flush, per ms of its cost: (1 − share) / share. */
   private gapFactor = (1 - FANOUT_SHARE_MIN) / FANOUT_SHARE_MIN;
   /** The thread's event-loop utilization when the last flush ended. */
@@ -182,6 +184,11 @@ export class TailHub implements ClientOwner {
 
   get clientCount(): number {
     return this.clients.size;
+  }
+
+  /** The share of this thread fan-out may take, as set by the last flush (for diagnostics and tests). */
+  get fanoutShare(): number {
+    return this.share;
   }
 
   /** The newest id committed as far as this thread has been told. */
@@ -412,6 +419,7 @@ export class TailHub implements ClientOwner {
     const wall = cycle.active + cycle.idle;
     const other = wall > 0 ? Math.max(0, cycle.active - busy) / wall : 1;
     const share = FANOUT_SHARE_MAX - (FANOUT_SHARE_MAX - FANOUT_SHARE_MIN) * Math.min(1, other / FANOUT_OTHER_FULL);
+    this.share = share;
     this.gapFactor = (1 - share) / share;
     this.lastFlushEnd = t1;
     this.lastFlushCost = busy;
