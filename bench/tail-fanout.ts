@@ -190,6 +190,33 @@ function postLine(url: string, line: string): Promise<void> {
 }
 
 /**
+ * Ends `session` at `url` and waits for every client's result (asking for them after 30 s); throws
+ * unless every client got every one of the `sent` ticker events, the session.end event and `end`.
+ */
+async function endAndCollect(
+  url: string,
+  session: string,
+  c: ReturnType<typeof startClients>,
+  total: number,
+  sent: number,
+  who: string,
+): Promise<WorkerResult[]> {
+  await postLine(url, `{"session":"${session}","key":"session.end","value":0}`);
+  const timer = setTimeout(() => {
+    for (const p of c.procs) p.send({ type: 'report' });
+  }, 30_000);
+  const results = await c.results;
+  clearTimeout(timer);
+  const ended = results.reduce((a, r) => a + r.ended, 0);
+  const minEvents = Math.min(...results.map((r) => r.minEvents));
+  const maxEvents = Math.max(...results.map((r) => r.maxEvents));
+  if (ended !== total || minEvents !== sent + 1 || maxEvents !== sent + 1) {
+    throw new Error(`${who}: delivery incomplete: ${ended}/${total} clients got end; events per client ${minEvents}..${maxEvents}, sent ${sent}`);
+  }
+  return results;
+}
+
+/**
  * Phase 5: the same clients and ticker against the bare fan-out server for `ms`; every client must
  * get every event and the end, as from logsrv. Returns the delivery quantiles and the CPU split.
  */
@@ -211,18 +238,7 @@ async function bareFanout(ctx: BenchContext, total: number, ms: number, rep: num
     await sleep(ms);
     const cpu1 = cpuNow(bare.pid as number, c.procs);
     const sent = await ticker.stop();
-    await postLine(url, `{"session":"${session}","key":"session.end","value":0}`);
-    const timer = setTimeout(() => {
-      for (const p of c.procs) p.send({ type: 'report' });
-    }, 30_000);
-    const results = await c.results;
-    clearTimeout(timer);
-    const ended = results.reduce((a, r) => a + r.ended, 0);
-    const minEvents = Math.min(...results.map((r) => r.minEvents));
-    const maxEvents = Math.max(...results.map((r) => r.maxEvents));
-    if (ended !== total || minEvents !== sent + 1 || maxEvents !== sent + 1) {
-      throw new Error(`bare fan-out: delivery incomplete: ${ended}/${total} clients got end; events per client ${minEvents}..${maxEvents}, sent ${sent}`);
-    }
+    const results = await endAndCollect(url, session, c, total, sent, 'bare fan-out');
     const lat = results.flatMap((r) => r.latencies.q ?? []);
     return { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), cpu: cpuShare(cpu0, cpu1) };
   } finally {
@@ -326,21 +342,9 @@ export const tailFanout: Benchmark = {
         );
         const sent = await ticker.stop();
         // 4. End the session: every client gets `end` and reports.
-        await postLine(server.url, `{"session":"${session}","key":"session.end","value":0}`);
-        ctx.log(`  rep ${rep + 1}: session ended; collecting`);
-        const timer = setTimeout(() => {
-          for (const p of c.procs) p.send({ type: 'report' });
-        }, 30_000);
-        const results = await c.results;
-        clearTimeout(timer);
+        ctx.log(`  rep ${rep + 1}: ending the session; collecting`);
+        const results = await endAndCollect(server.url, session, c, total, sent, 'logsrv');
         clearInterval(sampler);
-        const ended = results.reduce((a, r) => a + r.ended, 0);
-        const minEvents = Math.min(...results.map((r) => r.minEvents));
-        const maxEvents = Math.max(...results.map((r) => r.maxEvents));
-        // Every ticker event, and the session.end event itself.
-        if (ended !== total || minEvents !== sent + 1 || maxEvents !== sent + 1) {
-          throw new Error(`delivery incomplete: ${ended}/${total} clients got end; events per client ${minEvents}..${maxEvents}, sent ${sent}`);
-        }
         const quiet = results.flatMap((r) => r.latencies.q ?? []);
         const loaded = results.flatMap((r) => r.latencies.l ?? []);
         m.rtt50.push(quantile(ticker.rtt.q ?? [], 0.5));
