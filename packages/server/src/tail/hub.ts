@@ -155,8 +155,6 @@ export class TailHub implements ClientOwner {
   private lastFlushCost = 0;
   /** Fan-out's share of this thread as of the last flush (see FANOUT_SHARE_MAX). */
   private share = FANOUT_SHARE_MIN;
-  /** The wait after the last flush, per ms of its cost: (1 − share) / share. */
-  private gapFactor = (1 - FANOUT_SHARE_MIN) / FANOUT_SHARE_MIN;
   /** The thread's event-loop utilization when the last flush ended. */
   private lastElu = performance.eventLoopUtilization();
   /** The flush being written in slices, if any. */
@@ -298,7 +296,10 @@ export class TailHub implements ClientOwner {
 
   /** When the next flush may start: after the gap its last flush earned, and within the write budget. */
   private nextFlushAt(): number {
-    return Math.max(this.lastFlushEnd + this.lastFlushCost * this.gapFactor, this.lastFlushStart + (this.clients.size * 1000) / FANOUT_WRITES_PER_SECOND);
+    return Math.max(
+      this.lastFlushEnd + (this.lastFlushCost * (1 - this.share)) / this.share,
+      this.lastFlushStart + (this.clients.size * 1000) / FANOUT_WRITES_PER_SECOND,
+    );
   }
 
   /** `unpaced`: a small hub (see INLINE_FLUSH_CLIENTS) flushes on this turn, never on a timer. */
@@ -420,7 +421,6 @@ export class TailHub implements ClientOwner {
     const other = wall > 0 ? Math.max(0, cycle.active - busy) / wall : 1;
     const share = FANOUT_SHARE_MAX - (FANOUT_SHARE_MAX - FANOUT_SHARE_MIN) * Math.min(1, other / FANOUT_OTHER_FULL);
     this.share = share;
-    this.gapFactor = (1 - share) / share;
     this.lastFlushEnd = t1;
     this.lastFlushCost = busy;
     if (this.pending.length > 0 && !this.closed) this.schedule(this.small);
