@@ -223,6 +223,42 @@ test('a day file with its index inside (day schema 3) is searched, and new rows 
   }
 });
 
+test('chunks of an index file merge their segments 8 at a time, and stay exact after many small steps', T, async () => {
+  const now = Date.UTC(2026, 5, 14, 9);
+  const day = '20260614';
+  const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-ixmerge-'));
+  try {
+    const srv = await startTestServer({ searchChunkRows: 500 }, { dataDir, clock: () => now });
+    const sent: ReturnType<typeof batch> = [];
+    try {
+      // One commit per request, and the index waited for after each: a segment per step.
+      for (let b = 0; b < 60; b++) {
+        const events = batch(sent.length, 1 + (b % 20), 200 + b);
+        await send(srv.url, events);
+        sent.push(...events);
+        await waitIndexed(srv.url);
+      }
+      await checkSearches(srv.url, sent, 'after 60 steps');
+    } finally {
+      await srv.close();
+    }
+    const db = new Database(join(dataDir, `events-${day}.fts.db`), { readonly: true });
+    try {
+      const chunks = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'").pluck().all() as string[]).filter(
+        (n) => /^events_fts_\d+$/.test(n),
+      );
+      assert.equal(chunks.length, Math.ceil(sent.length / 500), `chunks of 500 rows for ${sent.length} rows: ${chunks.join(' ')}`);
+      for (const c of chunks) {
+        assert.equal(db.prepare(`SELECT v FROM ${c}_config WHERE k = 'automerge'`).pluck().get(), 8, `${c}: automerge`);
+      }
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('the writer holds back when the index lags by more than --search-index-max-lag-rows', T, async () => {
   const srv = await startTestServer({ searchIndexMaxLagRows: 1000, maxBatchEvents: 2000 }, { clock: () => Date.UTC(2026, 5, 13) });
   try {

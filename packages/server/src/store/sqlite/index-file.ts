@@ -8,7 +8,8 @@
  * Layout: the same chunks as the in-file index of day schema 3 (day-index.ts: one FTS5 table per
  * `--search-chunk-rows` rows, named by the first rowid it holds), but contentless (`content = ''`:
  * the text stays in the day file only; a match is joined to its row by rowid) and without per-row
- * sizes (`columnsize = 0`: nothing here ranks). `index_state.indexed` is the watermark: every row
+ * sizes (`columnsize = 0`: nothing here ranks); chunks made since merge their segments 8 at a time
+ * ({@link INDEX_AUTOMERGE}; older ones keep FTS5's 4, and both are read alike). `index_state.indexed` is the watermark: every row
  * of the day up to that rowid is indexed, none after it. It is written in the same transaction as
  * the index rows, so after kill -9 the index resumes from it and catches up from the day file.
  *
@@ -30,6 +31,16 @@ export const INDEX_STEP_ROWS = 50_000;
 const INDEX_CACHE_KIB = -4000;
 /** Default bound of the index lag (`--search-index-max-lag-rows`): past it the writer waits. */
 export const INDEX_MAX_LAG_ROWS = 100_000;
+/**
+ * FTS5's `automerge` for the chunks of an index file: a level's segments are merged into one of the
+ * next level once it has this many (FTS5's default is 4). Each step of the index thread writes a
+ * segment, and every merge writes its rows again: merging 8 at a time writes each row fewer times.
+ * Measured on a 262,144-row chunk of the ingest benchmark's values, in steps of 2,000 rows: 18 %
+ * less CPU per row (4.13 against 5.04 µs, medians of 5 interleaved runs), 25–33 % fewer
+ * instructions (callgrind), the same file size and the same time to find a word (16 would save a
+ * little more, but left the file 70 % larger and lookups 1.5× slower).
+ */
+export const INDEX_AUTOMERGE = 8;
 
 export function indexFile(dataDir: string, day: string): string {
   return join(dataDir, `events-${day}.fts.db`);
@@ -38,6 +49,11 @@ export function indexFile(dataDir: string, day: string): string {
 /** The contentless FTS5 table of the chunk whose first row is `start`. */
 export function fileIndexSchema(start: number): string {
   return `CREATE VIRTUAL TABLE IF NOT EXISTS events_fts_${start} USING fts5 (value, content = '', columnsize = 0, tokenize = '${TOKENIZER}')`;
+}
+
+/** Sets {@link INDEX_AUTOMERGE} for chunk `start` (kept in the chunk's own config table). */
+function chunkConfigSql(start: number): string {
+  return `INSERT INTO events_fts_${start} (events_fts_${start}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE})`;
 }
 
 const STATE_SCHEMA = `
@@ -132,6 +148,7 @@ export class IndexFollower {
         if (start === undefined || lo >= start + this.chunkRows) {
           start = lo;
           this.db.exec(fileIndexSchema(start));
+          this.db.exec(chunkConfigSql(start));
           this.starts.push(start);
         }
         const hi = Math.min(last, start + this.chunkRows - 1);
