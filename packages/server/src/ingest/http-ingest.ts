@@ -1,8 +1,9 @@
 /**
  * `POST /v1/events` (SPEC §2, contract). One JSON event, a JSON array, or NDJSON; gzip accepted.
- * NDJSON is processed as it arrives: valid events are published in batches and the body is not
- * read further until the batch is committed, so memory is bounded by the batch, not the body.
- * The response is sent only after every accepted event is committed.
+ * NDJSON is processed as it arrives: valid events are published in batches, and while one batch
+ * commits the next is read and parsed; the body is not read further until the batch before it is
+ * committed, so memory is bounded by two batches, not the body. The response is sent only after
+ * every accepted event is committed.
  */
 
 import { isUtf8 } from 'node:buffer';
@@ -97,10 +98,17 @@ class IngestRun {
     return this.batch.length >= this.o.requestBatchEvents || this.batchBytes >= 1024 * 1024;
   }
 
+  /** The batch handed to the queue and not committed yet; it settles without throwing (see {@link failure}). */
+  private inFlight: Promise<void> | null = null;
+  /** Why the batch in flight failed, once it has. */
+  private failure: { err: unknown } | null = null;
+
   /**
-   * Publishes the batch and waits for its commit. The first batch of a request fails fast with
-   * 503 when the queue is full (nothing of the request is stored yet, so a retry is safe); later
-   * batches of a stream wait for room, up to `queueWaitMs`.
+   * Hands the batch to the queue once the one before it is committed, and returns without waiting
+   * for this one: its commit overlaps reading and parsing the next batch of the body (one request
+   * — an agent's — used to leave the writer idle while its next batch was parsed, and the parser
+   * idle during each commit). So at most one batch is in flight and one filling, and a batch is
+   * never published after one that failed. {@link settle} waits for the last.
    */
   async flush(): Promise<void> {
     if (this.batch.length === 0) return;
@@ -108,6 +116,38 @@ class IngestRun {
     const bytes = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
+    await this.settle();
+    this.inFlight = this.publish(events, bytes).catch((err: unknown) => {
+      this.failure = { err };
+    });
+  }
+
+  /** Waits for the batch in flight; throws its failure. */
+  async settle(): Promise<void> {
+    const p = this.inFlight;
+    if (p) {
+      await p;
+      this.inFlight = null;
+    }
+    if (this.failure) throw this.failure.err;
+  }
+
+  /**
+   * The request ends with `err` (a body too large, a broken stream): the batch in flight is
+   * waited for first, so the response counts what was committed. A failure of that batch came
+   * earlier in the body, so it is the one thrown.
+   */
+  async fail(err: unknown): Promise<never> {
+    await this.settle();
+    throw err;
+  }
+
+  /**
+   * Publishes the batch and waits for its commit. The first batch of a request fails fast with
+   * 503 when the queue is full (nothing of the request is stored yet, so a retry is safe); later
+   * batches of a stream wait for room, up to `queueWaitMs`.
+   */
+  private async publish(events: NormalizedEvent[], bytes: number): Promise<void> {
     const deadline = Date.now() + this.o.queueWaitMs;
     let duplicates = 0;
     for (;;) {
@@ -188,13 +228,18 @@ async function ingestNdjson(run: IngestRun, stream: Readable, o: HttpIngestOptio
     if (t.length === 0 || t.trim().length === 0) return; // blank lines count for numbering only
     run.add(index, acceptLine(t, o.resolveSession), t.length);
   });
-  for await (const chunk of chunks(stream, o.maxBodyBytes, '--max-body-bytes')) {
-    splitter.push(chunk);
-    if (run.full()) await run.flush();
+  try {
+    for await (const chunk of chunks(stream, o.maxBodyBytes, '--max-body-bytes')) {
+      splitter.push(chunk);
+      if (run.full()) await run.flush();
+    }
+  } catch (err) {
+    await run.fail(err);
   }
   splitter.end();
   o.metrics.received.inc({ transport: 'http' }, splitter.lines);
   await run.flush();
+  await run.settle();
 }
 
 async function ingestJson(run: IngestRun, stream: Readable, o: HttpIngestOptions): Promise<void> {
@@ -236,6 +281,7 @@ async function ingestJson(run: IngestRun, stream: Readable, o: HttpIngestOptions
     if (run.full()) await run.flush();
   }
   await run.flush();
+  await run.settle();
 }
 
 export function registerHttpIngest(app: FastifyInstance, o: HttpIngestOptions): void {
