@@ -84,6 +84,12 @@ function watermark(path: string): number {
   }
 }
 
+/** The index chunk tables (`events_fts_<first rowid>`) of a file, without FTS5's own tables. */
+function chunkTables(db: Database.Database): string[] {
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'").pluck().all() as string[];
+  return names.filter((n) => /^events_fts_\d+$/.test(n));
+}
+
 function lastRowid(path: string): number {
   const db = new Database(path, { readonly: true });
   try {
@@ -213,9 +219,7 @@ test('a day file with its index inside (day schema 3) is searched, and new rows 
     }
     assert.deepEqual(dayFiles(dataDir), [`events-${day}.db`], 'no index file for a day whose index is inside');
     const check = new Database(join(dataDir, `events-${day}.db`), { readonly: true });
-    const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'").pluck().all() as string[]).filter(
-      (n) => /^events_fts_\d+$/.test(n),
-    );
+    const tables = chunkTables(check);
     assert.deepEqual(tables.sort(), ['events_fts_1', 'events_fts_111', 'events_fts_51'], 'the writer went on filling chunks inside the file');
     check.close();
   } finally {
@@ -244,9 +248,7 @@ test('chunks of an index file merge their segments 8 at a time, and stay exact a
     }
     const db = new Database(join(dataDir, `events-${day}.fts.db`), { readonly: true });
     try {
-      const chunks = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'events_fts_[0-9]*'").pluck().all() as string[]).filter(
-        (n) => /^events_fts_\d+$/.test(n),
-      );
+      const chunks = chunkTables(db);
       assert.equal(chunks.length, Math.ceil(sent.length / 500), `chunks of 500 rows for ${sent.length} rows: ${chunks.join(' ')}`);
       for (const c of chunks) {
         assert.equal(db.prepare(`SELECT v FROM ${c}_config WHERE k = 'automerge'`).pluck().get(), 8, `${c}: automerge`);
