@@ -8,10 +8,11 @@
  * Layout: the same chunks as the in-file index of day schema 3 (day-index.ts: one FTS5 table per
  * `--search-chunk-rows` rows, named by the first rowid it holds), but contentless (`content = ''`:
  * the text stays in the day file only; a match is joined to its row by rowid) and without per-row
- * sizes (`columnsize = 0`: nothing here ranks); chunks made since merge their segments 8 at a time
- * ({@link INDEX_AUTOMERGE}; older ones keep FTS5's 4, and both are read alike). `index_state.indexed` is the watermark: every row
- * of the day up to that rowid is indexed, none after it. It is written in the same transaction as
- * the index rows, so after kill -9 the index resumes from it and catches up from the day file.
+ * sizes (`columnsize = 0`: nothing here ranks); chunks made since 2026-12-06 merge their segments
+ * 8 at a time ({@link INDEX_AUTOMERGE}; older ones keep FTS5's 4, and both are read alike).
+ * `index_state.indexed` is the watermark: every row of the day up to that rowid is indexed, none
+ * after it. It is written in the same transaction as the index rows, so after kill -9 the index
+ * resumes from it and catches up from the day file.
  *
  * Contract for readers (read-events.ts): rows ≤ watermark through FTS5, rows after it by checking
  * them with the matcher (search/text-query.ts) — the same answer, whatever the lag. The writer
@@ -37,8 +38,9 @@ export const INDEX_MAX_LAG_ROWS = 100_000;
  * segment, and every merge writes its rows again: merging 8 at a time writes each row fewer times.
  * Measured on a 262,144-row chunk of the ingest benchmark's values, in steps of 2,000 rows: 18 %
  * less CPU per row (4.13 against 5.04 µs, medians of 5 interleaved runs), 25–33 % fewer
- * instructions (callgrind), the same file size and the same time to find a word (16 would save a
- * little more, but left the file 70 % larger and lookups 1.5× slower).
+ * instructions (callgrind) and the same file size. Cost: more segments to look a word up in; in
+ * `bench query` (10M events) a rare word's p50 went from 2.7–3.0 to 3.2–4.3 ms (16 would save a
+ * little more CPU, but left the file 70 % larger and a chunk's lookups 1.5× slower).
  */
 export const INDEX_AUTOMERGE = 8;
 
