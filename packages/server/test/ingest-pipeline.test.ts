@@ -12,20 +12,12 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { registerHttpIngest } from '../src/ingest/http-ingest.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 import { MemoryQueue } from '../src/queue/memory-queue.ts';
+import { until } from './helpers.ts';
 
 const line = (i: number) => `${JSON.stringify({ session: 'pipe', key: 'out', value: `line ${i}` })}\n`;
 
 async function rejectedSoFar(metrics: Metrics): Promise<number> {
   return (await metrics.rejected.get()).values.reduce((n, v) => n + v.value, 0);
-}
-
-/** Polls `check` every 5 ms until it holds; fails with `what` after 5 s. */
-async function eventually(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const until = Date.now() + 5000;
-  while (!(await check())) {
-    assert.ok(Date.now() < until, what);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('a streamed request whose batches commit one at a time', () => {
@@ -87,7 +79,7 @@ describe('a streamed request whose batches commit one at a time', () => {
     assert.equal(first?.events.length, 2);
     // Written only now that batch 1 is in the queue: two more events and a broken line.
     req.write(`${line(2)}${line(3)}{broken\n`);
-    await eventually(async () => (await rejectedSoFar(metrics)) === 1, 'the body was not read on while its first batch waited for its commit');
+    await until('the body to be read on while its first batch waits for its commit', async () => (await rejectedSoFar(metrics)) === 1, 5000);
     assert.equal(queue.depth, 0, 'the second batch was published before the first was committed');
     await queue.ack(first as NonNullable<typeof first>, undefined);
     const second = await queue.take(100);
@@ -111,7 +103,7 @@ describe('a streamed request whose batches commit one at a time', () => {
     req.write(line(0) + line(1));
     const first = await queue.take(100);
     req.write(`${line(2)}${line(3)}{broken\n`);
-    await eventually(async () => (await rejectedSoFar(metrics)) === 1, 'the body was not read on while its first batch waited for its commit');
+    await until('the body to be read on while its first batch waits for its commit', async () => (await rejectedSoFar(metrics)) === 1, 5000);
     await queue.fail(first as NonNullable<typeof first>, new Error('the disk broke'));
     const { status, body } = await answer;
     assert.equal(status, 500, JSON.stringify(body));

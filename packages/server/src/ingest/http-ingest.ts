@@ -22,6 +22,7 @@ import type { Queue } from '../queue/queue.js';
 import type { BlockedSources } from '../reports/blocked-sources.js';
 import type { Accepted, SessionResolver } from './accept.js';
 import { acceptLine, acceptValue, isRejection } from './accept.js';
+import { publishWaiting } from './shipper-ingest.js';
 import { LineSplitter } from './split-lines.js';
 
 export interface HttpIngestOptions {
@@ -148,18 +149,7 @@ class IngestRun {
    * batches of a stream wait for room, up to `queueWaitMs`.
    */
   private async publish(events: NormalizedEvent[], bytes: number): Promise<void> {
-    const deadline = Date.now() + this.o.queueWaitMs;
-    let duplicates = 0;
-    for (;;) {
-      try {
-        duplicates = (await this.o.queue.publish(events, bytes)).duplicates?.length ?? 0;
-        break;
-      } catch (err) {
-        const full = err instanceof LogsrvError && err.code === 'LOGSRV_ERR_QUEUE_FULL';
-        if (!full || this.accepted === 0 || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    const duplicates = await publishWaiting(this.o.queue, events, bytes, this.accepted === 0 ? 0 : this.o.queueWaitMs);
     // A duplicate (its `(producer, seq)` was already committed) counts as accepted: it is stored, once.
     this.accepted += events.length;
     this.charge?.(events.length);

@@ -48,14 +48,10 @@ export function indexFile(dataDir: string, day: string): string {
   return join(dataDir, `events-${day}.fts.db`);
 }
 
-/** The contentless FTS5 table of the chunk whose first row is `start`. */
+/** The contentless FTS5 table of the chunk whose first row is `start`, with {@link INDEX_AUTOMERGE} (kept in the chunk's own config table). */
 export function fileIndexSchema(start: number): string {
-  return `CREATE VIRTUAL TABLE IF NOT EXISTS events_fts_${start} USING fts5 (value, content = '', columnsize = 0, tokenize = '${TOKENIZER}')`;
-}
-
-/** Sets {@link INDEX_AUTOMERGE} for chunk `start` (kept in the chunk's own config table). */
-function chunkConfigSql(start: number): string {
-  return `INSERT INTO events_fts_${start} (events_fts_${start}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE})`;
+  return `CREATE VIRTUAL TABLE IF NOT EXISTS events_fts_${start} USING fts5 (value, content = '', columnsize = 0, tokenize = '${TOKENIZER}');
+    INSERT INTO events_fts_${start} (events_fts_${start}, rank) VALUES ('automerge', ${INDEX_AUTOMERGE});`;
 }
 
 const STATE_SCHEMA = `
@@ -150,7 +146,6 @@ export class IndexFollower {
         if (start === undefined || lo >= start + this.chunkRows) {
           start = lo;
           this.db.exec(fileIndexSchema(start));
-          this.db.exec(chunkConfigSql(start));
           this.starts.push(start);
         }
         const hi = Math.min(last, start + this.chunkRows - 1);
