@@ -20,7 +20,8 @@
  * BENCH_UDP_SEARCH_INDEX (`on` by default; `off` runs the server with `--search-index off`, so the
  * writer thread does about half the work per event and the receive side's share shows),
  * BENCH_UDP_READER (`auto` by default: the native recvmmsg reader where built; `dgram` runs the server
- * with `--udp-reader dgram`, node:dgram's one datagram per callback, for a before/after).
+ * with `--udp-reader dgram`, node:dgram's one datagram per callback, for a before/after),
+ * BENCH_CPU_PROF=DIR (run the server with --cpu-prof, a profile per thread written to DIR).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -233,6 +234,7 @@ async function runRate(v: Variant, ctx: BenchContext, senders: UdpSenders, rsysl
       repoRoot: ctx.repoRoot,
       dataDir,
       args: ['--log-level', 'warn', '--udp-recv-buffer-bytes', String(recvBuffer), ...serverKnobArgs(), ...v.serverArgs],
+      nodeArgs: process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [],
     });
     const srv = server;
     let port = 0;
