@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import fc from 'fast-check';
-import { MAX_CHUNK_CHARS, packEvents, unpackEvents, unpackToColumns } from '../src/batch/columns.ts';
+import { concatPacked, MAX_CHUNK_CHARS, packEvents, unpackEvents, unpackToColumns } from '../src/batch/columns.ts';
+import { packedBatch } from '../src/batch/identified.ts';
 
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
@@ -87,3 +88,41 @@ test('an empty batch packs to nothing', () => {
   assert.deepEqual(p.text, []);
   assert.deepEqual(unpackEvents(p), []);
 });
+
+test('packed batches joined unpack to their events one after the other, whatever chunks each was cut into', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.array(eventArb, { maxLength: 8 }), fc.integer({ min: 1, max: 40 })), { minLength: 1, maxLength: 5 }), (parts) => {
+      const joined = concatPacked(parts.map(([events, maxChunkChars]) => structuredClone(packEvents(events, maxChunkChars))));
+      const all = parts.flatMap(([events]) => events);
+      assert.equal(joined.n, all.length);
+      assert.deepEqual(unpackEvents(structuredClone(joined)), all);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('a packed batch makes its event objects once, on first read', () => {
+  const events = [eventOf('a'), eventOf('b')];
+  const b = packedBatch(packEvents(events), new Float64Array([1, 1]), new Float64Array([0, 1]));
+  const first = b.events;
+  assert.deepEqual(first, events);
+  assert.equal(b.events, first, 'the same array on every read');
+});
+
+function eventOf(value: string): NormalizedEvent {
+  return {
+    session: 's',
+    key: 'k',
+    value,
+    vjson: 0,
+    ts: null,
+    component: null,
+    user: null,
+    terminal: null,
+    step: null,
+    level: null,
+    attrs: null,
+    producer: null,
+    pseq: null,
+  };
+}

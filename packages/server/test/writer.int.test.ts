@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import type { CommitNotice } from '@logsrv/server';
 import { MemoryQueue, SqliteStore, Writer } from '@logsrv/server';
+import { packEvents } from '../src/batch/columns.ts';
 import { ev as base } from './contract/events.ts';
 
 /** An event of session `s`; with `pseq`, from producer `p`. */
@@ -46,6 +47,47 @@ test('a group commit of two entries: ids from the queue, duplicates per entry, t
     assert.deepEqual(
       page.events.map((e) => `${e.id} ${e.value}`),
       ['1000-5 a0', '1000-7 a2', '1000-9 b1', '1000-10 b2'],
+    );
+    queue.close();
+    await writer.drained();
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('entries published packed (as the UDP receive thread hands them over) are committed as they came, objects made only when read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
+  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+  try {
+    const queue = new MemoryQueue({ maxEvents: 1000, maxBytes: 1 << 20, lastId: null, clock: () => 2000 });
+    const seen: CommitNotice[] = [];
+    queue.feed.subscribe((n) => seen.push(n));
+    const writer = new Writer(queue, store, { maxBatchEvents: 100 });
+    // Round 1: two packed entries, one transaction; a text chunk boundary inside the first.
+    const r1 = [queue.publish(packEvents([ev('p0'), ev('p1')], 3), 2), queue.publish(packEvents([ev('q0')]), 1)];
+    writer.start();
+    assert.deepEqual(await Promise.all(r1), [{}, {}]);
+    const first = (seen[0] as CommitNotice).stored;
+    assert.ok(first.packed, 'two packed entries taken together stay packed');
+    assert.equal(first.packed.n, 3);
+    assert.deepEqual(
+      first.events.map((e) => e.value),
+      ['p0', 'p1', 'q0'],
+    );
+    // Round 2: packed and objects in one transaction, with a duplicate in the packed entry.
+    const r2 = [queue.publish(packEvents([ev('d0', 7), ev('d1', 7)]), 2), queue.publish([ev('o0')], 1)];
+    assert.deepEqual(await Promise.all(r2), [{ duplicates: [1] }, {}]);
+    const second = (seen[1] as CommitNotice).stored;
+    assert.equal(second.packed, undefined, 'a batch that mixes both forms is made of objects');
+    assert.deepEqual(
+      second.events.map((e) => e.value),
+      ['d0', 'o0'],
+    );
+    const page = await store.readSession({ session: 's', after: null, limit: 10 });
+    assert.deepEqual(
+      page.events.map((e) => `${e.id} ${e.value} ${e.producer ?? '-'}`),
+      ['2000-0 p0 -', '2000-1 p1 -', '2000-2 q0 -', '2000-3 d0 p', '2000-5 o0 -'],
     );
     queue.close();
     await writer.drained();

@@ -158,6 +158,33 @@ export function unpackToColumns(p: PackedEvents): EventColumns {
   return { n, session, key, value, vjson: p.vjson, ts, component, user, terminal, step, level, attrs, producer, pseq };
 }
 
+/** Whether a batch is packed (else it is event objects). */
+export function isPacked(b: NormalizedEvent[] | PackedEvents): b is PackedEvents {
+  return !Array.isArray(b);
+}
+
+/** Packed batches one after the other, as one: their chunks of text are kept as they are. */
+export function concatPacked(parts: PackedEvents[]): PackedEvents {
+  if (parts.length === 1) return parts[0] as PackedEvents;
+  let n = 0;
+  for (const p of parts) n += p.n;
+  const lens = new Int32Array(n * NF);
+  const vjson = new Uint8Array(n);
+  const ts = new Float64Array(n);
+  const pseq = new Float64Array(n);
+  const text: string[] = [];
+  let at = 0;
+  for (const p of parts) {
+    lens.set(p.lens, at * NF);
+    vjson.set(p.vjson, at);
+    ts.set(p.ts, at);
+    pseq.set(p.pseq, at);
+    for (const t of p.text) text.push(t);
+    at += p.n;
+  }
+  return { n, text, lens, vjson, ts, pseq };
+}
+
 /** Unpacks into event objects (the queue's form). */
 export function unpackEvents(p: PackedEvents): NormalizedEvent[] {
   return fromColumns(unpackToColumns(p));

@@ -1,4 +1,5 @@
 import type { EventId, NormalizedEvent } from '@logsrv/protocol';
+import { type PackedEvents, unpackEvents } from './columns.js';
 
 /**
  * Events with the ids their queue gave them when it accepted them: `events[i]` has id
@@ -10,6 +11,30 @@ export interface IdentifiedBatch {
   events: NormalizedEvent[];
   ms: Float64Array;
   seq: Float64Array;
+  /**
+   * The same events packed, when the batch arrived packed (the UDP receive thread hands its
+   * batches over so): a store that sends batches to a thread of its own sends this one as it is,
+   * and `events` is only made, once, if something reads it. Count events with `ms.length`.
+   */
+  packed?: PackedEvents;
+}
+
+/**
+ * A batch that arrived packed: its event objects are made on first read of `events`. Without a
+ * live tail or a duplicate to leave out, nothing reads them on the way to the SQLite store, which
+ * spares the main thread an object per event (and their garbage collection) and a second packing.
+ */
+export function packedBatch(packed: PackedEvents, ms: Float64Array, seq: Float64Array): IdentifiedBatch {
+  let events: NormalizedEvent[] | undefined;
+  return {
+    get events() {
+      events ??= unpackEvents(packed);
+      return events;
+    },
+    ms,
+    seq,
+    packed,
+  };
 }
 
 /** Id of event `i` of a batch. */
@@ -20,18 +45,19 @@ export function idAt(b: IdentifiedBatch, i: number): EventId {
 /** The batch without the events at `skip` (ascending indices); the batch itself when none. */
 export function without(b: IdentifiedBatch, skip: readonly number[] | undefined): IdentifiedBatch {
   if (skip === undefined || skip.length === 0) return b;
-  const n = b.events.length - skip.length;
+  const n = b.ms.length - skip.length;
   const events: NormalizedEvent[] = new Array(n);
   const ms = new Float64Array(n);
   const seq = new Float64Array(n);
   let next = 0;
   let k = 0;
-  for (let i = 0; i < b.events.length; i++) {
+  const all = b.events;
+  for (let i = 0; i < all.length; i++) {
     if (skip[next] === i) {
       next++;
       continue;
     }
-    events[k] = b.events[i] as NormalizedEvent;
+    events[k] = all[i] as NormalizedEvent;
     ms[k] = b.ms[i] as number;
     seq[k] = b.seq[i] as number;
     k++;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { LogsrvError } from '@logsrv/protocol';
-import { unpackEvents } from '../batch/index.js';
+import { type PackedEvents, unpackEvents } from '../batch/index.js';
 import type { Metrics } from '../metrics.js';
 import type { Queue } from '../queue/queue.js';
 import type { BlockedSources } from '../reports/blocked-sources.js';
@@ -195,10 +195,15 @@ export class UdpIngest {
     if (!m.packed) return;
     // Taken: from here the queue bounds memory, and the receive thread may hand over more.
     this.worker?.postMessage({ type: 'ack', events: m.packed.n } satisfies ToUdpWorker);
-    let events = unpackEvents(m.packed);
-    if (m.unresolved.length > 0) events = this.resolve(events, m.unresolved);
-    if (events.length === 0) return;
-    const n = events.length;
+    // Kept packed when every event has its session: the main thread then makes no object per
+    // event, and the SQLite store hands the batch to its writer thread as it came.
+    let events: NormalizedEvent[] | PackedEvents = m.packed;
+    let n = m.packed.n;
+    if (m.unresolved.length > 0) {
+      events = this.resolve(unpackEvents(m.packed), m.unresolved);
+      n = events.length;
+      if (n === 0) return;
+    }
     const p = o.queue.publish(events, m.bytes).then(
       (c) => metrics.accepted.inc({ transport: this.transport }, n - (c.duplicates?.length ?? 0)),
       (err: unknown) => {

@@ -1,6 +1,6 @@
 import type { EventId, NormalizedEvent } from '@logsrv/protocol';
 import { formatBytes, LogsrvError } from '@logsrv/protocol';
-import { IdClock, without } from '../batch/index.js';
+import { concatPacked, IdClock, isPacked, type PackedEvents, packedBatch, unpackEvents, without } from '../batch/index.js';
 import type { CommitNotice } from './commit-feed.js';
 import { LocalCommitFeed } from './commit-feed.js';
 import { Fifo } from './fifo.js';
@@ -19,7 +19,9 @@ export interface MemoryQueueOptions {
 
 interface Entry {
   id: string;
-  events: NormalizedEvent[];
+  /** The events as published: objects, or packed (kept so, see IdentifiedBatch.packed). */
+  events: NormalizedEvent[] | PackedEvents;
+  n: number;
   ms: Float64Array;
   seq: Float64Array;
   bytes: number;
@@ -60,9 +62,10 @@ export class MemoryQueue implements Queue {
     return this.events;
   }
 
-  publish(events: NormalizedEvent[], bytes: number): Promise<Accepted> {
+  publish(events: NormalizedEvent[] | PackedEvents, bytes: number): Promise<Accepted> {
     if (this.closed) return Promise.reject(new LogsrvError('LOGSRV_ERR_SHUTTING_DOWN'));
-    if (this.events > 0 && (this.events + events.length > this.opts.maxEvents || this.bytes + bytes > this.opts.maxBytes)) {
+    const n = isPacked(events) ? events.n : events.length;
+    if (this.events > 0 && (this.events + n > this.opts.maxEvents || this.bytes + bytes > this.opts.maxBytes)) {
       return Promise.reject(
         new LogsrvError(
           'LOGSRV_ERR_QUEUE_FULL',
@@ -70,14 +73,13 @@ export class MemoryQueue implements Queue {
         ),
       );
     }
-    const n = events.length;
     const ms = new Float64Array(n);
     const seq = new Float64Array(n);
     this.ids.assign(ms, seq, 0, n);
     const id = String(this.nextEntry++);
     return new Promise<Accepted>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.entries.push({ id, events, ms, seq, bytes });
+      this.entries.push({ id, events, n, ms, seq, bytes });
       this.events += n;
       this.bytes += bytes;
       const w = this.waiter;
@@ -96,11 +98,11 @@ export class MemoryQueue implements Queue {
     const taken: Entry[] = [];
     let n = 0;
     for (let e = this.entries.peek(); e !== undefined; e = this.entries.peek()) {
-      if (taken.length > 0 && n + e.events.length > maxEvents) break;
+      if (taken.length > 0 && n + e.n > maxEvents) break;
       taken.push(e);
       this.entries.shift();
-      n += e.events.length;
-      this.events -= e.events.length;
+      n += e.n;
+      this.events -= e.n;
       this.bytes -= e.bytes;
     }
     return join(taken, n);
@@ -151,22 +153,28 @@ export class MemoryQueue implements Queue {
   };
 }
 
-/** Whole entries as one batch; a single entry is handed over without copying. */
+/**
+ * Whole entries as one batch; a single entry is handed over without copying. Entries that all came
+ * packed stay packed (their event objects made only if read); else every entry becomes objects.
+ */
 function join(taken: Entry[], n: number): TakenBatch {
-  const refs: EntryRef[] = taken.map((e) => ({ id: e.id, count: e.events.length, shard: 0 }));
-  if (taken.length === 1) {
-    const e = taken[0] as Entry;
-    return { events: e.events, ms: e.ms, seq: e.seq, entries: refs };
+  const entries: EntryRef[] = taken.map((e) => ({ id: e.id, count: e.n, shard: 0 }));
+  const one = taken.length === 1 ? (taken[0] as Entry) : null;
+  const ms = one ? one.ms : new Float64Array(n);
+  const seq = one ? one.seq : new Float64Array(n);
+  if (!one) {
+    let at = 0;
+    for (const e of taken) {
+      ms.set(e.ms, at);
+      seq.set(e.seq, at);
+      at += e.n;
+    }
   }
+  if (taken.every((e) => isPacked(e.events))) {
+    return Object.assign(packedBatch(concatPacked(taken.map((e) => e.events as PackedEvents)), ms, seq), { entries });
+  }
+  if (one) return { events: one.events as NormalizedEvent[], ms, seq, entries };
   const events: NormalizedEvent[] = [];
-  const ms = new Float64Array(n);
-  const seq = new Float64Array(n);
-  let at = 0;
-  for (const e of taken) {
-    for (const ev of e.events) events.push(ev);
-    ms.set(e.ms, at);
-    seq.set(e.seq, at);
-    at += e.events.length;
-  }
-  return { events, ms, seq, entries: refs };
+  for (const e of taken) for (const ev of isPacked(e.events) ? unpackEvents(e.events) : e.events) events.push(ev);
+  return { events, ms, seq, entries };
 }

@@ -15,7 +15,7 @@
  *   already stored.
  */
 import type { NormalizedEvent } from '@logsrv/protocol';
-import type { IdentifiedBatch } from '../batch/index.js';
+import type { IdentifiedBatch, PackedEvents } from '../batch/index.js';
 
 /** What a publisher learns once its events are committed. */
 export interface Accepted {
@@ -42,7 +42,8 @@ export interface TakenBatch extends IdentifiedBatch {
 }
 
 export interface Queue {
-  publish(events: NormalizedEvent[], bytes: number): Promise<Accepted>;
+  /** `events` may come packed (the UDP receive thread's batches): a queue in this process keeps them so (IdentifiedBatch.packed). */
+  publish(events: NormalizedEvent[] | PackedEvents, bytes: number): Promise<Accepted>;
   /** Writer side: waits for entries, then returns whole entries holding up to `maxEvents` events (at least one entry). Null once closed and drained. */
   take(maxEvents: number): Promise<TakenBatch | null>;
   /**

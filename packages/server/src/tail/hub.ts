@@ -197,7 +197,7 @@ export class TailHub implements ClientOwner {
   /** The feed's listener: runs on this thread in commit order, returns at once. */
   private readonly onCommit = (n: CommitNotice): void => {
     const batch = n.stored;
-    const count = batch.events.length;
+    const count = batch.ms.length; // not events: a packed batch's objects are made only for tails
     if (count === 0 || this.closed) return;
     const last = { ms: batch.ms[count - 1] as number, seq: batch.seq[count - 1] as number };
     this.committed = last;

@@ -68,7 +68,7 @@ export class Writer {
       await this.queue.fail(batch, e);
       return;
     }
-    this.opts.onBatch?.(batch.events.length, (performance.now() - t0) / 1000);
+    this.opts.onBatch?.(batch.ms.length, (performance.now() - t0) / 1000);
     await this.queue.ack(batch, skipped);
   }
 }

@@ -21,6 +21,7 @@
 import { hostname } from 'node:os';
 import type { EventId, NormalizedEvent } from '@logsrv/protocol';
 import { formatBytes, LogsrvError } from '@logsrv/protocol';
+import { isPacked, type PackedEvents, unpackEvents } from '../../batch/index.js';
 import type { CommitListener, CommitNotice } from '../commit-feed.js';
 import type { Accepted, EntryRef, Queue, TakenBatch } from '../queue.js';
 import { compareStreamIds, decodeEvents, encodeEvents, entryIds } from './codec.js';
@@ -179,7 +180,8 @@ export class RedisQueue implements Queue {
     };
   }
 
-  async publish(events: NormalizedEvent[], _bytes: number): Promise<Accepted> {
+  async publish(batch: NormalizedEvent[] | PackedEvents, _bytes: number): Promise<Accepted> {
+    const events = isPacked(batch) ? unpackEvents(batch) : batch;
     if (this.closed) throw new LogsrvError('LOGSRV_ERR_SHUTTING_DOWN');
     const o = this.opts;
     // Split by shard, keeping each part in acceptance order.

@@ -141,7 +141,7 @@ export class SqliteStore implements Store {
   }
 
   append(batch: IdentifiedBatch): Promise<AppendResult> {
-    return this.writer.call<AppendResult>({ op: 'append', events: packEvents(batch.events), ms: batch.ms, seq: batch.seq });
+    return this.writer.call<AppendResult>({ op: 'append', events: batch.packed ?? packEvents(batch.events), ms: batch.ms, seq: batch.seq });
   }
 
   /** Rows of the current day committed but not yet in its full-text index (0 with the index off). */
