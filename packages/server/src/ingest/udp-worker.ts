@@ -25,6 +25,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { NormalizedEvent } from '@logsrv/protocol';
 import { packEvents } from '../batch/index.js';
 import { createMemoryLimiter, type SourceLimiter } from '../limits/rate-limit.js';
+import { nameThisThread } from '../thread-name.js';
 import { acceptLine, acceptValue, isRejection } from './accept.js';
 import { SessionTemplate } from './session-template.js';
 import { parseSyslog } from './syslog/parse-syslog.js';
@@ -33,6 +34,7 @@ import type { ToUdpWorker, UdpBatch, UdpWorkerData } from './udp-messages.js';
 import { ADDR_BYTES, loadNativeUdp, type NativeReader, type NativeUdp } from './udp-native.js';
 
 const o = workerData as UdpWorkerData;
+nameThisThread(o.format === 'syslog' ? 'logsrv-syslog' : 'logsrv-udp');
 const port = parentPort;
 if (!port) throw new Error('udp-worker must run in a worker thread');
 

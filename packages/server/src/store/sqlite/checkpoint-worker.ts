@@ -39,6 +39,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { nameThisThread } from '../../thread-name.js';
+
+nameThisThread('logsrv-ckpt');
 
 /** Indices into the shared state (the writer uses the same). */
 const COMMITS = 0;

@@ -6,8 +6,11 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
+import { nameThisThread } from '../../thread-name.js';
 import { followDays } from './day-follower.js';
 import { INDEX_STEP_ROWS, IndexFollower, IndexProgress, indexFile } from './index-file.js';
+
+nameThisThread('logsrv-index');
 
 interface IndexerData {
   dataDir: string;

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { EventId } from '@logsrv/protocol';
 import { dayOf, isSessionEnd, SESSION_END_KEY, STEP_EXIT_KEY } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
+import { nameThisThread } from '../../thread-name.js';
 import type { ReportWindow } from '../rollups.js';
 import type { TextFormat } from '../row-text.js';
 import { renderPage, sessionTextOptions } from '../row-text.js';
@@ -27,6 +28,8 @@ import { dayFile, listDays, SELECT_COLUMNS } from './schema.js';
 import { chunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests, transferWith } from './worker-rpc.js';
+
+nameThisThread('logsrv-reader');
 
 const { dataDir, slab: slabBuffer } = workerData as { dataDir: string; slab?: SharedArrayBuffer };
 /** Where large page bodies go to the main thread (page-slab.ts), when a slot is free. */

@@ -23,12 +23,15 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
+import { nameThisThread } from '../../thread-name.js';
 import { Compactions } from './compact-chunks.js';
 import { CONTENDED_WAIT_RATIO, CpuContention } from './cpu-contention.js';
 import { followDays } from './day-follower.js';
 import { IndexProgress } from './index-file.js';
 import { CHUNK_STEP_ROWS, chunkFile, SessionChunker } from './session-chunks.js';
 import { niceThisThread } from './thread-priority.js';
+
+nameThisThread('logsrv-chunks');
 
 interface ChunkerData {
   dataDir: string;

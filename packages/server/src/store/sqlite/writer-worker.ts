@@ -9,6 +9,7 @@ import { dayOf } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import type { EventColumns, PackedEvents } from '../../batch/index.js';
 import { unpackToColumns } from '../../batch/index.js';
+import { nameThisThread } from '../../thread-name.js';
 import type { Registration } from '../store.js';
 import { DelayedHint } from './day-follower.js';
 import type { DayIndex } from './day-index.js';
@@ -19,6 +20,8 @@ import { applyPragmas, dayFile, dayNumber, listDays, prepareEventInsert, retryBu
 import { chunkFile, createChunkFile, hasChunkFile } from './session-chunks.js';
 import type { WorkerRequest } from './worker-rpc.js';
 import { serveRequests } from './worker-rpc.js';
+
+nameThisThread('logsrv-writer');
 
 interface WriterData {
   dataDir: string;
