@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ClientProcess, type ClientRunResult } from './lib/client-process.ts';
 import { envNumber } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
-import { type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { SqliteBaseline } from './lib/sqlite-baseline.ts';
 import { fmt, fmtRatio, measurement, median } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
@@ -48,25 +48,20 @@ function delta(a: Map<string, number>, b: Map<string, number>, key: string): num
 }
 
 /**
- * Per-thread CPU of the server over the timed windows, as % of one core: main, busiest other (the
- * writer), rest; and as µs per event accepted in them (on a shared machine, steadier than events/s).
+ * CPU of the server's threads over the timed windows, by the names the server gives them (main,
+ * writer, index, chunks, ...; `node` is Node.js's and V8's own, garbage collection mostly), as %
+ * of one core and as µs per event accepted in them (on a shared machine, steadier than events/s).
  * Work a thread leaves for later (the chunk thread, at nice 19, when starved) counts when it is done:
  * each repetition's line gives the derived files' lag at its end (rows committed, not yet in them).
  */
 function cpuSplit(pid: number, used: Map<number, number>, seconds: number, events: number): string {
-  let main = 0;
-  const others: number[] = [];
-  for (const [tid, ms] of used) {
-    if (tid === pid) main = ms;
-    else others.push(ms);
-  }
-  others.sort((x, y) => y - x);
+  const roles = [...cpuByRole(pid, new Map(), used)].sort((a, b) => b[1] - a[1]);
+  const total = roles.reduce((s, [, ms]) => s + ms, 0);
   const pct = (ms: number) => (ms / 10 / seconds).toFixed(0);
-  const rest = others.slice(1).reduce((s, x) => s + x, 0);
   const us = (ms: number) => ((ms * 1000) / events).toFixed(2);
   return (
-    `server main thread ${pct(main)}%, busiest other thread (the SQLite writer) ${pct(others[0] ?? 0)}%, all other server threads ${pct(rest)}%; ` +
-    `server CPU ${us(main + (others[0] ?? 0) + rest)} µs/event (main ${us(main)}, writer ${us(others[0] ?? 0)}, other threads ${us(rest)})`
+    `server threads ${roles.map(([role, ms]) => `${role} ${pct(ms)}%`).join(', ')}; ` +
+    `server CPU ${us(total)} µs/event (${roles.map(([role, ms]) => `${role} ${us(ms)}`).join(', ')})`
   );
 }
 

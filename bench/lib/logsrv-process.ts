@@ -45,6 +45,32 @@ export function threadCpuMs(pid: number): Map<number, number> {
   return out;
 }
 
+/**
+ * CPU ms per thread role between two readings of {@link threadCpuMs}: `main` for the process's
+ * own thread, else the name the thread gave itself (the server names its threads `logsrv-writer`,
+ * `logsrv-index`, ... see packages/server/src/thread-name.ts); `node` gathers Node.js's and V8's
+ * own threads (garbage collection, the file-system pool).
+ */
+export function cpuByRole(pid: number, before: Map<number, number>, after: Map<number, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [tid, ms1] of after) {
+    const used = ms1 - (before.get(tid) ?? 0);
+    if (used <= 0) continue;
+    let role = 'main';
+    if (tid !== pid) {
+      try {
+        role = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1')
+          .trim()
+          .replace(/^logsrv-/, '');
+      } catch {
+        role = 'ended';
+      }
+    }
+    out.set(role, (out.get(role) ?? 0) + used);
+  }
+  return out;
+}
+
 export interface LogsrvProcess {
   url: string;
   pid: number;
