@@ -357,6 +357,28 @@ describe('session summaries', () => {
     }
   });
 
+  test('every user and component named by the events of a session within one batch finds it, in whatever order they alternate', T, async () => {
+    const srv = await startTestServer();
+    try {
+      // One request, so one transaction: A and B take turns, and a session in between names others.
+      await send(srv.url, [
+        { session: 'alt', key: 'k', value: '1', user: 'ua', component: 'ca' },
+        { session: 'alt', key: 'k', value: '2', user: 'ub', component: 'ca' },
+        { session: 'other', key: 'k', value: '3', user: 'uc', component: 'cc' },
+        { session: 'alt', key: 'k', value: '4', user: 'ua', component: 'cb' },
+        { session: 'alt', key: 'k', value: '5', component: 'ca' },
+        { session: 'alt', key: 'k', value: '6', user: 'ud', component: 'cb' },
+      ]);
+      const names = async (q: Record<string, string>) => (await listAll(srv.url, q)).map((x: any) => x.session);
+      for (const user of ['ua', 'ub', 'ud']) assert.deepEqual(await names({ user }), ['alt'], `user ${user}`);
+      for (const component of ['ca', 'cb']) assert.deepEqual(await names({ component }), ['alt'], `component ${component}`);
+      assert.deepEqual(await names({ user: 'uc' }), ['other']);
+      assert.deepEqual(await names({ component: 'cc' }), ['other']);
+    } finally {
+      await srv.dispose();
+    }
+  });
+
   // Layouts of earlier versions: 0 had no summaries and no index; 1 had one unchunked index; 3 no
   // session runs (session-runs.int.test.ts reads sessions through such files).
   const OLD_LAYOUTS: [string, string][] = [

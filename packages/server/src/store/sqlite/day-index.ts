@@ -298,8 +298,10 @@ interface BatchSession {
   count: number;
   levels: Map<string, number> | null;
   latest: Map<string, number>;
-  /** `field\0value` pairs. */
-  fields: Set<string> | null;
+  /** The values seen of each of SESSION_FIELDS, by its position there. */
+  fields: (Set<string> | undefined)[] | null;
+  /** The value of each field in the session's previous event: a repeat is not looked up again. */
+  lastFields: (string | null | undefined)[];
   /** Its rows' runs of consecutive rowids (session-runs.ts). */
   runs: number[];
 }
@@ -352,7 +354,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         folder?.add(ms, c.component[i] as string | null, c.level[i] as string | null, c.key[i] as string, c.value[i] as string, c.vjson[i] as number);
         let s = sessions.get(session);
         if (s === undefined) {
-          s = { firstMs: ms, firstSeq: seq, lastMs: ms, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null, runs: [] };
+          s = { firstMs: ms, firstSeq: seq, lastMs: ms, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null, lastFields: [], runs: [] };
           sessions.set(session, s);
         }
         s.lastMs = ms;
@@ -365,11 +367,18 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
           s.levels ??= new Map();
           s.levels.set(level, (s.levels.get(level) ?? 0) + 1);
         }
-        for (const f of SESSION_FIELDS) {
-          const v = c[f][i];
-          if (v == null) continue;
-          s.fields ??= new Set();
-          s.fields.add(`${f}\0${v}`);
+        // Most events of a session repeat its user, terminal, component and step: those skip the set.
+        for (let f = 0; f < SESSION_FIELDS.length; f++) {
+          const v = c[SESSION_FIELDS[f] as SessionField][i];
+          if (v == null || v === s.lastFields[f]) continue;
+          s.lastFields[f] = v;
+          s.fields ??= [];
+          let seen = s.fields[f];
+          if (seen === undefined) {
+            seen = new Set();
+            s.fields[f] = seen;
+          }
+          seen.add(v);
         }
       }
       for (const [session, s] of sessions) {
@@ -378,9 +387,8 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         if (s.levels) for (const [level, n] of s.levels) upsertLevel.run(session, level, n);
         for (const [key, row] of s.latest) upsertLatest.run(session, key, row);
         if (s.fields) {
-          for (const fv of s.fields) {
-            const cut = fv.indexOf('\0');
-            addField.run(fv.slice(0, cut), fv.slice(cut + 1), session);
+          for (let f = 0; f < SESSION_FIELDS.length; f++) {
+            for (const v of s.fields[f] ?? []) addField.run(SESSION_FIELDS[f], v, session);
           }
         }
       }
