@@ -8,6 +8,7 @@ import type { NormalizedEvent } from '@logsrv/protocol';
 import fc from 'fast-check';
 import { concatPacked, MAX_CHUNK_CHARS, packEvents, unpackEvents, unpackToColumns } from '../src/batch/columns.ts';
 import { packedBatch } from '../src/batch/identified.ts';
+import { ev } from './contract/events.ts';
 
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
@@ -102,27 +103,9 @@ test('packed batches joined unpack to their events one after the other, whatever
 });
 
 test('a packed batch makes its event objects once, on first read', () => {
-  const events = [eventOf('a'), eventOf('b')];
+  const events = [ev('s', 'a'), ev('s', 'b')];
   const b = packedBatch(packEvents(events), new Float64Array([1, 1]), new Float64Array([0, 1]));
   const first = b.events;
   assert.deepEqual(first, events);
   assert.equal(b.events, first, 'the same array on every read');
 });
-
-function eventOf(value: string): NormalizedEvent {
-  return {
-    session: 's',
-    key: 'k',
-    value,
-    vjson: 0,
-    ts: null,
-    component: null,
-    user: null,
-    terminal: null,
-    step: null,
-    level: null,
-    attrs: null,
-    producer: null,
-    pseq: null,
-  };
-}
