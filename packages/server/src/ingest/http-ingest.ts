@@ -109,7 +109,7 @@ class IngestRun {
    * for this one: its commit overlaps reading and parsing the next batch of the body (one request
    * — an agent's — used to leave the writer idle while its next batch was parsed, and the parser
    * idle during each commit). So at most one batch is in flight and one filling, and a batch is
-   * never published after one that failed. {@link settle} waits for the last.
+   * never published after one that failed. {@link finish} waits for the last.
    */
   async flush(): Promise<void> {
     if (this.batch.length === 0) return;
@@ -131,6 +131,12 @@ class IngestRun {
       this.inFlight = null;
     }
     if (this.failure) throw this.failure.err;
+  }
+
+  /** The body is read: publishes what is left and waits until every batch is committed; throws the first failure. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.settle();
   }
 
   /**
@@ -228,8 +234,7 @@ async function ingestNdjson(run: IngestRun, stream: Readable, o: HttpIngestOptio
   }
   splitter.end();
   o.metrics.received.inc({ transport: 'http' }, splitter.lines);
-  await run.flush();
-  await run.settle();
+  await run.finish();
 }
 
 async function ingestJson(run: IngestRun, stream: Readable, o: HttpIngestOptions): Promise<void> {
@@ -270,8 +275,7 @@ async function ingestJson(run: IngestRun, stream: Readable, o: HttpIngestOptions
     run.add(i, acceptValue(items[i], o.resolveSession), approx);
     if (run.full()) await run.flush();
   }
-  await run.flush();
-  await run.settle();
+  await run.finish();
 }
 
 export function registerHttpIngest(app: FastifyInstance, o: HttpIngestOptions): void {
