@@ -261,6 +261,57 @@ test('chunks of an index file merge their segments 8 at a time, and stay exact a
   }
 });
 
+test('while the writer keeps committing, the index takes few large steps, not one per commit, and catches up when it stops', T, async () => {
+  const now = Date.UTC(2026, 5, 15, 9);
+  const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-ixsteps-'));
+  try {
+    const srv = await startTestServer({}, { dataDir, clock: () => now });
+    try {
+      const sent: ReturnType<typeof batch> = [];
+      const ftsPath = join(dataDir, 'events-20260615.fts.db');
+      // The first request makes the day's index file; then the watermark is watched (every
+      // ~1 ms, so a step is never seen early, at worst missed) while commits of 100 rows follow
+      // one another for ~2 s.
+      await send(srv.url, batch(0, 100, 1));
+      sent.push(...batch(0, 100, 1));
+      await waitIndexed(srv.url);
+      const db = new Database(ftsPath, { readonly: true });
+      const read = db.prepare('SELECT indexed FROM index_state').pluck();
+      const seen: number[] = [read.get() as number];
+      const watch = setInterval(() => {
+        const w = read.get() as number;
+        if (w !== seen[seen.length - 1]) seen.push(w);
+      }, 1);
+      const t0 = performance.now();
+      let commits = 0;
+      try {
+        while (performance.now() - t0 < 2000) {
+          const events = batch(sent.length, 100, 300 + commits);
+          await send(srv.url, events);
+          sent.push(...events);
+          commits++;
+        }
+      } finally {
+        clearInterval(watch);
+        db.close();
+      }
+      const ms = performance.now() - t0;
+      const steps = seen.length - 1;
+      // At most one step per 4096 rows, plus one per 50 ms of waiting, plus the one that caught
+      // up on the first commit; one step per commit would be `commits` (≥ 100 here).
+      const bound = Math.ceil((commits * 100) / 4096) + Math.ceil(ms / 50) + 2;
+      assert.ok(commits >= 2 * bound, `too few commits (${commits} in ${ms.toFixed(0)} ms) for the check to tell`);
+      assert.ok(steps <= bound, `${steps} index steps for ${commits} commits in ${ms.toFixed(0)} ms (at most ${bound} expected): ${seen.join(' ')}`);
+      await waitIndexed(srv.url);
+      await checkSearches(srv.url, sent, 'after the chase');
+    } finally {
+      await srv.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('the writer holds back when the index lags by more than --search-index-max-lag-rows', T, async () => {
   const srv = await startTestServer({ searchIndexMaxLagRows: 1000, maxBatchEvents: 2000 }, { clock: () => Date.UTC(2026, 5, 13) });
   try {

@@ -56,10 +56,11 @@ export interface FollowDaysOptions<F extends DayFollower> {
   onClose?(): void;
   /**
    * Asked before each step, and each step of the idle work: ms to wait before it, 0 to take it now.
-   * `lag` counts the rows of the followed day not read yet (null for the idle work). Steps taken
-   * at close are not asked.
+   * `lag` counts the rows of the followed day not read yet (null for the idle work). `chasing`:
+   * the step before read rows, so the thread has not caught up with the writer since (false when
+   * a hint wakes it after it had). Steps taken at close are not asked.
    */
-  deferMs?(lag: (() => number) | null): number;
+  deferMs?(lag: (() => number) | null, chasing: boolean): number;
 }
 
 /** Runs the thread: hints, start-up catch-up, and the `close` request. */
@@ -75,6 +76,8 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
   let closed = false;
   /** The idle work's last step said more remains (or a day was left since): worth a wait. */
   let idleMore = true;
+  /** The last step of the followed day read rows: it has not caught up since. */
+  let chasing = false;
 
   const want = (day: string): void => {
     if (days.includes(day)) return;
@@ -92,7 +95,7 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
 
   /** Waits as `deferMs` says before the next step: true when it does (a pump follows the wait). */
   const defer = (lag: (() => number) | null): boolean => {
-    const ms = o.deferMs?.(lag) ?? 0;
+    const ms = o.deferMs?.(lag, lag !== null && chasing) ?? 0;
     if (ms <= 0 || closed) return false;
     deferred = setTimeout(() => {
       deferred = null;
@@ -128,6 +131,7 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
 
   /** Stops following the current day, its buffered rows written. */
   const leave = (): void => {
+    chasing = false;
     if (!current) return;
     flushCurrent();
     current.f.close();
@@ -171,7 +175,8 @@ export function followDays<F extends DayFollower>(o: FollowDaysOptions<F>): void
         }
         const after = f.step(o.stepRows);
         publish(day, f);
-        if (after > before) {
+        chasing = after > before;
+        if (chasing) {
           schedule();
           return;
         }

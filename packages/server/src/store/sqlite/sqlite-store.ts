@@ -94,10 +94,11 @@ export class SqliteStore implements Store {
     const searchChunkRows = opts.searchChunkRows ?? INDEX_CHUNK_ROWS;
     let index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number } | null = null;
     if (searchIndex) {
-      const t = startFollower('./index-worker.js', { dataDir: opts.dataDir, synchronous: opts.synchronous, searchChunkRows });
+      const maxLagRows = opts.searchIndexMaxLagRows ?? INDEX_MAX_LAG_ROWS;
+      const t = startFollower('./index-worker.js', { dataDir: opts.dataDir, synchronous: opts.synchronous, searchChunkRows, maxLagRows });
       this.indexer = t.client;
       this.progress = t.progress;
-      index = { progress: t.progress.buffer, port: t.port, maxLagRows: opts.searchIndexMaxLagRows ?? INDEX_MAX_LAG_ROWS };
+      index = { progress: t.progress.buffer, port: t.port, maxLagRows };
     }
     let chunks: { progress: SharedArrayBuffer; port: MessagePort } | null = null;
     if (opts.sessionChunks ?? true) {
