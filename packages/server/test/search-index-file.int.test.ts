@@ -298,7 +298,8 @@ test('while the writer keeps committing, the index takes few large steps, not on
       const ms = performance.now() - t0;
       const steps = seen.length - 1;
       // At most one step per 4096 rows, plus one per 50 ms of waiting, plus the one that caught
-      // up on the first commit; one step per commit would be `commits` (≥ 100 here).
+      // up on the first commit. One step per commit would be about `commits`, which must be at
+      // least twice that bound for the check to tell the two apart.
       const bound = Math.ceil((commits * 100) / 4096) + Math.ceil(ms / 50) + 2;
       assert.ok(commits >= 2 * bound, `too few commits (${commits} in ${ms.toFixed(0)} ms) for the check to tell`);
       assert.ok(steps <= bound, `${steps} index steps for ${commits} commits in ${ms.toFixed(0)} ms (at most ${bound} expected): ${seen.join(' ')}`);
