@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envChoice, envNumber, envNumbers } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, describeRoles, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { ensureRsyslogd, type RsyslogInstance, startRsyslog, udpSocketDrops } from './lib/rsyslog.ts';
 import { fmt, fmtRatio, measurement, median } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
@@ -67,8 +67,8 @@ interface Sample {
   processCpuPct: number;
   /** Busy CPU of everything else on the machine meanwhile, % of one core. */
   foreignPct: number;
-  /** logsrv only: CPU of each of its threads by name (main, udp, writer, index, ...), % of one core. */
-  roles?: Record<string, number>;
+  /** logsrv only: CPU ms of each of its threads by name (main, udp, writer, index, ...) over the repetition. */
+  roleMs?: Map<string, number>;
 }
 
 const storedRate = (s: Sample) => s.stored / s.offered.seconds;
@@ -151,10 +151,8 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
   const dropped = diff(c0.dropped, c1.dropped);
   // logsrv reads the socket on a thread of its own (the busiest one here), like rsyslog's imudp.
   const main = busiestThreadMs(threads0, threads1);
-  const roles: Record<string, number> = {};
-  for (const [role, used] of cpuByRole(server.pid, threads0, threads1)) roles[role] = used / 10 / offered.seconds;
   return {
-    roles,
+    roleMs: cpuByRole(server.pid, threads0, threads1),
     offered,
     stored,
     dropped,
@@ -202,13 +200,12 @@ async function runRsyslog(rs: RsyslogInstance, senders: UdpSenders, rate: number
 
 /** Median CPU µs per stored event of each named thread over the samples, busiest first. */
 function roleMedians(samples: Sample[]): string {
-  const roles = new Set(samples.flatMap((s) => Object.keys(s.roles ?? {})));
-  const us = (s: Sample, role: string) => (s.stored === 0 ? Number.NaN : ((s.roles?.[role] ?? 0) * 10 * s.offered.seconds * 1000) / s.stored);
-  return [...roles]
-    .map((role) => [role, median(samples.map((s) => us(s, role)))] as const)
-    .sort((a, b) => b[1] - a[1])
-    .map(([role, x]) => `${role} ${x.toFixed(2)}`)
-    .join(', ');
+  const roles = new Set(samples.flatMap((s) => [...(s.roleMs?.keys() ?? [])]));
+  const us = (s: Sample, role: string) => (s.stored === 0 ? Number.NaN : ((s.roleMs?.get(role) ?? 0) * 1000) / s.stored);
+  return describeRoles(
+    [...roles].map((role) => [role, median(samples.map((s) => us(s, role)))]),
+    (x) => x.toFixed(2),
+  );
 }
 
 function autogroupScheduling(): boolean {
@@ -227,12 +224,7 @@ function describeSample(s: Sample): string {
     `offered ${fmt(s.offered.rate)}/s (${fmt(s.offered.sent)} sent${s.offered.errors ? `, ${fmt(s.offered.errors)} send errors: ${s.offered.firstError}` : ''}) → ` +
     `stored ${fmt(storedRate(s))}/s, loss ${pct(loss(s))}${drops ? ` [${drops}]` : ''}${s.unaccounted ? `, unaccounted ${fmt(s.unaccounted)}` : ''}; ` +
     `receiver busiest thread ${s.mainCpuPct.toFixed(0)}%, process ${s.processCpuPct.toFixed(0)}%, senders ${s.offered.cpuPct.toFixed(0)}%, other ${s.foreignPct.toFixed(0)}%` +
-    (s.roles
-      ? `; threads ${Object.entries(s.roles)
-          .sort((a, b) => b[1] - a[1])
-          .map(([role, p]) => `${role} ${p.toFixed(0)}%`)
-          .join(', ')}`
-      : '')
+    (s.roleMs ? `; threads ${describeRoles(s.roleMs, (ms) => `${(ms / 10 / s.offered.seconds).toFixed(0)}%`)}` : '')
   );
 }
 

@@ -71,6 +71,14 @@ export function cpuByRole(pid: number, before: Map<number, number>, after: Map<n
   return out;
 }
 
+/** `role figure` for each role, busiest first: the CPU split as the benchmarks print it. */
+export function describeRoles(roles: Iterable<[string, number]>, figure: (ms: number) => string): string {
+  return [...roles]
+    .sort((a, b) => b[1] - a[1])
+    .map(([role, ms]) => `${role} ${figure(ms)}`)
+    .join(', ');
+}
+
 export interface LogsrvProcess {
   url: string;
   pid: number;

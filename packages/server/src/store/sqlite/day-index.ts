@@ -299,7 +299,7 @@ interface BatchSession {
   levels: Map<string, number> | null;
   latest: Map<string, number>;
   /** The values seen of each of SESSION_FIELDS, by its position there. */
-  fields: (Set<string> | undefined)[] | null;
+  fields: Set<string>[];
   /** The value of each field in the session's previous event: a repeat is not looked up again. */
   lastFields: (string | null | undefined)[];
   /** Its rows' runs of consecutive rowids (session-runs.ts). */
@@ -354,7 +354,18 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         folder?.add(ms, c.component[i] as string | null, c.level[i] as string | null, c.key[i] as string, c.value[i] as string, c.vjson[i] as number);
         let s = sessions.get(session);
         if (s === undefined) {
-          s = { firstMs: ms, firstSeq: seq, lastMs: ms, lastSeq: seq, count: 0, levels: null, latest: new Map(), fields: null, lastFields: [], runs: [] };
+          s = {
+            firstMs: ms,
+            firstSeq: seq,
+            lastMs: ms,
+            lastSeq: seq,
+            count: 0,
+            levels: null,
+            latest: new Map(),
+            fields: SESSION_FIELDS.map(() => new Set()),
+            lastFields: [],
+            runs: [],
+          };
           sessions.set(session, s);
         }
         s.lastMs = ms;
@@ -372,13 +383,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
           const v = c[SESSION_FIELDS[f] as SessionField][i];
           if (v == null || v === s.lastFields[f]) continue;
           s.lastFields[f] = v;
-          s.fields ??= [];
-          let seen = s.fields[f];
-          if (seen === undefined) {
-            seen = new Set();
-            s.fields[f] = seen;
-          }
-          seen.add(v);
+          (s.fields[f] as Set<string>).add(v);
         }
       }
       for (const [session, s] of sessions) {
@@ -386,10 +391,8 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         writeRuns(session, s.runs, s.count);
         if (s.levels) for (const [level, n] of s.levels) upsertLevel.run(session, level, n);
         for (const [key, row] of s.latest) upsertLatest.run(session, key, row);
-        if (s.fields) {
-          for (let f = 0; f < SESSION_FIELDS.length; f++) {
-            for (const v of s.fields[f] ?? []) addField.run(SESSION_FIELDS[f], v, session);
-          }
+        for (let f = 0; f < SESSION_FIELDS.length; f++) {
+          for (const v of s.fields[f] as Set<string>) addField.run(SESSION_FIELDS[f], v, session);
         }
       }
       if (folder && !folder.empty) writeRollups(folder);
