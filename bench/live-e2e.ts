@@ -10,12 +10,17 @@
  * same writer appends to, read by a socket.io client over websocket. frontail stores nothing.
  * Target (issue 4): our p99 ≤ 1.0× frontail's.
  *
+ * Also measured, same run: the floor of logsrv's topology (bench/workers/bare-relay.mjs) — a bare
+ * Node.js reader process in front of the same writer POSTs what it reads to a bare Node.js server,
+ * which writes it to an SSE stream: the process hops a line takes under `logsrv run`, without
+ * storing, parsing or encoding anything. Printed as a figure of its own, with logsrv's ratio to it.
+ *
  * Knobs (env): BENCH_SECONDS (per repetition, default 5), BENCH_REPS (≥ 3),
  * BENCH_FRONTAIL_DIR (install dir to reuse; default a temp dir, removed afterwards),
  * BENCH_LIVE_RATES (comma-separated lines/s; default 100,10000).
  * Lines of the first 500 ms of each repetition are left out (connection set-up, JIT).
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -35,6 +40,18 @@ interface Sample {
   /** Lines the reader got, all of them. */
   received: number;
   expected: number;
+}
+
+interface Quantiles {
+  p50: number[];
+  p99: number[];
+  max: number[];
+}
+
+function keep(q: Quantiles, s: Sample): void {
+  q.p50.push(quantile(s.latencies, 0.5));
+  q.p99.push(quantile(s.latencies, 0.99));
+  q.max.push(Math.max(...s.latencies));
 }
 
 /** Parses `<i> <hrtime ns> ...`; returns the latency in ms, or null during the warm-up. */
@@ -111,6 +128,75 @@ async function logsrvRep(ctx: BenchContext, server: LogsrvProcess, spool: string
   return { latencies, received, expected };
 }
 
+/** The bare relay's server (bench/workers/bare-relay.mjs serve), started once. */
+async function startRelay(repoRoot: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = fork(join(repoRoot, 'bench', 'workers', 'bare-relay.mjs'), ['serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { type?: string; port?: number }) =>
+      m.type === 'listening' ? resolve(m.port as number) : reject(new Error('bare relay: unexpected message')),
+    );
+    child.once('exit', (code) => reject(new Error(`bare relay exited (code ${code}) before listening`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, child };
+}
+
+/** One repetition through the bare relay: stream first, then `bare-relay.mjs run URL node line-writer.mjs`. */
+async function relayRep(ctx: BenchContext, url: string, rate: number): Promise<Sample> {
+  const expected = Math.round(rate * ctx.seconds);
+  const latencies: number[] = [];
+  const start = { t: null as bigint | null };
+  let received = 0;
+  let req: http.ClientRequest | undefined;
+  let connected: () => void = () => {};
+  const open = new Promise<void>((r) => {
+    connected = r;
+  });
+  const ended = new Promise<void>((resolve, reject) => {
+    req = http.get(url, (res) => {
+      connected();
+      res.setEncoding('utf8');
+      let buf = '';
+      res.on('data', (s: string) => {
+        const now = process.hrtime.bigint();
+        buf += s;
+        let cut = buf.indexOf('\n\n');
+        while (cut !== -1) {
+          const frame = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          cut = buf.indexOf('\n\n');
+          if (frame.startsWith('event: end')) {
+            resolve();
+            res.destroy();
+            return;
+          }
+          if (!frame.startsWith('data: ')) continue;
+          received++;
+          const ms = latencyOf(frame.slice(6), now, start);
+          if (ms !== null) latencies.push(ms);
+        }
+      });
+      res.on('close', () => resolve());
+    });
+    req.on('error', reject);
+  });
+  // The relay keeps nothing: the stream must be open before the first line.
+  await Promise.race([open, ended]);
+  const reader = spawn(
+    process.execPath,
+    [join(ctx.repoRoot, 'bench', 'workers', 'bare-relay.mjs'), 'run', url, process.execPath, ...writerArgs(ctx.repoRoot, rate, ctx.seconds)],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const code = await new Promise<number | null>((r) => reader.once('exit', r));
+  if (code !== 0) throw new Error(`bare relay reader exited ${code}`);
+  const timer = setTimeout(() => req?.destroy(), 10_000);
+  await ended.catch(() => {});
+  clearTimeout(timer);
+  if (received !== expected) throw new Error(`bare relay stream got ${received} of ${expected} lines`);
+  return { latencies, received, expected };
+}
+
 /** One repetition through frontail: socket.io client first, then the writer appends to the file. */
 async function frontailRep(ctx: BenchContext, installDir: string, dir: string, rate: number, rep: number): Promise<Sample> {
   const file = join(dir, `frontail-${rate}-${rep}.log`);
@@ -155,35 +241,26 @@ export const liveE2e: Benchmark = {
     const figures: Figure[] = [];
     const notes: string[] = [];
     let server: LogsrvProcess | undefined;
+    let relay: { url: string; child: ChildProcess } | undefined;
     try {
       installFrontail(installDir, ctx.log);
       server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir: join(work, 'data'), args: ['--log-level', 'warn'] });
+      relay = await startRelay(ctx.repoRoot);
+      const relayUrl = relay.url;
       for (const rate of RATES) {
-        const ours: { p50: number[]; p99: number[]; max: number[] } = { p50: [], p99: [], max: [] };
-        const theirs: { p50: number[]; p99: number[]; max: number[] } = { p50: [], p99: [], max: [] };
+        const ours: Quantiles = { p50: [], p99: [], max: [] };
+        const theirs: Quantiles = { p50: [], p99: [], max: [] };
+        const floor: Quantiles = { p50: [], p99: [], max: [] };
         for (let rep = 0; rep < ctx.reps; rep++) {
-          // Alternate which goes first, so neither always runs on a warmer machine.
-          const runOurs = async () => {
-            const s = await logsrvRep(ctx, server as LogsrvProcess, join(work, 'spool'), rate, `live-${rate}-${rep}`);
-            ours.p50.push(quantile(s.latencies, 0.5));
-            ours.p99.push(quantile(s.latencies, 0.99));
-            ours.max.push(Math.max(...s.latencies));
-          };
-          const runTheirs = async () => {
-            const s = await frontailRep(ctx, installDir, work, rate, rep);
-            theirs.p50.push(quantile(s.latencies, 0.5));
-            theirs.p99.push(quantile(s.latencies, 0.99));
-            theirs.max.push(Math.max(...s.latencies));
-          };
-          if (rep % 2 === 0) {
-            await runOurs();
-            await runTheirs();
-          } else {
-            await runTheirs();
-            await runOurs();
-          }
+          const runs = [
+            async () => keep(ours, await logsrvRep(ctx, server as LogsrvProcess, join(work, 'spool'), rate, `live-${rate}-${rep}`)),
+            async () => keep(theirs, await frontailRep(ctx, installDir, work, rate, rep)),
+            async () => keep(floor, await relayRep(ctx, relayUrl, rate)),
+          ];
+          // Rotate which goes first, so none always runs on a warmer machine.
+          for (let k = 0; k < runs.length; k++) await (runs[(rep + k) % runs.length] as () => Promise<void>)();
           ctx.log(
-            `  ${rate} lines/s rep ${rep + 1}: logsrv p50 ${fmt(ours.p50.at(-1) as number)} p99 ${fmt(ours.p99.at(-1) as number)} ms; frontail p50 ${fmt(theirs.p50.at(-1) as number)} p99 ${fmt(theirs.p99.at(-1) as number)} ms`,
+            `  ${rate} lines/s rep ${rep + 1}: logsrv p50 ${fmt(ours.p50.at(-1) as number)} p99 ${fmt(ours.p99.at(-1) as number)} ms; frontail p50 ${fmt(theirs.p50.at(-1) as number)} p99 ${fmt(theirs.p99.at(-1) as number)} ms; bare relay p50 ${fmt(floor.p50.at(-1) as number)} p99 ${fmt(floor.p99.at(-1) as number)} ms`,
           );
         }
         const caseName = `${fmt(rate)} lines/s`;
@@ -193,16 +270,26 @@ export const liveE2e: Benchmark = {
           const ratio = f.median / b.median;
           figures.push({ ...f, case: caseName, baseline: b, ratio, targets: q === 'p99' ? [{ text: '≤1.0× frontail', met: ratio <= 1 }] : [] });
         }
+        // The floor: the bare relay against frontail, and logsrv against the bare relay.
+        for (const q of ['p50', 'p99'] as const) {
+          const relayQ = measurement(`bare relay ${q} (same hops, nothing stored)`, 'ms', floor[q]);
+          const frontailQ = measurement(`frontail ${q} (file → socket.io)`, 'ms', theirs[q]);
+          const oursQ = measurement(`write → SSE receipt ${q}, logsrv vs the bare relay`, 'ms', ours[q]);
+          figures.push({ ...relayQ, case: caseName, baseline: frontailQ, ratio: relayQ.median / frontailQ.median });
+          figures.push({ ...oursQ, case: caseName, baseline: relayQ, ratio: oursQ.median / relayQ.median });
+        }
         notes.push(
-          `${caseName}: worst line per repetition — logsrv ${ours.max.map((x) => fmt(x)).join(' / ')} ms, frontail ${theirs.max.map((x) => fmt(x)).join(' / ')} ms.`,
+          `${caseName}: worst line per repetition — logsrv ${ours.max.map((x) => fmt(x)).join(' / ')} ms, frontail ${theirs.max.map((x) => fmt(x)).join(' / ')} ms, bare relay ${floor.max.map((x) => fmt(x)).join(' / ')} ms.`,
         );
       }
       notes.push(
         'Every line under logsrv is committed to SQLite before the tail sends it, and the run ends with all lines stored (the tail ends on step.exit); frontail keeps nothing.',
-        'Both readers run in the benchmark process; writer, agent, server and frontail are separate processes on the same 2 cores.',
+        "The bare relay (bench/workers/bare-relay.mjs) is logsrv's topology with nothing in it: a Node.js reader in front of the writer POSTs what it reads (one request at a time, like `logsrv run`) to a Node.js server that writes it to an SSE stream at once. It is the floor of a design with an agent process and a server process; frontail reads the file through `tail -F` and a websocket.",
+        'All readers run in the benchmark process; writer, agent, server, relay and frontail are separate processes on the same 2 cores.',
       );
     } finally {
       await server?.stop().catch((e: unknown) => ctx.log(`server stop: ${String(e)}`));
+      relay?.child.kill();
       rmSync(work, { recursive: true, force: true });
     }
     return {
@@ -214,6 +301,7 @@ export const liveE2e: Benchmark = {
         lineBytes: '~100',
         warmupMs: 500,
         frontail: '4.x, --disable-usage-stats, socket.io websocket client',
+        floor: 'bench/workers/bare-relay.mjs: Node.js reader → HTTP POST → Node.js server → SSE, nothing stored',
       },
     };
   },
