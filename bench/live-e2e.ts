@@ -68,16 +68,23 @@ function writerArgs(repoRoot: string, rate: number, seconds: number, file?: stri
   return [join(repoRoot, 'bench', 'workers', 'line-writer.mjs'), String(rate), String(seconds), ...(file ? [file] : [])];
 }
 
-/** One repetition through logsrv: tail first, then `logsrv run -- node line-writer.mjs`. */
-async function logsrvRep(ctx: BenchContext, server: LogsrvProcess, spool: string, rate: number, session: string): Promise<Sample> {
-  const expected = Math.round(rate * ctx.seconds);
+/**
+ * Opens an SSE stream and times each line it delivers, from the `data:` of each frame (`lineOf`
+ * gives the line, or null for a frame that is not one), until a frame says `event: end`.
+ */
+function timeStream(url: string, headers: http.OutgoingHttpHeaders, lineOf: (data: string) => string | null) {
   const latencies: number[] = [];
   const start = { t: null as bigint | null };
   let received = 0;
   let req: http.ClientRequest | undefined;
+  let connected: () => void = () => {};
+  const open = new Promise<void>((r) => {
+    connected = r;
+  });
   const ended = new Promise<void>((resolve, reject) => {
-    req = http.get(`${server.url}/v1/sessions/${session}/tail`, { headers: { accept: 'text/event-stream' } }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`tail answered ${res.statusCode}`));
+    req = http.get(url, { headers }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`${url} answered ${res.statusCode}`));
+      connected();
       res.setEncoding('utf8');
       let buf = '';
       res.on('data', (s: string) => {
@@ -94,17 +101,36 @@ async function logsrvRep(ctx: BenchContext, server: LogsrvProcess, spool: string
             return;
           }
           const at = frame.indexOf('data: ');
-          if (at === -1) continue;
-          const e = JSON.parse(frame.slice(at + 6)) as { key: string; value: unknown };
-          if (e.key !== 'stdout') continue;
+          const line = at === -1 ? null : lineOf(frame.slice(at + 6));
+          if (line === null) continue;
           received++;
-          const ms = latencyOf(e.value as string, now, start);
+          const ms = latencyOf(line, now, start);
           if (ms !== null) latencies.push(ms);
         }
       });
       res.on('close', () => resolve());
     });
     req.on('error', reject);
+  });
+  return {
+    /** Resolves once the stream's headers are in (or it ended). */
+    open: Promise.race([open, ended]),
+    /** Waits for the end (at most 10 s), then checks that every line came. */
+    async done(expected: number): Promise<Sample> {
+      const timer = setTimeout(() => req?.destroy(), 10_000);
+      await ended.catch(() => {});
+      clearTimeout(timer);
+      if (received !== expected) throw new Error(`${url} delivered ${received} of ${expected} lines`);
+      return { latencies, received, expected };
+    },
+  };
+}
+
+/** One repetition through logsrv: tail first, then `logsrv run -- node line-writer.mjs`. */
+async function logsrvRep(ctx: BenchContext, server: LogsrvProcess, spool: string, rate: number, session: string): Promise<Sample> {
+  const stream = timeStream(`${server.url}/v1/sessions/${session}/tail`, { accept: 'text/event-stream' }, (data) => {
+    const e = JSON.parse(data) as { key: string; value: unknown };
+    return e.key === 'stdout' ? (e.value as string) : null;
   });
   const agent = spawn(
     process.execPath,
@@ -121,11 +147,7 @@ async function logsrvRep(ctx: BenchContext, server: LogsrvProcess, spool: string
   });
   const code = await new Promise<number | null>((r) => agent.once('exit', r));
   if (code !== 0) throw new Error(`logsrv run exited ${code}: ${err}`);
-  const timer = setTimeout(() => req?.destroy(), 10_000);
-  await ended.catch(() => {});
-  clearTimeout(timer);
-  if (received !== expected) throw new Error(`logsrv tail got ${received} of ${expected} lines`);
-  return { latencies, received, expected };
+  return stream.done(Math.round(rate * ctx.seconds));
 }
 
 /** The bare relay's server (bench/workers/bare-relay.mjs serve), started once. */
@@ -142,45 +164,9 @@ async function startRelay(repoRoot: string): Promise<{ url: string; child: Child
 
 /** One repetition through the bare relay: stream first, then `bare-relay.mjs run URL node line-writer.mjs`. */
 async function relayRep(ctx: BenchContext, url: string, rate: number): Promise<Sample> {
-  const expected = Math.round(rate * ctx.seconds);
-  const latencies: number[] = [];
-  const start = { t: null as bigint | null };
-  let received = 0;
-  let req: http.ClientRequest | undefined;
-  let connected: () => void = () => {};
-  const open = new Promise<void>((r) => {
-    connected = r;
-  });
-  const ended = new Promise<void>((resolve, reject) => {
-    req = http.get(url, (res) => {
-      connected();
-      res.setEncoding('utf8');
-      let buf = '';
-      res.on('data', (s: string) => {
-        const now = process.hrtime.bigint();
-        buf += s;
-        let cut = buf.indexOf('\n\n');
-        while (cut !== -1) {
-          const frame = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          cut = buf.indexOf('\n\n');
-          if (frame.startsWith('event: end')) {
-            resolve();
-            res.destroy();
-            return;
-          }
-          if (!frame.startsWith('data: ')) continue;
-          received++;
-          const ms = latencyOf(frame.slice(6), now, start);
-          if (ms !== null) latencies.push(ms);
-        }
-      });
-      res.on('close', () => resolve());
-    });
-    req.on('error', reject);
-  });
+  const stream = timeStream(url, {}, (data) => data);
   // The relay keeps nothing: the stream must be open before the first line.
-  await Promise.race([open, ended]);
+  await stream.open;
   const reader = spawn(
     process.execPath,
     [join(ctx.repoRoot, 'bench', 'workers', 'bare-relay.mjs'), 'run', url, process.execPath, ...writerArgs(ctx.repoRoot, rate, ctx.seconds)],
@@ -190,11 +176,7 @@ async function relayRep(ctx: BenchContext, url: string, rate: number): Promise<S
   );
   const code = await new Promise<number | null>((r) => reader.once('exit', r));
   if (code !== 0) throw new Error(`bare relay reader exited ${code}`);
-  const timer = setTimeout(() => req?.destroy(), 10_000);
-  await ended.catch(() => {});
-  clearTimeout(timer);
-  if (received !== expected) throw new Error(`bare relay stream got ${received} of ${expected} lines`);
-  return { latencies, received, expected };
+  return stream.done(Math.round(rate * ctx.seconds));
 }
 
 /** One repetition through frontail: socket.io client first, then the writer appends to the file. */
