@@ -46,6 +46,11 @@ function vm(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   }
 }
 
+/** The command's `<start ns> <end ns>` (bench/workers/bulk-writer.mjs writes them to its DONE_FILE). */
+function stamps(doneFile: string): [bigint, bigint] {
+  return readFileSync(doneFile, 'utf8').trim().split(' ').map(BigInt) as [bigint, bigint];
+}
+
 /** Runs argv with stdout to /dev/null; resolves with spawn → exit seconds, peak RSS and CPU of the process itself. */
 async function timed(
   argv: string[],
@@ -109,7 +114,7 @@ export const agentOverhead: Benchmark = {
           env,
           ctx.repoRoot,
         );
-        floor.push(Number((readFileSync(doneFloor, 'utf8').trim().split(' ').map(BigInt)[1] as bigint) - f.startNs) / 1e9);
+        floor.push(Number(stamps(doneFloor)[1] - f.startNs) / 1e9);
 
         const doneRun = join(work, `run-${rep}.done`);
         const r = await timed(
@@ -117,7 +122,7 @@ export const agentOverhead: Benchmark = {
           env,
           ctx.repoRoot,
         );
-        const [cmdStart, cmdEnd] = readFileSync(doneRun, 'utf8').trim().split(' ').map(BigInt) as [bigint, bigint];
+        const [cmdStart, cmdEnd] = stamps(doneRun);
         underAgent.push(Number(cmdEnd - r.startNs) / 1e9);
         startup.push(Number(cmdStart - r.startNs) / 1e9);
         total.push(r.seconds);

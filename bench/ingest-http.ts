@@ -59,7 +59,7 @@ function cpuSplit(pid: number, used: Map<number, number>, seconds: number, event
   const total = [...roles.values()].reduce((s, ms) => s + ms, 0);
   const pct = (ms: number) => (ms / 10 / seconds).toFixed(0);
   const us = (ms: number) => ((ms * 1000) / events).toFixed(2);
-  return `server threads ${describeRoles(roles, (ms) => `${pct(ms)}%`)}; ` + `server CPU ${us(total)} µs/event (${describeRoles(roles, us)})`;
+  return `server threads ${describeRoles(roles, (ms) => `${pct(ms)}%`)}; server CPU ${us(total)} µs/event (${describeRoles(roles, us)})`;
 }
 
 /**

@@ -3,7 +3,8 @@
 // SSE stream to the viewer — with nothing stored, parsed or encoded on the way.
 // - `node bare-relay.mjs serve`: the server. `POST /` answers 200 at once and writes the body's
 //   lines to every open `GET /` stream as `data:` frames (one write per POST); `POST /end` ends
-//   the streams. It tells the parent its port over IPC ({ type: 'listening', port }).
+//   the streams. It tells the parent its port over IPC ({ type: 'listening', port }); the parent
+//   kills it when done.
 // - `node bare-relay.mjs run URL COMMAND [ARGS...]`: the reader. Spawns the command (stdio 'pipe'
 //   like `logsrv run`), sends what it reads as one POST per chunk on a keep-alive connection, one
 //   request at a time (what came in meanwhile goes in the next), then POSTs /end.
@@ -35,9 +36,6 @@ if (process.argv[2] === 'serve') {
     });
   });
   server.listen(0, '127.0.0.1', () => process.send?.({ type: 'listening', port: server.address().port }));
-  process.on('message', (m) => {
-    if (m?.type === 'stop') process.exit(0);
-  });
 } else {
   const url = process.argv[3];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
