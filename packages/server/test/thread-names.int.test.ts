@@ -5,23 +5,30 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { INDEX_THREAD_NICE } from '../src/store/sqlite/index-file.ts';
 import { startTestServer, until } from './helpers.ts';
 
-/** Names of this process's threads; the server under test runs in it. */
-function threadNames(): { main: string; others: string[] } {
+/** Names (and nice values) of this process's threads; the server under test runs in it. */
+function threadNames(): { main: string; others: string[]; nice: Map<string, number[]> } {
   const others: string[] = [];
+  const nice = new Map<string, number[]>();
   let main = '';
   for (const tid of readdirSync('/proc/self/task')) {
     let name: string;
+    let stat: string;
     try {
       name = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
     } catch {
       continue; // the thread ended between the listing and the read
     }
     if (Number(tid) === process.pid) main = name;
     else others.push(name);
+    // Field 19 of stat is the nice value; the fields after the name start at field 3.
+    const n = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    nice.set(name, [...(nice.get(name) ?? []), n]);
   }
-  return { main, others };
+  return { main, others, nice };
 }
 
 const linux = process.platform === 'linux';
@@ -38,6 +45,19 @@ test(`each of the server's own threads is named for what it does${linux ? '' : '
     assert.equal(main, before, 'the main thread keeps the process name');
     assert.ok(others.filter((n) => n === 'logsrv-reader').length >= 1);
     for (const n of others) assert.ok(n.length <= 15, `${n}: the kernel keeps at most 15 bytes`);
+    // Priorities: derived data below ingest. The index thread and the session chunk thread run
+    // niced; the threads ingest and reads wait on keep the process's own priority.
+    const { nice } = threadNames();
+    const base = nice.get(main)?.[0] ?? Number.NaN;
+    assert.ok(base < 19, `the test process's nice value, ${base}, leaves room below it`);
+    assert.deepEqual(nice.get('logsrv-index'), [Math.min(19, base + INDEX_THREAD_NICE)]);
+    assert.deepEqual(nice.get('logsrv-chunks'), [19]);
+    for (const n of ['logsrv-writer', 'logsrv-ckpt', 'logsrv-udp', 'logsrv-syslog', 'logsrv-reader']) {
+      assert.ok(
+        nice.get(n)?.every((v) => v === base),
+        `${n}: nice ${nice.get(n)?.join(', ')}, the process ${base}`,
+      );
+    }
   } finally {
     await srv.dispose();
   }

@@ -8,9 +8,12 @@ import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
 import { nameThisThread } from '../../thread-name.js';
 import { followDays } from './day-follower.js';
-import { INDEX_STEP_ROWS, IndexFollower, IndexProgress, indexFile } from './index-file.js';
+import { INDEX_STEP_ROWS, INDEX_THREAD_NICE, IndexFollower, IndexProgress, indexFile } from './index-file.js';
+import { lowerThisThread } from './thread-priority.js';
 
 nameThisThread('logsrv-index');
+// Below ingest's threads, above the session chunk thread's 19: see INDEX_THREAD_NICE.
+lowerThisThread(INDEX_THREAD_NICE);
 
 interface IndexerData {
   dataDir: string;

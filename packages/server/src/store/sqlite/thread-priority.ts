@@ -4,7 +4,7 @@
  * that ingest and reads leave over instead of a share of it. And a worker's blocking sleep.
  */
 import { readlinkSync } from 'node:fs';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -33,6 +33,21 @@ export function niceThisThread(nice: number): boolean {
   try {
     setPriority(tid, nice);
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Lowers the calling thread's priority by `steps` nice values from the one it has (at most to
+ * 19), so that its weight relative to the process's other threads is the same whatever nice value
+ * the process was started with. Returns false where threads have no priorities of their own.
+ */
+export function lowerThisThread(steps: number): boolean {
+  const tid = currentThreadId();
+  if (tid === null) return false;
+  try {
+    return niceThisThread(Math.min(19, getPriority(tid) + steps));
   } catch {
     return false;
   }
