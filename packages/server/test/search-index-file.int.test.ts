@@ -60,13 +60,16 @@ function expected(sent: { session: string; value: string; level: string }[], wor
 }
 
 async function checkSearches(url: string, sent: { session: string; value: string; level: string }[], what: string): Promise<void> {
+  // The session list first: on a server's fresh connections it is the first read that scans rows
+  // past the watermark, and it does so while it walks the day's session summaries on the same
+  // connection (it once failed there with "This database connection is busy executing a query").
+  const sessions = (await getJson(`${url}/v1/sessions?q=n3`)).sessions.map((s: any) => s.session);
+  assert.deepEqual(sessions, ['s3'], `${what}: sessions with q=n3`);
   for (const word of ['amber', 'flint']) {
     assert.deepEqual(await search(url, { q: word }), expected(sent, word), `${what}: q=${word}`);
     assert.deepEqual(await search(url, { q: word, level: 'error' }), expected(sent, word, { level: 'error' }), `${what}: q=${word} level=error`);
     assert.deepEqual(await search(url, { q: word }, '/v1/sessions/s1/events'), expected(sent, word, { session: 's1' }), `${what}: session s1 q=${word}`);
   }
-  const sessions = (await getJson(`${url}/v1/sessions?q=n3`)).sessions.map((s: any) => s.session);
-  assert.deepEqual(sessions, ['s3'], `${what}: sessions with q=n3`);
 }
 
 function dayFiles(dataDir: string): string[] {

@@ -53,10 +53,14 @@ export function isNoSuchTable(err: unknown): boolean {
 }
 
 const queries = new Map<string, TextQuery>();
-/** `logsrv_match(q, value)`: {@link matchesText} for SQL, on the connections that need it. */
-const withMatch = new WeakSet<Database.Database>();
-function ensureMatchFunction(db: Database.Database): void {
-  if (withMatch.has(db)) return;
+/**
+ * Defines `logsrv_match(q, value)`, {@link matchesText} for SQL, on a reader's connection to a day
+ * file. Called once, when the connection is opened: better-sqlite3 refuses to define a function
+ * while one of the connection's statements is being iterated, and a read may first need it there
+ * (`GET /v1/sessions?q=…` walks a day's session summaries and checks each session's rows on the
+ * same connection, scanning those past the index's watermark with it).
+ */
+export function defineMatchFunction(db: Database.Database): void {
   db.function('logsrv_match', { deterministic: true }, (q: unknown, value: unknown) => {
     let tq = queries.get(q as string);
     if (tq === undefined) {
@@ -66,7 +70,6 @@ function ensureMatchFunction(db: Database.Database): void {
     }
     return matchesText(tq, value as string) ? 1 : 0;
   });
-  withMatch.add(db);
 }
 
 /**
@@ -206,7 +209,6 @@ function filterSql(q: EventsQuery, prefix: string): { sql: string; args: unknown
 function bySessions(ctx: ReadContext, day: string, db: Database.Database, sessions: string[], q: EventsQuery, r: Range, want: number): EventRowLike[] {
   const f = filterSql(q, '');
   const text = q.q !== undefined && q.q.trim() !== '';
-  if (text) ensureMatchFunction(db);
   const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE session = ? AND (ms, seq) > (?, ?) AND (ms, seq) <= (?, ?)${f.sql}${text ? ' AND logsrv_match(?, value)' : ''} ORDER BY ms, seq LIMIT ?`;
   const s = ctx.stmt(day, db, sql);
   const out: EventRowLike[] = [];
@@ -272,7 +274,6 @@ function scanRange(ctx: ReadContext, day: string, db: Database.Database, q: Even
   const f = filterSql(q, '');
   const session = q.session !== undefined ? ' AND session = ?' : '';
   const text = q.q !== undefined && q.q.trim() !== '';
-  if (text) ensureMatchFunction(db);
   const sql = `SELECT ${SELECT_COLUMNS} FROM events WHERE rowid >= ? AND rowid < ?${session}${f.sql}${text ? ' AND logsrv_match(?, value)' : ''} ORDER BY rowid LIMIT ?`;
   const args: unknown[] = [from, to];
   if (q.session !== undefined) args.push(q.session);

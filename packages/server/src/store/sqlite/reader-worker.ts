@@ -15,7 +15,7 @@ import { arrayToEvent, rowToEvent } from '../rows.js';
 import type { EventPage, EventsQuery, SessionEnd, SessionQuery, SessionsQuery } from '../store.js';
 import { indexFile } from './index-file.js';
 import { assertAscii, PageSlab } from './page-slab.js';
-import { isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
+import { defineMatchFunction, isNoSuchTable, NO_BOUND, readEventRows, readEvents } from './read-events.js';
 import { reportKeyMinutes, reportKeys, reportLevels } from './read-reports.js';
 import { readSessionRows } from './read-session.js';
 import type { BodyPart, ChunkReadContext } from './read-session-chunks.js';
@@ -133,6 +133,7 @@ function conn(day: string): Database.Database | null {
   // Pages read through a memory map instead of copied into each connection's cache: a session's
   // 10,000 rows are scattered over a day file of ~1 GB; measured here ~35 ms instead of ~60 ms.
   db.pragma(`mmap_size = ${MMAP_BYTES}`);
+  defineMatchFunction(db);
   // Both are derived data: one that cannot be attached is read without, and tried again by a
   // request ATTACH_RETRY_MS later.
   // On a full disk a file whose last connection closed (its thread gave the day up) cannot get its
