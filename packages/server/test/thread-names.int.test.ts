@@ -9,10 +9,11 @@ import { INDEX_THREAD_NICE } from '../src/store/sqlite/index-file.ts';
 import { startTestServer, until } from './helpers.ts';
 
 /** Names (and nice values) of this process's threads; the server under test runs in it. */
-function threadNames(): { main: string; others: string[]; nice: Map<string, number[]> } {
+function threadNames(): { main: string; others: string[]; mainNice: number; nice: Map<string, number[]> } {
   const others: string[] = [];
   const nice = new Map<string, number[]>();
   let main = '';
+  let mainNice = Number.NaN;
   for (const tid of readdirSync('/proc/self/task')) {
     let name: string;
     let stat: string;
@@ -22,13 +23,17 @@ function threadNames(): { main: string; others: string[]; nice: Map<string, numb
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    if (Number(tid) === process.pid) main = name;
-    else others.push(name);
     // Field 19 of stat is the nice value; the fields after the name start at field 3.
     const n = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    nice.set(name, [...(nice.get(name) ?? []), n]);
+    if (Number(tid) === process.pid) {
+      main = name;
+      mainNice = n;
+    } else {
+      others.push(name);
+      nice.set(name, [...(nice.get(name) ?? []), n]);
+    }
   }
-  return { main, others, nice };
+  return { main, others, mainNice, nice };
 }
 
 const linux = process.platform === 'linux';
@@ -47,8 +52,7 @@ test(`each of the server's own threads is named for what it does${linux ? '' : '
     for (const n of others) assert.ok(n.length <= 15, `${n}: the kernel keeps at most 15 bytes`);
     // Priorities: derived data below ingest. The index thread and the session chunk thread run
     // niced; the threads ingest and reads wait on keep the process's own priority.
-    const { nice } = threadNames();
-    const base = nice.get(main)?.[0] ?? Number.NaN;
+    const { mainNice: base, nice } = threadNames();
     assert.ok(base < 19, `the test process's nice value, ${base}, leaves room below it`);
     assert.deepEqual(nice.get('logsrv-index'), [Math.min(19, base + INDEX_THREAD_NICE)]);
     assert.deepEqual(nice.get('logsrv-chunks'), [19]);

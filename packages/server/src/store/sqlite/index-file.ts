@@ -28,15 +28,15 @@ import { applyPragmas, attachDayFile, createDerivedFile } from './schema.js';
 
 /**
  * How many nice values the index thread lowers itself below the process (Linux; lowering needs no
- * privilege; at most to 19). The index is derived data
- * with a bounded, visible lag, and searches are exact at any lag, so when the cores are short it
- * should wait rather than the threads ingest waits on: the UDP receive thread above all, whose
- * socket buffer overflows within ~100 ms of not being read. At nice 0 it had the same weight as
- * those threads, and under `bench udp-ingest` at 100k datagrams/s the receive thread spent most of
- * each 20 ms window in which the kernel dropped datagrams runnable but not running (its run-queue
- * wait from /proc/<pid>/task/<tid>/schedstat). At 10 below them, its weight is 110 against their 1024: it still gets a core
- * that nobody else wants, and the writer's wait at the lag bound still holds ingest back if it
- * falls too far behind. The session chunk thread, which nothing waits for, stays below it (19).
+ * privilege; at most to 19). The index is derived data with a bounded, visible lag, and searches
+ * are exact at any lag, so when the cores are short it should wait rather than the threads ingest
+ * waits on: the UDP receive thread above all, whose socket buffer overflows within ~100 ms of not
+ * being read. At nice 0 it had the same weight as those threads, and under `bench udp-ingest` at
+ * 100k datagrams/s the receive thread spent most of each 20 ms window in which the kernel dropped
+ * datagrams runnable but not running (its run-queue wait in /proc/<pid>/task/<tid>/schedstat). At
+ * 10 below them its weight is 110 against their 1024: it still gets a core that nobody else wants,
+ * and the writer's wait at the lag bound still holds ingest back if it falls too far behind. The
+ * session chunk thread, which nothing waits for, stays below it (19).
  */
 export const INDEX_THREAD_NICE = 10;
 
