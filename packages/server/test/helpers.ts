@@ -1,6 +1,6 @@
 /** Shared by the server's integration tests: a real server on port 0 over a temp SQLite dir. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningServer, StartOptions } from '@logsrv/server';
@@ -76,4 +76,10 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A thread's nice value (Linux: field 19 of /proc/self/task/<tid>/stat; the fields after the name start at field 3). */
+export function threadNice(tid: string): number {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }

@@ -8,7 +8,7 @@
  * straddles their watermark, when a cursor falls inside a chunk, and beside a day without chunks.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -18,7 +18,7 @@ import { DAY_SCHEMA_VERSION } from '../src/store/sqlite/day-index.ts';
 import { runScanSql } from '../src/store/sqlite/read-session.ts';
 import { CHUNK_TABLE_V1 } from '../src/store/sqlite/session-chunks.ts';
 import type { TestServer } from './helpers.ts';
-import { ndjson, post, rng, startTestServer, text } from './helpers.ts';
+import { ndjson, post, rng, startTestServer, text, threadNice } from './helpers.ts';
 
 const T = { timeout: 180_000 };
 const MIDNIGHT = Date.UTC(2026, 10, 23);
@@ -166,12 +166,9 @@ async function checkReads(srv: TestServer, session: string): Promise<void> {
   }
 }
 
-/** The nice value of each thread of this process (Linux: field 19 of /proc/self/task/<tid>/stat). */
+/** The nice value of each thread of this process. */
 function threadNices(): number[] {
-  return readdirSync('/proc/self/task').map((tid) => {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
+  return readdirSync('/proc/self/task').map(threadNice);
 }
 
 /** A day file's session chunk file (session-chunks.ts). */

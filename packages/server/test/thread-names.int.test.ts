@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { INDEX_THREAD_NICE } from '../src/store/sqlite/index-file.ts';
-import { startTestServer, until } from './helpers.ts';
+import { startTestServer, threadNice, until } from './helpers.ts';
 
 /** Names (and nice values) of this process's threads; the server under test runs in it. */
 function threadNames(): { main: string; others: string[]; mainNice: number; nice: Map<string, number[]> } {
@@ -16,15 +16,13 @@ function threadNames(): { main: string; others: string[]; mainNice: number; nice
   let mainNice = Number.NaN;
   for (const tid of readdirSync('/proc/self/task')) {
     let name: string;
-    let stat: string;
+    let n: number;
     try {
       name = readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim();
-      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      n = threadNice(tid);
     } catch {
-      continue; // the thread ended between the listing and the read
+      continue; // the thread ended between the listing and the reads
     }
-    // Field 19 of stat is the nice value; the fields after the name start at field 3.
-    const n = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
     if (Number(tid) === process.pid) {
       main = name;
       mainNice = n;

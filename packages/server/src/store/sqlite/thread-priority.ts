@@ -47,7 +47,8 @@ export function lowerThisThread(steps: number): boolean {
   const tid = currentThreadId();
   if (tid === null) return false;
   try {
-    return niceThisThread(Math.min(19, getPriority(tid) + steps));
+    setPriority(tid, Math.min(19, getPriority(tid) + steps));
+    return true;
   } catch {
     return false;
   }
