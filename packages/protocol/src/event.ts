@@ -95,11 +95,21 @@ function typeName(v: unknown): string {
 }
 
 /**
- * Validates one parsed JSON value as an event. The compiled check is the fast path; only invalid
- * events pay for error collection, which is turned into one precise message and a stable reason.
+ * Validates one parsed JSON value as an event. The common event is accepted by a one-pass check
+ * ({@link plainlyValid}); any other goes to the compiled schema, and only invalid events pay for
+ * error collection, which is turned into one precise message and a stable reason.
  * `session` presence is not checked here: enrichment (SPEC §5) may still supply it.
  */
 export function validateEvent(value: unknown): ValidationResult {
+  if (plainlyValid(value)) return { ok: true, event: value };
+  return validateBySchema(value);
+}
+
+/**
+ * {@link validateEvent} without its fast path: the compiled schema, then {@link checkShape}.
+ * Exported for the tests that hold the fast path to it.
+ */
+export function validateBySchema(value: unknown): ValidationResult {
   if (validator.Check(value)) return checkShape(value);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, reason: 'not_object', error: `event must be a JSON object, got ${typeName(value)}` };
@@ -142,6 +152,92 @@ export function validateEvent(value: unknown): ValidationResult {
     messages.push(errors[0]?.message ?? 'invalid event');
   }
   return { ok: false, reason, error: messages.join('; ') };
+}
+
+/**
+ * The common event, checked in one pass over its keys: every field of the schema's type, its
+ * strings at most MAX_FIELD_CHARS code units, `attrs` and `value` within MAX_ATTRS and MAX_DEPTH.
+ * True only for an event that the schema and {@link checkShape} accept; false means "ask them" (an
+ * unknown field, a wrong type, a string longer in code units than the limit is in code points, an
+ * object that is not a plain one), so it can only skip work, not change an answer. It sees the
+ * keys `for…in` sees: every key of what JSON.parse or an object literal makes (a property made
+ * non-enumerable by hand is not seen, as JSON.stringify does not send it either). The compiled
+ * schema check lists the keys, tests each against a pattern and copies `attrs` into entries; the
+ * ingest of every transport runs this once per event (UDP on its receive thread).
+ */
+export function plainlyValid(v: unknown): v is EventInput {
+  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  const o = v as Record<string, unknown>;
+  let required = 0;
+  for (const k in o) {
+    const x = o[k];
+    switch (k) {
+      case 'key':
+        required++;
+        if (!shortString(x, MAX_FIELD_CHARS)) return false;
+        break;
+      case 'value':
+        required++;
+        if (typeof x === 'string' || typeof x === 'boolean') break;
+        if (typeof x === 'number') {
+          if (!Number.isFinite(x)) return false;
+          break;
+        }
+        if (!plainObject(x) || !shallowerThan(x, 1)) return false;
+        break;
+      case 'session':
+      case 'component':
+      case 'user':
+      case 'terminal':
+      case 'step':
+      case 'level':
+      case 'producer':
+        if (!shortString(x, MAX_FIELD_CHARS)) return false;
+        break;
+      case 'ts':
+        if (!shortString(x, 64) && !naturalNumber(x)) return false;
+        break;
+      case 'seq':
+        if (!naturalNumber(x)) return false;
+        break;
+      case 'attrs': {
+        if (!plainObject(x)) return false;
+        let n = 0;
+        for (const _ in x) n++;
+        if (n > MAX_ATTRS || !shallowerThan(x, 1)) return false;
+        break;
+      }
+      default:
+        return false;
+    }
+  }
+  return required === 2;
+}
+
+function shortString(x: unknown, max: number): boolean {
+  return typeof x === 'string' && x.length <= max;
+}
+
+function naturalNumber(x: unknown): boolean {
+  return Number.isInteger(x) && (x as number) >= 0;
+}
+
+function plainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
+}
+
+/** `x` (at depth `d`) nests at most MAX_DEPTH levels, counted as {@link tooDeep} does; recursion is bounded by that depth. */
+function shallowerThan(x: object, d: number): boolean {
+  if (d > MAX_DEPTH) return false;
+  if (Array.isArray(x)) {
+    for (const y of x) if (typeof y === 'object' && y !== null && !shallowerThan(y, d + 1)) return false;
+    return true;
+  }
+  for (const k in x) {
+    const y = (x as Record<string, unknown>)[k];
+    if (typeof y === 'object' && y !== null && !shallowerThan(y, d + 1)) return false;
+  }
+  return true;
 }
 
 /** Limits the schema cannot say: attrs count and nesting depth (deep JSON would overflow the stack later). */

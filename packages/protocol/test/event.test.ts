@@ -1,6 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compareIds, dayOf, dayStartMs, formatId, normalizeEvent, parseId, parseTs, validateEvent } from '@logsrv/protocol';
+import {
+  compareIds,
+  dayOf,
+  dayStartMs,
+  formatId,
+  MAX_ATTRS,
+  MAX_DEPTH,
+  MAX_FIELD_CHARS,
+  normalizeEvent,
+  parseId,
+  parseTs,
+  plainlyValid,
+  validateBySchema,
+  validateEvent,
+} from '@logsrv/protocol';
 
 describe('event validation', () => {
   const cases: { name: string; input: unknown; reason?: string; message?: RegExp }[] = [
@@ -107,6 +121,112 @@ describe('event validation', () => {
     assert.equal(b.vjson, 1);
     assert.equal(b.attrs, '{"a":"b"}');
     assert.equal(b.ts, 5);
+  });
+});
+
+/** A seeded PRNG (xorshift32), so a failure names a reproducible input. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 0x100000000;
+  };
+}
+
+const FIELDS = ['session', 'key', 'value', 'ts', 'component', 'user', 'terminal', 'step', 'level', 'attrs', 'producer', 'seq'];
+
+/**
+ * JSON values near every edge the event's checks have: strings on both sides of the length limits,
+ * in code units and in code points (astral characters are two units, one point); integers, negative
+ * and fractional numbers; arrays, objects nested on both sides of MAX_DEPTH, `attrs` on both sides
+ * of MAX_ATTRS; unknown fields and missing required ones.
+ */
+function randomEvent(r: () => number): unknown {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
+  const str = (): string => {
+    const n = pick([0, 1, 10, MAX_FIELD_CHARS - 1, MAX_FIELD_CHARS, MAX_FIELD_CHARS + 1, 64, 65, 200]);
+    const unit = pick(['a', 'é', '😀']);
+    return unit.repeat(unit.length === 2 ? Math.ceil(n / pick([1, 2])) : n);
+  };
+  const nest = (depth: number): unknown => {
+    let v: unknown = pick([1, 'x', null, true]);
+    for (let i = 0; i < depth; i++) v = r() < 0.5 ? [v] : { a: v };
+    return v;
+  };
+  const any = (): unknown =>
+    pick<() => unknown>([
+      str,
+      () => Math.floor(r() * 1e6),
+      () => -1,
+      () => 1.5,
+      () => 2 ** 60,
+      () => Number.POSITIVE_INFINITY, // null once through JSON; kept as built, not finite
+      () => r() < 0.5,
+      () => null,
+      () => [1, 'a'],
+      () => ({ code: 1, more: { a: [1] } }),
+      () => nest(pick([1, MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1])),
+      () => Object.fromEntries(Array.from({ length: pick([0, 3, MAX_ATTRS, MAX_ATTRS + 1]) }, (_, i) => [`k${i}`, i])),
+      () => new Date(0).toISOString(),
+    ])();
+  const e: Record<string, unknown> = {};
+  for (const f of FIELDS) {
+    // Mostly valid, so the accepting side is exercised as much as the refusing one.
+    if (f === 'key' || f === 'value' ? r() < 0.95 : r() < 0.4)
+      e[f] = r() < 0.7 ? (f === 'value' ? any() : f === 'seq' ? 7 : f === 'attrs' ? any() : str()) : any();
+  }
+  if (r() < 0.05) e[pick(['foo', 'Key', 'constructor', '__proto__x'])] = 1;
+  // As a transport receives it: JSON text parsed (one event in ten kept as built, undefined fields and all).
+  if (r() < 0.1) {
+    if (r() < 0.5) e[pick(FIELDS)] = undefined;
+    return e;
+  }
+  return JSON.parse(JSON.stringify(e));
+}
+
+describe('the fast path of event validation', () => {
+  test('answers as the schema does on 20,000 inputs near every limit, and takes most valid ones itself', () => {
+    const r = rng(20261206);
+    let fast = 0;
+    let valid = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const e = randomEvent(r);
+      const full = validateBySchema(e);
+      assert.deepEqual(validateEvent(e), full, JSON.stringify(e));
+      if (plainlyValid(e)) {
+        fast++;
+        assert.equal(full.ok, true, `the fast path accepted what the schema refuses: ${JSON.stringify(e)}`);
+      }
+      if (full.ok) valid++;
+    }
+    assert.ok(valid > 1000, `only ${valid} valid inputs: the generator misses the accepting side`);
+    assert.ok(fast > valid / 2, `the fast path took ${fast} of ${valid} valid inputs`);
+  });
+
+  test('takes the events ingest sees most: output lines, structured values, attrs, every field', () => {
+    const events = [
+      { session: 's1', key: 'stdout', value: 'compile ok', level: 'info', component: 'builder', producer: 'p', seq: 1 },
+      { session: 's1', key: 'exit', value: { code: 1, signal: null, took: [1.5, 2] }, ts: '2026-12-06T10:00:00.123Z', step: 'test' },
+      { key: 'k', value: 1, user: 'u', terminal: 't', ts: 1765000000000, attrs: { host: 'a', tags: ['x'], n: { m: 1 } } },
+      { session: 's', key: 'k', value: false, attrs: {} },
+    ];
+    for (const e of events) assert.equal(plainlyValid(JSON.parse(JSON.stringify(e))), true, JSON.stringify(e));
+  });
+
+  test('leaves everything unusual to the schema: no prototype, a class instance, a long string in code units', () => {
+    const bare = Object.assign(Object.create(null), { session: 's', key: 'k', value: 1 });
+    class Ev {
+      key = 'k';
+      value = 1;
+    }
+    const astral = { session: '😀'.repeat(MAX_FIELD_CHARS), key: 'k', value: 1 }; // 512 units, 256 points: valid
+    for (const e of [bare, new Ev(), astral]) {
+      assert.equal(plainlyValid(e), false);
+      assert.deepEqual(validateEvent(e), validateBySchema(e));
+    }
+    assert.equal(validateEvent(astral).ok, true);
   });
 });
 
