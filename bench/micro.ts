@@ -52,7 +52,7 @@ import { renderPage } from '../packages/server/dist/store/row-text.js';
 import { committedEventJson, committedToEvent } from '../packages/server/dist/store/rows.js';
 import { ensureDayTables, INDEX_CHUNK_ROWS, prepareDayIndex, searchSchema } from '../packages/server/dist/store/sqlite/day-index.js';
 import { createIndexFile, IndexFollower } from '../packages/server/dist/store/sqlite/index-file.js';
-import { applyPragmas, prepareEventInsert, SCHEMA } from '../packages/server/dist/store/sqlite/schema.js';
+import { applyPragmas, prepareEventInsert, SCHEMA, SELECT_COLUMNS } from '../packages/server/dist/store/sqlite/schema.js';
 import { createChunkFile, SessionChunker } from '../packages/server/dist/store/sqlite/session-chunks.js';
 import { TailHub } from '../packages/server/dist/tail/hub.js';
 import { eventFrame, PREAMBLE, SSE_HEADERS } from '../packages/server/dist/tail/sse.js';
@@ -217,7 +217,7 @@ interface Writer {
  * A day file as the writer thread opens one. `index`: 'none' (bare insert), 'summaries' (search and
  * rollups off), 'rollups' (search off, `--search-index off`), 'search' (the default: all of it).
  */
-function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'rollups' | 'search', columns: EventColumns[]): Writer {
+function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'rollups' | 'search', columns: EventColumns[], perRow = false): Writer {
   const file = join(dir, `${name}.db`);
   const db = new Database(file);
   applyPragmas(db, 'normal');
@@ -227,17 +227,16 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
   // of that schema still written to); new days have theirs in a file of their own (indexThread).
   if (index === 'search') db.exec(searchSchema(1));
   const day = index === 'none' ? null : prepareDayIndex(db, undefined, index !== 'summaries');
-  const insert = prepareEventInsert(db);
+  // `perRow`: one row per INSERT statement, as the writer did before 2026-12-06.
+  const insert = perRow ? insertPerRow(db) : prepareEventInsert(db);
   // Ids keep increasing over the run, as the writer's do.
   let lastMs = 0;
   const ms = new Float64Array(BATCH);
   const seq = new Float64Array(BATCH);
+  const all = Array.from({ length: BATCH }, (_, i) => i);
   const insertMany = db.transaction((c: EventColumns) => {
-    let firstRowid = -1;
-    for (let i = 0; i < c.n; i++) {
-      const rowid = insert(c, i, ms[i] as number, seq[i] as number);
-      if (firstRowid < 0) firstRowid = rowid;
-    }
+    const rows = c.n === BATCH ? all : all.slice(0, c.n);
+    const firstRowid = insert(c, ms, seq, rows) - rows.length + 1;
     day?.apply({ c, ms, seq, from: 0, to: c.n }, undefined, firstRowid);
   });
   return {
@@ -250,6 +249,36 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
       return c.n;
     },
     close: () => db.close(),
+  };
+}
+
+/** {@link prepareEventInsert}'s contract, one statement per row. */
+function insertPerRow(db: Database.Database): ReturnType<typeof prepareEventInsert> {
+  const one = db.prepare(`INSERT INTO events (${SELECT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')})`);
+  return (c, ms, seq, rows) => {
+    let last = -1;
+    // Positional arguments, as the writer passed them.
+    for (const i of rows) {
+      const r = one.run(
+        ms[i],
+        seq[i],
+        c.session[i],
+        c.key[i],
+        c.value[i],
+        c.vjson[i],
+        c.ts[i],
+        c.component[i],
+        c.user[i],
+        c.terminal[i],
+        c.step[i],
+        c.level[i],
+        c.attrs[i],
+        c.producer[i],
+        c.pseq[i],
+      );
+      last = Number(r.lastInsertRowid);
+    }
+    return last;
   };
 }
 
@@ -565,6 +594,7 @@ export const micro: Benchmark = {
     const dir = mkdtempSync(join(tmpdir(), 'logsrv-micro-'));
     const columns = pool.map((b) => unpackToColumns(packEvents(b.events)));
     const bare = openWriter(dir, 'bare', 'none', columns);
+    const perRow = openWriter(dir, 'per-row', 'none', columns, true);
     const summaries = openWriter(dir, 'summaries', 'summaries', columns);
     const rollups = openWriter(dir, 'rollups', 'rollups', columns);
     const search = openWriter(dir, 'search', 'search', columns);
@@ -583,11 +613,13 @@ export const micro: Benchmark = {
         ),
       );
       log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + summaries, rollups (FTS in its own file, or search off)', step: rollups.step }, bareStep));
+      log(pair(pool, reps, ms, '3 SQLite writer', bareStep, { label: 'bare INSERT, a row per statement', step: perRow.step }));
       log(pair(pool, reps, ms, '3 SQLite index thread', { label: 'IndexFollower.step: 1000 rows into the index file', step: indexer.step }, bareStep));
       log(pair(pool, reps, ms, '3 SQLite chunk thread', { label: 'SessionChunker.step: 1000 rows into session chunks', step: chunker.step }, bareStep));
       log(pair(pool, reps, ms, '3 SQLite writer', { label: 'INSERT + summaries (search, rollups off)', step: summaries.step }, bareStep));
     } finally {
       bare.close();
+      perRow.close();
       summaries.close();
       rollups.close();
       search.close();

@@ -11,6 +11,7 @@ import type { NormalizedEvent } from '@logsrv/protocol';
 import type { CommitNotice } from '@logsrv/server';
 import { MemoryQueue, SqliteStore, Writer } from '@logsrv/server';
 import { packEvents } from '../src/batch/columns.ts';
+import { INSERT_ROWS } from '../src/store/sqlite/schema.ts';
 import { ev as base } from './contract/events.ts';
 
 /** An event of session `s`; with `pseq`, from producer `p`. */
@@ -89,6 +90,47 @@ test('entries published packed (as the UDP receive thread hands them over) are c
       page.events.map((e) => `${e.id} ${e.value} ${e.producer ?? '-'}`),
       ['2000-0 p0 -', '2000-1 p1 -', '2000-2 q0 -', '2000-3 d0 p', '2000-5 o0 -'],
     );
+    queue.close();
+    await writer.drained();
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a transaction of more rows than one INSERT statement takes, duplicates among them: each stored row keeps its id, value and place', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
+  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+  try {
+    const queue = new MemoryQueue({ maxEvents: 1000, maxBytes: 1 << 20, lastId: null, clock: () => 3000 });
+    const writer = new Writer(queue, store, { maxBatchEvents: 1000 });
+    // Two sessions in runs of 5, five keys; producer p numbers them, and repeats an earlier seq at
+    // the first row, at the last row of the first full statement, at the first of the second, and
+    // in the rows stored one by one after the full statements.
+    const n = 2 * INSERT_ROWS + 11;
+    const repeats = new Set([3, INSERT_ROWS - 1, INSERT_ROWS, 2 * INSERT_ROWS + 4]);
+    const events = Array.from({ length: n }, (_e, i) =>
+      base(`s${Math.floor(i / 5) % 2}`, `v${i}`, { key: `k${i % 5}`, producer: 'p', pseq: repeats.has(i) ? 1 : i + 1 }),
+    );
+    const sent = queue.publish(events, n);
+    writer.start();
+    assert.deepEqual(await sent, { duplicates: [...repeats].sort((a, b) => a - b) });
+    const stored = events.map((e, i) => ({ e, i })).filter(({ i }) => !repeats.has(i));
+    for (const session of ['s0', 's1']) {
+      const mine = stored.filter(({ e }) => e.session === session);
+      const page = await store.readSession({ session, after: null, limit: 1000 });
+      assert.deepEqual(
+        page.events.map((e) => `${e.id} ${e.value} ${e.key}`),
+        mine.map(({ e, i }) => `3000-${i} ${e.value} ${e.key}`),
+      );
+      // The latest event of each key is found by the rowid the transaction gave it.
+      const summary = await store.sessionSummary(session);
+      assert.equal(summary?.count, mine.length);
+      for (let k = 0; k < 5; k++) {
+        const last = mine.filter(({ e }) => e.key === `k${k}`).at(-1);
+        assert.deepEqual({ id: summary?.latest[`k${k}`]?.id, value: summary?.latest[`k${k}`]?.value }, { id: `3000-${last?.i}`, value: last?.e.value });
+      }
+    }
     queue.close();
     await writer.drained();
   } finally {

@@ -208,17 +208,16 @@ function open(day: string): Open {
     const { c, ms, seq } = r;
     let next = 0; // index into skip
     while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
-    let firstRowid = -1;
-    let lastRowid = -1;
+    const rows: number[] = [];
     for (let i = r.from; i < r.to; i++) {
       if (skip !== undefined && skip[next] === i) {
         next++;
         continue;
       }
-      const rowid = insert(c, i, ms[i] as number, seq[i] as number);
-      lastRowid = rowid;
-      if (firstRowid < 0) firstRowid = lastRowid;
+      rows.push(i);
     }
+    const lastRowid = insert(c, ms, seq, rows);
+    const firstRowid = rows.length > 0 ? lastRowid - rows.length + 1 : -1;
     // Summaries, rollups (and a schema-3 file's in-file full-text index), in the same transaction
     // as the events. A new day's index is written after the commit by the index thread.
     index.apply(r, skip, firstRowid);
