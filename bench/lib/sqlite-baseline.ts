@@ -1,8 +1,12 @@
 /**
  * The storage baseline: bare better-sqlite3 inserting the rows the server would store, into the
- * server's own schema with its own pragmas (imported from the built server, so the baseline follows
- * any schema change), with the writer's 15-column INSERT, one transaction per `txnRows` rows.
- * Only the transactions are timed; making and parsing the rows is not.
+ * server's own schema with its own pragmas, with the writer's own INSERT (schema.ts
+ * prepareEventInsert: INSERT_ROWS rows per statement), one transaction per `txnRows` rows — all
+ * imported from the built server, so the baseline follows any change to them. Only the
+ * transactions are timed; making and parsing the rows, and laying them out in columns, is not.
+ *
+ * `statement: 'row'` inserts one row per statement instead, as the writer did until 2026-12-06
+ * and as every baseline figure before that date was measured: kept for comparison with them.
  *
  * This is the ceiling for the embedded pipeline: the server does this same work plus HTTP, NDJSON
  * parsing, validation and the hand-off to its writer thread.
@@ -10,7 +14,8 @@
 import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 // Deliberately the server's schema and pragmas, not a copy: "same schema" must stay true.
-import { applyPragmas, SCHEMA } from '../../packages/server/dist/store/sqlite/schema.js';
+import type { EventColumns } from '../../packages/server/dist/batch/columns.js';
+import { applyPragmas, prepareEventInsert, SCHEMA } from '../../packages/server/dist/store/sqlite/schema.js';
 import { type BodyTemplate, createRng, makeBody, stamp } from './ndjson-workload.ts';
 import { sampleStats } from './stored-rows.ts';
 
@@ -95,27 +100,33 @@ export class RowSource {
 export class SqliteBaseline {
   private readonly file: string;
   private readonly db: Database.Database;
-  private readonly insertMany: (rows: Row[], ms: number, seq0: number) => void;
+  private readonly insertMany: (rows: Row[], c: EventColumns, ms: Float64Array, seq: Float64Array) => void;
   private readonly source: RowSource;
   private lastMs = 0;
   private lastSeq = -1;
 
   /** `tag` is the session tag, as long as the server run's so rows have the same size. */
-  constructor(dir: string, name: string, tag: string, seed: number) {
+  constructor(dir: string, name: string, tag: string, seed: number, statement: 'writer' | 'row' = 'writer') {
     this.file = `${dir}/baseline-${name}.db`;
     for (const suffix of ['', '-wal', '-shm']) rmSync(this.file + suffix, { force: true });
     this.db = new Database(this.file);
     applyPragmas(this.db, 'normal');
     this.db.exec(SCHEMA);
-    const insert = this.db.prepare(
+    const insertRows = prepareEventInsert(this.db);
+    const insertRow = this.db.prepare(
       `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    // The same loop shape as the server's writer: one prepared statement, positional arguments.
-    this.insertMany = this.db.transaction((rows: Row[], ms: number, seq0: number) => {
+    let all: number[] = [];
+    this.insertMany = this.db.transaction((rows: Row[], c: EventColumns, ms: Float64Array, seq: Float64Array) => {
+      if (statement === 'writer') {
+        if (all.length !== rows.length) all = Array.from(rows, (_r, i) => i);
+        insertRows(c, ms, seq, all);
+        return;
+      }
       for (let i = 0; i < rows.length; i++) {
         const r = rows[i] as Row;
-        insert.run(ms, seq0 + i, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]);
+        insertRow.run(ms[i], seq[i], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]);
       }
     });
     this.source = new RowSource(tag, seed);
@@ -143,11 +154,35 @@ export class SqliteBaseline {
   private commit(rows: Row[]): number {
     const ms = Math.max(Date.now(), this.lastMs);
     const seq0 = ms === this.lastMs ? this.lastSeq + 1 : 0;
+    const c = toColumns(rows);
+    const msOf = new Float64Array(rows.length).fill(ms);
+    const seqOf = Float64Array.from(rows, (_r, i) => seq0 + i);
     const t0 = process.hrtime.bigint();
-    this.insertMany(rows, ms, seq0);
+    this.insertMany(rows, c, msOf, seqOf);
     const ns = Number(process.hrtime.bigint() - t0);
     this.lastMs = ms;
     this.lastSeq = seq0 + rows.length - 1;
     return ns;
   }
+}
+
+/** Rows in the writer's columns (batch/columns.ts), as the writer thread has them after unpacking. */
+function toColumns(rows: Row[]): EventColumns {
+  const col = <T>(k: number) => rows.map((r) => r[k] as T);
+  return {
+    n: rows.length,
+    session: col(0),
+    key: col(1),
+    value: col(2),
+    vjson: Uint8Array.from(rows, (r) => r[3]),
+    ts: col(4),
+    component: col(5),
+    user: col(6),
+    terminal: col(7),
+    step: col(8),
+    level: col(9),
+    attrs: col(10),
+    producer: col(11),
+    pseq: col(12),
+  } as EventColumns;
 }
