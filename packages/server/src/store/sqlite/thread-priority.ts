@@ -28,14 +28,7 @@ export function currentThreadId(): number | null {
  * no privilege; on systems without per-thread priorities it does nothing and returns false.
  */
 export function niceThisThread(nice: number): boolean {
-  const tid = currentThreadId();
-  if (tid === null) return false;
-  try {
-    setPriority(tid, nice);
-    return true;
-  } catch {
-    return false;
-  }
+  return setThisThread(() => nice);
 }
 
 /**
@@ -44,10 +37,15 @@ export function niceThisThread(nice: number): boolean {
  * the process was started with. Returns false where threads have no priorities of their own.
  */
 export function lowerThisThread(steps: number): boolean {
+  return setThisThread((tid) => Math.min(19, getPriority(tid) + steps));
+}
+
+/** Sets the calling thread's nice value to `nice(its id)`; false where threads have no priorities of their own. */
+function setThisThread(nice: (tid: number) => number): boolean {
   const tid = currentThreadId();
   if (tid === null) return false;
   try {
-    setPriority(tid, Math.min(19, getPriority(tid) + steps));
+    setPriority(tid, nice(tid));
     return true;
   } catch {
     return false;
