@@ -52,12 +52,13 @@ import { renderPage } from '../packages/server/dist/store/row-text.js';
 import { committedEventJson, committedToEvent } from '../packages/server/dist/store/rows.js';
 import { ensureDayTables, INDEX_CHUNK_ROWS, prepareDayIndex, searchSchema } from '../packages/server/dist/store/sqlite/day-index.js';
 import { createIndexFile, IndexFollower } from '../packages/server/dist/store/sqlite/index-file.js';
-import { applyPragmas, prepareEventInsert, SCHEMA, SELECT_COLUMNS } from '../packages/server/dist/store/sqlite/schema.js';
+import { applyPragmas, prepareEventInsert, SCHEMA } from '../packages/server/dist/store/sqlite/schema.js';
 import { createChunkFile, SessionChunker } from '../packages/server/dist/store/sqlite/session-chunks.js';
 import { TailHub } from '../packages/server/dist/tail/hub.js';
 import { eventFrame, PREAMBLE, SSE_HEADERS } from '../packages/server/dist/tail/sse.js';
 import { envNumber } from './lib/env.ts';
 import { createRng, makeBody, stamp } from './lib/ndjson-workload.ts';
+import { prepareRowPerStatementInsert } from './lib/sqlite-baseline.ts';
 import { fmt, measurement } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure, Measurement } from './lib/types.ts';
 
@@ -228,7 +229,7 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
   if (index === 'search') db.exec(searchSchema(1));
   const day = index === 'none' ? null : prepareDayIndex(db, undefined, index !== 'summaries');
   // `perRow`: one row per INSERT statement, as the writer did before 2026-12-06.
-  const insert = perRow ? insertPerRow(db) : prepareEventInsert(db);
+  const insert = perRow ? prepareRowPerStatementInsert(db) : prepareEventInsert(db);
   // Ids keep increasing over the run, as the writer's do.
   let lastMs = 0;
   const ms = new Float64Array(BATCH);
@@ -249,36 +250,6 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
       return c.n;
     },
     close: () => db.close(),
-  };
-}
-
-/** {@link prepareEventInsert}'s contract, one statement per row. */
-function insertPerRow(db: Database.Database): ReturnType<typeof prepareEventInsert> {
-  const one = db.prepare(`INSERT INTO events (${SELECT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')})`);
-  return (c, ms, seq, rows) => {
-    let last = -1;
-    // Positional arguments, as the writer passed them.
-    for (const i of rows) {
-      const r = one.run(
-        ms[i],
-        seq[i],
-        c.session[i],
-        c.key[i],
-        c.value[i],
-        c.vjson[i],
-        c.ts[i],
-        c.component[i],
-        c.user[i],
-        c.terminal[i],
-        c.step[i],
-        c.level[i],
-        c.attrs[i],
-        c.producer[i],
-        c.pseq[i],
-      );
-      last = Number(r.lastInsertRowid);
-    }
-    return last;
   };
 }
 

@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 // Deliberately the server's schema and pragmas, not a copy: "same schema" must stay true.
 import type { EventColumns } from '../../packages/server/dist/batch/columns.js';
-import { applyPragmas, prepareEventInsert, SCHEMA } from '../../packages/server/dist/store/sqlite/schema.js';
+import { applyPragmas, prepareEventInsert, SCHEMA, SELECT_COLUMNS } from '../../packages/server/dist/store/sqlite/schema.js';
 import { type BodyTemplate, createRng, makeBody, stamp } from './ndjson-workload.ts';
 import { sampleStats } from './stored-rows.ts';
 
@@ -100,7 +100,7 @@ export class RowSource {
 export class SqliteBaseline {
   private readonly file: string;
   private readonly db: Database.Database;
-  private readonly insertMany: (rows: Row[], c: EventColumns, ms: Float64Array, seq: Float64Array) => void;
+  private readonly insertMany: (c: EventColumns, ms: Float64Array, seq: Float64Array) => void;
   private readonly source: RowSource;
   private lastMs = 0;
   private lastSeq = -1;
@@ -112,22 +112,11 @@ export class SqliteBaseline {
     this.db = new Database(this.file);
     applyPragmas(this.db, 'normal');
     this.db.exec(SCHEMA);
-    const insertRows = prepareEventInsert(this.db);
-    const insertRow = this.db.prepare(
-      `INSERT INTO events (ms, seq, session, key, value, vjson, ts, component, user, terminal, step, level, attrs, producer, pseq)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const insert = statement === 'writer' ? prepareEventInsert(this.db) : prepareRowPerStatementInsert(this.db);
     let all: number[] = [];
-    this.insertMany = this.db.transaction((rows: Row[], c: EventColumns, ms: Float64Array, seq: Float64Array) => {
-      if (statement === 'writer') {
-        if (all.length !== rows.length) all = Array.from(rows, (_r, i) => i);
-        insertRows(c, ms, seq, all);
-        return;
-      }
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i] as Row;
-        insertRow.run(ms[i], seq[i], r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]);
-      }
+    this.insertMany = this.db.transaction((c: EventColumns, ms: Float64Array, seq: Float64Array) => {
+      if (all.length !== c.n) all = Array.from({ length: c.n }, (_r, i) => i);
+      insert(c, ms, seq, all);
     });
     this.source = new RowSource(tag, seed);
   }
@@ -158,12 +147,44 @@ export class SqliteBaseline {
     const msOf = new Float64Array(rows.length).fill(ms);
     const seqOf = Float64Array.from(rows, (_r, i) => seq0 + i);
     const t0 = process.hrtime.bigint();
-    this.insertMany(rows, c, msOf, seqOf);
+    this.insertMany(c, msOf, seqOf);
     const ns = Number(process.hrtime.bigint() - t0);
     this.lastMs = ms;
     this.lastSeq = seq0 + rows.length - 1;
     return ns;
   }
+}
+
+/**
+ * {@link prepareEventInsert}'s contract, one INSERT statement per row with positional arguments, as
+ * the writer stored events before 2026-12-06 (the old baseline, and `bench micro`'s comparison).
+ */
+export function prepareRowPerStatementInsert(db: Database.Database): ReturnType<typeof prepareEventInsert> {
+  const one = db.prepare(`INSERT INTO events (${SELECT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')})`);
+  return (c, ms, seq, rows) => {
+    let last = -1;
+    for (const i of rows) {
+      const r = one.run(
+        ms[i],
+        seq[i],
+        c.session[i],
+        c.key[i],
+        c.value[i],
+        c.vjson[i],
+        c.ts[i],
+        c.component[i],
+        c.user[i],
+        c.terminal[i],
+        c.step[i],
+        c.level[i],
+        c.attrs[i],
+        c.producer[i],
+        c.pseq[i],
+      );
+      last = Number(r.lastInsertRowid);
+    }
+    return last;
+  };
 }
 
 /** Rows in the writer's columns (batch/columns.ts), as the writer thread has them after unpacking. */
