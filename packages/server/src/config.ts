@@ -174,6 +174,15 @@ export const OPTIONS = [
     help: 'rows the full-text index (its own thread) may fall behind the commits before the writer waits for it; searches scan the rows not indexed yet',
   },
   {
+    key: 'searchIndexBurstLagRows',
+    flag: '--search-index-burst-lag-rows',
+    env: 'LOGSRV_SEARCH_INDEX_BURST_LAG_ROWS',
+    kind: 'int',
+    min: 1000,
+    default: 1_000_000,
+    help: 'the index lag allowed while a quarter of --max-queue-events waits: the writer keeps up with a burst instead of waiting for the index (then ingest would refuse events); searches scan more rows meanwhile',
+  },
+  {
     key: 'sessionChunks',
     flag: '--session-chunks',
     env: 'LOGSRV_SESSION_CHUNKS',
@@ -413,6 +422,7 @@ export interface ServerConfig {
   searchIndex: 'on' | 'off';
   searchChunkRows: number;
   searchIndexMaxLagRows: number;
+  searchIndexBurstLagRows: number;
   sessionChunks: 'on' | 'off';
   sessionChunkFlushMs: number;
   retentionDays: number;

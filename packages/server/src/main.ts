@@ -124,6 +124,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     modules.has('writer') && queue
       ? new Writer(queue, store, {
           maxBatchEvents: config.maxBatchEvents,
+          pressedDepth: Math.max(1, Math.floor(config.maxQueueEvents / 4)),
           onError: (err) => app?.log.error({ err }, 'write failed'),
           onBatch: (n, s) => {
             metrics.batchEvents.observe(n);

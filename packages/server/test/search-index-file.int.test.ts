@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { MemoryQueue, SqliteStore, Writer } from '@logsrv/server';
 import Database from 'better-sqlite3';
 import { archiveDays, restoreArchive } from '../src/store/sqlite/archive.ts';
 import { IndexProgress } from '../src/store/sqlite/index-file.ts';
@@ -349,6 +350,77 @@ test('the writer holds back when the index lags by more than --search-index-max-
   }
 });
 
+test(
+  'while the queue is pressed the index thread steps aside and the writer does not wait for it, up to half of --search-index-burst-lag-rows; searches stay exact; released, the index catches up',
+  T,
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'logsrv-ixburst-'));
+    const store = new SqliteStore({ dataDir, readerThreads: 1, synchronous: 'normal', searchIndexMaxLagRows: 1000, searchIndexBurstLagRows: 8000 });
+    const queue = new MemoryQueue({ maxEvents: 100_000, maxBytes: 1 << 26, lastId: null, clock: () => Date.UTC(2026, 5, 14, 12) });
+    const writer = new Writer(queue, store, { maxBatchEvents: 1000 });
+    const sent: ReturnType<typeof batch> = [];
+    const publish = async (b: number): Promise<void> => {
+      const events = batch(b * 1000, 1000, 500 + b);
+      sent.push(...events);
+      const normalized = events.map((e) => ({
+        ...e,
+        vjson: 0 as const,
+        ts: null,
+        component: null,
+        user: null,
+        terminal: null,
+        step: null,
+        attrs: null,
+        producer: null,
+        pseq: null,
+      }));
+      assert.deepEqual(await queue.publish(normalized, 1000), {});
+    };
+    const searched = async (word: string): Promise<string[]> => {
+      const out: string[] = [];
+      let after: { ms: number; seq: number } | null = null;
+      for (;;) {
+        const page = await store.readEvents({ after, until: null, limit: 500, q: word });
+        out.push(...page.events.map((e) => String(e.value)));
+        if (!page.next) return out;
+        const [ms, seq] = page.next.split('-').map(Number);
+        after = { ms: ms as number, seq: seq as number };
+      }
+    };
+    try {
+      writer.start();
+      store.queuePressed(true);
+      // Three batches of 1000: not pressed, the writer would wait before the third for the lag to
+      // fall to 1000. Pressed, it does not, and the index thread takes none of them.
+      for (let b = 0; b < 3; b++) await publish(b);
+      assert.equal(store.searchIndexLagRows(), 3000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(store.searchIndexLagRows(), 3000, 'the index thread stays aside while the queue is pressed');
+      assert.deepEqual(await searched('amber'), expected(sent, 'amber'), 'rows past the watermark are scanned');
+      // At half the burst bound (4000) the index thread takes steps again, pressed or not.
+      await publish(3);
+      await publish(4);
+      const until = Date.now() + 20_000;
+      while (store.searchIndexLagRows() >= 4000) {
+        assert.ok(Date.now() < until, `the index did not resume at half the burst bound (lag ${store.searchIndexLagRows()})`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await publish(5);
+      store.queuePressed(false);
+      while (store.searchIndexLagRows() !== 0) {
+        assert.ok(Date.now() < until, `the index did not catch up once released (lag ${store.searchIndexLagRows()})`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.deepEqual(await searched('basalt'), expected(sent, 'basalt'));
+      queue.close();
+      await writer.drained();
+    } finally {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);
+
 test('IndexProgress: the lag of the writer day, and no wait for a dead index thread', () => {
   const p = new IndexProgress(new SharedArrayBuffer(IndexProgress.bytes));
   p.writerAt(100, 5000, true);
@@ -360,6 +432,11 @@ test('IndexProgress: the lag of the writer day, and no wait for a dead index thr
   p.indexerAt(100, 4200, 0);
   assert.equal(p.lag(), 800);
   p.waitUntilLagAtMost(1000); // returns at once: under the bound
+  p.setPressed(true);
+  assert.ok(p.pressed);
+  p.waitUntilLagAtMost(100, 1000); // returns at once: pressed, under the burst bound
+  p.setPressed(false);
+  assert.ok(!p.pressed);
   p.writerAt(100, 5000, false);
   assert.equal(p.lag(), 0, 'a day without an index file has no lag');
   p.indexerAt(100, 4200, 77);

@@ -138,3 +138,55 @@ test('a transaction of more rows than one INSERT statement takes, duplicates amo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the writer tells the store when its queue is pressed (at pressedDepth events waiting) and when it no longer is (below half of that)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
+  const told: { pressed: boolean; depth: number }[] = [];
+  const queue = new MemoryQueue({ maxEvents: 100_000, maxBytes: 1 << 26, lastId: null, clock: () => 4000 });
+  // The real store, told as before; the test only keeps a record of what it was told and when.
+  const store = new (class extends SqliteStore {
+    override queuePressed(pressed: boolean): void {
+      told.push({ pressed, depth: queue.depth });
+      super.queuePressed(pressed);
+    }
+  })({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+  try {
+    const writer = new Writer(queue, store, { maxBatchEvents: 500, pressedDepth: 2000 });
+    // 5000 events wait before the writer starts; it takes them 500 at a time.
+    const sent = Array.from({ length: 10 }, (_x, b) =>
+      queue.publish(
+        Array.from({ length: 500 }, (_y, i) => ev(`v${b * 500 + i}`)),
+        500,
+      ),
+    );
+    writer.start();
+    await Promise.all(sent);
+    assert.deepEqual(
+      told.map((t) => t.pressed),
+      [true, false],
+      'pressed once, released once: no flapping while the depth falls through the band between',
+    );
+    assert.ok((told[0] as { depth: number }).depth >= 2000, `pressed at a depth of ${told[0]?.depth}`);
+    assert.ok((told[1] as { depth: number }).depth < 1000, `released at a depth of ${told[1]?.depth}`);
+    queue.close();
+    await writer.drained();
+    // A writer without pressedDepth never tells.
+    const second = new MemoryQueue({ maxEvents: 100_000, maxBytes: 1 << 26, lastId: await store.lastId(), clock: () => 4000 });
+    const quiet = new Writer(second, store, { maxBatchEvents: 500 });
+    const more = Array.from({ length: 10 }, (_x, b) =>
+      second.publish(
+        Array.from({ length: 500 }, (_y, i) => ev(`w${b * 500 + i}`)),
+        500,
+      ),
+    );
+    quiet.start();
+    await Promise.all(more);
+    assert.equal(told.length, 2);
+    second.close();
+    await quiet.drained();
+    assert.equal((await store.readSession({ session: 's', after: null, limit: 20_000 })).events.length, 10_000);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

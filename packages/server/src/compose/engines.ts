@@ -125,6 +125,7 @@ async function openStore(config: ServerConfig, clock: () => number): Promise<Sto
       searchIndex: config.searchIndex === 'on',
       searchChunkRows: config.searchChunkRows,
       searchIndexMaxLagRows: config.searchIndexMaxLagRows,
+      searchIndexBurstLagRows: config.searchIndexBurstLagRows,
       sessionChunks: config.sessionChunks === 'on',
       sessionChunkFlushMs: config.sessionChunkFlushMs,
     });

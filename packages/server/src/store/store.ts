@@ -165,6 +165,14 @@ export interface Store {
    */
   append(batch: IdentifiedBatch): Promise<AppendResult>;
   /**
+   * The writer's queue is filling up (true) or has drained again (false): see
+   * WriterOptions.pressedDepth. While pressed, commits — one already waiting included — do not wait
+   * for work the store does after them and can catch up on later (SQLite's search index may lag
+   * up to `--search-index-burst-lag-rows`, not `--search-index-max-lag-rows`), so a burst waits
+   * on disk rather than in a queue that refuses events once full. Absent: nothing to defer.
+   */
+  queuePressed?(pressed: boolean): void;
+  /**
    * Rows committed but not yet in the full-text index, for stores that index after the commit
    * (SQLite's index thread); searches are exact at any lag. Absent: the index is part of the commit.
    */

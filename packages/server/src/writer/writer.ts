@@ -15,13 +15,22 @@ export interface WriterOptions {
   maxBatchEvents: number;
   onError?: (err: Error) => void;
   onBatch?: (events: number, seconds: number) => void;
+  /**
+   * Events waiting in the queue at which the store is told the queue is pressed
+   * (Store.queuePressed), until fewer than half as many wait. Unset: never.
+   */
+  pressedDepth?: number;
 }
+
+/** How often the queue's depth is looked at for Store.queuePressed while the writer runs. */
+const PRESSURE_POLL_MS = 10;
 
 /** Batches handed to the store before the first of them has committed. */
 const PIPELINE = 2;
 
 export class Writer {
   private running: Promise<void> | null = null;
+  private pressed = false;
 
   constructor(
     private readonly queue: Queue,
@@ -47,14 +56,32 @@ export class Writer {
    */
   private async loop(): Promise<void> {
     const inflight = new Set<Promise<void>>();
-    for (;;) {
-      while (inflight.size >= PIPELINE) await Promise.race(inflight);
-      const batch = await this.queue.take(this.opts.maxBatchEvents);
-      if (!batch) break;
-      const p: Promise<void> = this.commit(batch).finally(() => inflight.delete(p));
-      inflight.add(p);
+    // The depth changes with every publish, also while both appends wait at the store.
+    const poll = this.opts.pressedDepth === undefined ? null : setInterval(() => this.checkPressure(), PRESSURE_POLL_MS);
+    try {
+      for (;;) {
+        while (inflight.size >= PIPELINE) await Promise.race(inflight);
+        const batch = await this.queue.take(this.opts.maxBatchEvents);
+        if (!batch) break;
+        this.checkPressure();
+        const p: Promise<void> = this.commit(batch).finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+      await Promise.all(inflight);
+    } finally {
+      if (poll) clearInterval(poll);
     }
-    await Promise.all(inflight);
+  }
+
+  /** Tells the store when the queue becomes pressed (WriterOptions.pressedDepth) and when it no longer is. */
+  private checkPressure(): void {
+    const at = this.opts.pressedDepth;
+    if (at === undefined) return;
+    const depth = this.queue.depth;
+    const pressed = this.pressed ? depth >= at / 2 : depth >= at;
+    if (pressed === this.pressed) return;
+    this.pressed = pressed;
+    this.store.queuePressed?.(pressed);
   }
 
   private async commit(batch: TakenBatch): Promise<void> {

@@ -47,6 +47,12 @@ const INDEX_CACHE_KIB = -4000;
 /** Default bound of the index lag (`--search-index-max-lag-rows`): past it the writer waits. */
 export const INDEX_MAX_LAG_ROWS = 100_000;
 /**
+ * Default bound of the index lag while the queue is pressed (`--search-index-burst-lag-rows`):
+ * ~10 s of ingest at 100,000 events/s, so a burst the index cannot follow on a busy machine waits
+ * in the day file for the index instead of in the queue for the writer.
+ */
+export const INDEX_BURST_LAG_ROWS = 1_000_000;
+/**
  * FTS5's `automerge` for the chunks of an index file: a level's segments are merged into one of the
  * next level once it has this many (FTS5's default is 4). Each step of the index thread writes a
  * segment, and every merge writes its rows again: merging 8 at a time writes each row fewer times.
@@ -254,11 +260,26 @@ export class IndexProgress {
     return Math.max(behind, (f[1] as number) - (f[4] as number));
   }
 
-  /** Writer: blocks while the lag is over `maxRows` (backpressure), unless the index thread is gone. */
-  waitUntilLagAtMost(maxRows: number): void {
-    while (this.lag() > maxRows && !this.dead) {
+  /** Main thread: whether the writer's queue is pressed (Store.queuePressed); wakes a writer that waits. */
+  setPressed(pressed: boolean): void {
+    Atomics.store(this.i, 2, pressed ? 1 : 0);
+    Atomics.add(this.i, 0, 1);
+    Atomics.notify(this.i, 0);
+  }
+
+  get pressed(): boolean {
+    return Atomics.load(this.i, 2) === 1;
+  }
+
+  /**
+   * Writer: blocks while the lag is over `maxRows`, or over `burstRows` while the queue is pressed
+   * (backpressure), unless the index thread is gone.
+   */
+  waitUntilLagAtMost(maxRows: number, burstRows = maxRows): void {
+    const over = () => this.lag() > (this.pressed ? burstRows : maxRows);
+    while (over() && !this.dead) {
       const seen = Atomics.load(this.i, 0);
-      if (this.lag() <= maxRows) return;
+      if (!over()) return;
       Atomics.wait(this.i, 0, seen, 100);
     }
   }

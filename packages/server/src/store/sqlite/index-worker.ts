@@ -21,12 +21,15 @@ interface IndexerData {
   searchChunkRows: number;
   /** The writer waits past this lag (`--search-index-max-lag-rows`). */
   maxLagRows: number;
+  /** The lag allowed while the writer's queue is pressed (`--search-index-burst-lag-rows`). */
+  burstLagRows: number;
   progress: SharedArrayBuffer;
   /** Hints from the writer: the day (`YYYYMMDD`) of each commit. */
   port: MessagePort;
 }
 
-const { dataDir, synchronous, searchChunkRows, maxLagRows, progress, port } = workerData as IndexerData;
+const { dataDir, synchronous, searchChunkRows, maxLagRows, burstLagRows, progress: progressBuffer, port } = workerData as IndexerData;
+const progress = new IndexProgress(progressBuffer);
 
 /**
  * While it chases a writer that keeps committing, a step waits until INDEX_MIN_STEP_ROWS rows are
@@ -46,19 +49,32 @@ const INDEX_MIN_STEP_ROWS = 4096;
 const INDEX_MAX_STEP_WAIT_MS = 50;
 const INDEX_STEP_POLL_MS = 10;
 const minStepRows = Math.min(INDEX_MIN_STEP_ROWS, Math.floor(maxLagRows / 4));
+/**
+ * While the writer's queue is pressed (Store.queuePressed: a burst the cores cannot take with the
+ * index), the thread steps aside in waits of this many ms, until its lag is half the burst bound:
+ * the CPU goes to receiving and committing, and the index catches up once the queue has drained.
+ * Below the receive and writer threads' priority is not enough for that: in a 2-core run of
+ * `bench udp-ingest` every thread waited in the run queue ~2 ms for each 1 ms it ran, the index
+ * thread included, and it still took up to a third of a core.
+ */
+const PRESSED_WAIT_MS = 20;
 /** When the current wait for a full step began (null: no wait). */
 let waitingSince: number | null = null;
 
 followDays({
   dataDir,
   port,
-  progress: new IndexProgress(progress),
+  progress,
   what: 'search index',
   derivedFile: indexFile,
   open: (indexPath, dayPath) => new IndexFollower(indexPath, dayPath, synchronous, searchChunkRows),
   stepRows: INDEX_STEP_ROWS,
   closeCatchUpSteps: 0,
   deferMs: (lag, chasing) => {
+    if (lag !== null && progress.pressed && progress.lag() < burstLagRows / 2) {
+      waitingSince = null;
+      return PRESSED_WAIT_MS;
+    }
     if (!chasing || lag === null || lag() >= minStepRows) {
       waitingSince = null;
       return 0;

@@ -26,7 +26,7 @@ import type {
   Store,
 } from '../store.js';
 import { INDEX_CHUNK_ROWS } from './day-index.js';
-import { INDEX_MAX_LAG_ROWS, IndexProgress } from './index-file.js';
+import { INDEX_BURST_LAG_ROWS, INDEX_MAX_LAG_ROWS, IndexProgress } from './index-file.js';
 import { PageSlab } from './page-slab.js';
 import { CHUNK_FLUSH_MS } from './session-chunks.js';
 import { WorkerClient } from './worker-rpc.js';
@@ -44,6 +44,8 @@ export interface SqliteStoreOptions {
   rollups?: boolean;
   /** Rows the index thread may lag behind the writer before the writer waits (default INDEX_MAX_LAG_ROWS). */
   searchIndexMaxLagRows?: number;
+  /** The lag allowed while the queue is pressed (Store.queuePressed; default INDEX_BURST_LAG_ROWS, at least searchIndexMaxLagRows). */
+  searchIndexBurstLagRows?: number;
   /** Whether new day files get session chunks (default true; see session-chunks.ts). */
   sessionChunks?: boolean;
   /** Longest time rendered events wait in the chunk thread before they are written (default CHUNK_FLUSH_MS). */
@@ -92,13 +94,14 @@ export class SqliteStore implements Store {
     this.dataDir = opts.dataDir;
     const searchIndex = opts.searchIndex ?? true;
     const searchChunkRows = opts.searchChunkRows ?? INDEX_CHUNK_ROWS;
-    let index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number } | null = null;
+    let index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number; burstLagRows: number } | null = null;
     if (searchIndex) {
       const maxLagRows = opts.searchIndexMaxLagRows ?? INDEX_MAX_LAG_ROWS;
-      const t = startFollower('./index-worker.js', { dataDir: opts.dataDir, synchronous: opts.synchronous, searchChunkRows, maxLagRows });
+      const burstLagRows = Math.max(maxLagRows, opts.searchIndexBurstLagRows ?? INDEX_BURST_LAG_ROWS);
+      const t = startFollower('./index-worker.js', { dataDir: opts.dataDir, synchronous: opts.synchronous, searchChunkRows, maxLagRows, burstLagRows });
       this.indexer = t.client;
       this.progress = t.progress;
-      index = { progress: t.progress.buffer, port: t.port, maxLagRows };
+      index = { progress: t.progress.buffer, port: t.port, maxLagRows, burstLagRows };
     }
     let chunks: { progress: SharedArrayBuffer; port: MessagePort } | null = null;
     if (opts.sessionChunks ?? true) {
@@ -146,6 +149,10 @@ export class SqliteStore implements Store {
   }
 
   /** Rows of the current day committed but not yet in its full-text index (0 with the index off). */
+  queuePressed(pressed: boolean): void {
+    this.progress?.setPressed(pressed);
+  }
+
   searchIndexLagRows(): number {
     return this.progress?.lag() ?? 0;
   }

@@ -33,7 +33,7 @@ interface WriterData {
   /** Whether report rollups are kept (false only to measure their cost: reports then read nothing). */
   rollups: boolean;
   /** With the index on: the index thread's progress, and the port to tell it of commits (index-worker.ts). */
-  index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number } | null;
+  index: { progress: SharedArrayBuffer; port: MessagePort; maxLagRows: number; burstLagRows: number } | null;
   /** The session chunk thread's progress, and the port to tell it of commits (session-chunks-worker.ts). */
   chunks: { progress: SharedArrayBuffer; port: MessagePort } | null;
 }
@@ -306,11 +306,13 @@ serveRequests((req: WorkerRequest) => {
           // Backpressure: the index may lag this day's commits by at most maxLagRows (plus one
           // batch). Searches stay exact at any lag (they scan what is not indexed yet); the bound
           // keeps that scan short. Waiting here holds back the replies, then the queue, then
-          // the senders — the queue's own overflow policy applies.
-          if (progress && o.indexed) {
+          // the senders — the queue's own overflow policy applies. While the queue is pressed
+          // (Store.queuePressed) the bound is burstLagRows, also for a wait already begun: a
+          // burst then waits in the day file for the index, not in a queue that refuses events.
+          if (progress && o.indexed && indexer) {
             // Nothing may wait for the hint timer while this thread blocks here.
-            if (indexHint?.pending && progress.lag() > (indexer?.maxLagRows ?? 0)) indexHint.send();
-            progress.waitUntilLagAtMost(indexer?.maxLagRows ?? 0);
+            if (indexHint?.pending && progress.lag() > indexer.maxLagRows) indexHint.send();
+            progress.waitUntilLagAtMost(indexer.maxLagRows, indexer.burstLagRows);
           }
           const lastRowid = retryBusy(() => o.insertMany(r, skip, raised));
           if (progress && o.indexed) {
