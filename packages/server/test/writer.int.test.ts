@@ -151,14 +151,16 @@ test('the writer tells the store when its queue is pressed (at pressedDepth even
     }
   })({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
   try {
+    /** 5000 events in entries of 500, published before the writer starts (it takes them 500 at a time). */
+    const publish5000 = (q: MemoryQueue, prefix: string) =>
+      Array.from({ length: 10 }, (_x, b) =>
+        q.publish(
+          Array.from({ length: 500 }, (_y, i) => ev(`${prefix}${b * 500 + i}`)),
+          500,
+        ),
+      );
     const writer = new Writer(queue, store, { maxBatchEvents: 500, pressedDepth: 2000 });
-    // 5000 events wait before the writer starts; it takes them 500 at a time.
-    const sent = Array.from({ length: 10 }, (_x, b) =>
-      queue.publish(
-        Array.from({ length: 500 }, (_y, i) => ev(`v${b * 500 + i}`)),
-        500,
-      ),
-    );
+    const sent = publish5000(queue, 'v');
     writer.start();
     await Promise.all(sent);
     assert.deepEqual(
@@ -173,12 +175,7 @@ test('the writer tells the store when its queue is pressed (at pressedDepth even
     // A writer without pressedDepth never tells.
     const second = new MemoryQueue({ maxEvents: 100_000, maxBytes: 1 << 26, lastId: await store.lastId(), clock: () => 4000 });
     const quiet = new Writer(second, store, { maxBatchEvents: 500 });
-    const more = Array.from({ length: 10 }, (_x, b) =>
-      second.publish(
-        Array.from({ length: 500 }, (_y, i) => ev(`w${b * 500 + i}`)),
-        500,
-      ),
-    );
+    const more = publish5000(second, 'w');
     quiet.start();
     await Promise.all(more);
     assert.equal(told.length, 2);

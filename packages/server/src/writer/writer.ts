@@ -70,6 +70,10 @@ export class Writer {
       await Promise.all(inflight);
     } finally {
       if (poll) clearInterval(poll);
+      if (this.pressed) {
+        this.pressed = false;
+        this.store.queuePressed?.(false);
+      }
     }
   }
 

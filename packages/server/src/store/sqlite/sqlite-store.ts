@@ -148,11 +148,12 @@ export class SqliteStore implements Store {
     return this.writer.call<AppendResult>({ op: 'append', events: batch.packed ?? packEvents(batch.events), ms: batch.ms, seq: batch.seq });
   }
 
-  /** Rows of the current day committed but not yet in its full-text index (0 with the index off). */
+  /** The writer thread reads it while it waits for the index, the index thread before each step. */
   queuePressed(pressed: boolean): void {
     this.progress?.setPressed(pressed);
   }
 
+  /** Rows of the current day committed but not yet in its full-text index (0 with the index off). */
   searchIndexLagRows(): number {
     return this.progress?.lag() ?? 0;
   }
