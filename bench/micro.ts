@@ -58,7 +58,6 @@ import { TailHub } from '../packages/server/dist/tail/hub.js';
 import { eventFrame, PREAMBLE, SSE_HEADERS } from '../packages/server/dist/tail/sse.js';
 import { envNumber } from './lib/env.ts';
 import { createRng, makeBody, stamp } from './lib/ndjson-workload.ts';
-import { prepareRowPerStatementInsert } from './lib/sqlite-baseline.ts';
 import { fmt, measurement } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure, Measurement } from './lib/types.ts';
 
@@ -229,7 +228,7 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
   if (index === 'search') db.exec(searchSchema(1));
   const day = index === 'none' ? null : prepareDayIndex(db, undefined, index !== 'summaries');
   // `perRow`: one row per INSERT statement, as the writer did before 2026-12-06.
-  const insert = perRow ? prepareRowPerStatementInsert(db) : prepareEventInsert(db);
+  const insert = prepareEventInsert(db, perRow ? 1 : undefined);
   // Ids keep increasing over the run, as the writer's do.
   let lastMs = 0;
   const ms = new Float64Array(BATCH);

@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 // Deliberately the server's schema and pragmas, not a copy: "same schema" must stay true.
 import type { EventColumns } from '../../packages/server/dist/batch/columns.js';
-import { applyPragmas, prepareEventInsert, SCHEMA, SELECT_COLUMNS } from '../../packages/server/dist/store/sqlite/schema.js';
+import { applyPragmas, prepareEventInsert, SCHEMA } from '../../packages/server/dist/store/sqlite/schema.js';
 import { type BodyTemplate, createRng, makeBody, stamp } from './ndjson-workload.ts';
 import { sampleStats } from './stored-rows.ts';
 
@@ -112,7 +112,7 @@ export class SqliteBaseline {
     this.db = new Database(this.file);
     applyPragmas(this.db, 'normal');
     this.db.exec(SCHEMA);
-    const insert = statement === 'writer' ? prepareEventInsert(this.db) : prepareRowPerStatementInsert(this.db);
+    const insert = prepareEventInsert(this.db, statement === 'writer' ? undefined : 1);
     let all: number[] = [];
     this.insertMany = this.db.transaction((c: EventColumns, ms: Float64Array, seq: Float64Array) => {
       if (all.length !== c.n) all = Array.from({ length: c.n }, (_r, i) => i);
@@ -153,38 +153,6 @@ export class SqliteBaseline {
     this.lastSeq = seq0 + rows.length - 1;
     return ns;
   }
-}
-
-/**
- * {@link prepareEventInsert}'s contract, one INSERT statement per row with positional arguments, as
- * the writer stored events before 2026-12-06 (the old baseline, and `bench micro`'s comparison).
- */
-export function prepareRowPerStatementInsert(db: Database.Database): ReturnType<typeof prepareEventInsert> {
-  const one = db.prepare(`INSERT INTO events (${SELECT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')})`);
-  return (c, ms, seq, rows) => {
-    let last = -1;
-    for (const i of rows) {
-      const r = one.run(
-        ms[i],
-        seq[i],
-        c.session[i],
-        c.key[i],
-        c.value[i],
-        c.vjson[i],
-        c.ts[i],
-        c.component[i],
-        c.user[i],
-        c.terminal[i],
-        c.step[i],
-        c.level[i],
-        c.attrs[i],
-        c.producer[i],
-        c.pseq[i],
-      );
-      last = Number(r.lastInsertRowid);
-    }
-    return last;
-  };
 }
 
 /** Rows in the writer's columns (batch/columns.ts), as the writer thread has them after unpacking. */

@@ -147,17 +147,21 @@ const EVENT_VALUES = 15;
 
 /**
  * The day file's row insert: stores rows `rows` (indexes into `c`, ascending) under their ids
- * (`ms`, `seq`), INSERT_ROWS rows per statement, and returns the last one's rowid (-1 for none).
- * The rows of one call get consecutive rowids (the writer is the file's only writer, and a new
- * rowid is the largest plus one), so the first is the returned one minus `rows.length - 1`.
- * The writer thread's one way to add events (the micro benchmark times the same).
+ * (`ms`, `seq`), `rowsPerStatement` rows per statement (the rest one by one), and returns the last
+ * one's rowid (-1 for none). The rows of one call get consecutive rowids (the writer is the file's
+ * only writer, and a new rowid is the largest plus one), so the first is the returned one minus
+ * `rows.length - 1`. The writer thread's one way to add events (the micro benchmark times the
+ * same; it and the SQLite baseline also time `rowsPerStatement` 1, as the writer did before).
  */
-export function prepareEventInsert(db: Database.Database): (c: EventColumns, ms: Float64Array, seq: Float64Array, rows: readonly number[]) => number {
+export function prepareEventInsert(
+  db: Database.Database,
+  rowsPerStatement = INSERT_ROWS,
+): (c: EventColumns, ms: Float64Array, seq: Float64Array, rows: readonly number[]) => number {
   const sql = (n: number) => `INSERT INTO events (${SELECT_COLUMNS}) VALUES ${Array(n).fill(EVENT_ROW).join(', ')}`;
   const one = db.prepare(sql(1));
-  const many = db.prepare(sql(INSERT_ROWS));
+  const many = rowsPerStatement === 1 ? one : db.prepare(sql(rowsPerStatement));
   const oneArgs: unknown[] = new Array(EVENT_VALUES);
-  const manyArgs: unknown[] = new Array(EVENT_VALUES * INSERT_ROWS);
+  const manyArgs: unknown[] = new Array(EVENT_VALUES * rowsPerStatement);
   const put = (args: unknown[], at: number, c: EventColumns, i: number, ms: Float64Array, seq: Float64Array) => {
     args[at] = ms[i];
     args[at + 1] = seq[i];
@@ -178,8 +182,8 @@ export function prepareEventInsert(db: Database.Database): (c: EventColumns, ms:
   return (c, ms, seq, rows) => {
     let last = -1;
     let k = 0;
-    for (; k + INSERT_ROWS <= rows.length; k += INSERT_ROWS) {
-      for (let j = 0; j < INSERT_ROWS; j++) put(manyArgs, j * EVENT_VALUES, c, rows[k + j] as number, ms, seq);
+    for (; k + rowsPerStatement <= rows.length; k += rowsPerStatement) {
+      for (let j = 0; j < rowsPerStatement; j++) put(manyArgs, j * EVENT_VALUES, c, rows[k + j] as number, ms, seq);
       last = Number(many.run(manyArgs).lastInsertRowid);
     }
     for (; k < rows.length; k++) {
