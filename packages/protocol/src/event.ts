@@ -166,8 +166,8 @@ export function validateBySchema(value: unknown): ValidationResult {
  * ingest of every transport runs this once per event (UDP on its receive thread).
  */
 export function plainlyValid(v: unknown): v is EventInput {
-  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
-  const o = v as Record<string, unknown>;
+  if (!plainObject(v)) return false;
+  const o = v;
   let required = 0;
   for (const k in o) {
     const x = o[k];
@@ -226,15 +226,19 @@ function plainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && Object.getPrototypeOf(x) === Object.prototype;
 }
 
-/** `x` (at depth `d`) nests at most MAX_DEPTH levels, counted as {@link tooDeep} does; recursion is bounded by that depth. */
-function shallowerThan(x: object, d: number): boolean {
+/**
+ * `x` (at depth `d`, 1 for a field's own value) nests at most MAX_DEPTH levels. Recursive, but a
+ * hostile depth cannot overflow the stack: the walk stops at MAX_DEPTH + 1.
+ */
+function shallowerThan(x: unknown, d: number): boolean {
   if (d > MAX_DEPTH) return false;
   if (Array.isArray(x)) {
     for (const y of x) if (typeof y === 'object' && y !== null && !shallowerThan(y, d + 1)) return false;
     return true;
   }
-  for (const k in x) {
-    const y = (x as Record<string, unknown>)[k];
+  const o = x as Record<string, unknown>;
+  for (const k in o) {
+    const y = o[k];
     if (typeof y === 'object' && y !== null && !shallowerThan(y, d + 1)) return false;
   }
   return true;
@@ -245,28 +249,11 @@ function checkShape(e: EventInput): ValidationResult {
   if (e.attrs !== undefined) {
     const n = Object.keys(e.attrs).length;
     if (n > MAX_ATTRS) return { ok: false, reason: 'too_long', error: `field 'attrs' has ${n} keys, limit ${MAX_ATTRS}` };
-    if (tooDeep(e.attrs)) return { ok: false, reason: 'too_deep', error: `field 'attrs' nests deeper than ${MAX_DEPTH} levels` };
+    if (!shallowerThan(e.attrs, 1)) return { ok: false, reason: 'too_deep', error: `field 'attrs' nests deeper than ${MAX_DEPTH} levels` };
   }
-  if (typeof e.value === 'object' && tooDeep(e.value)) return { ok: false, reason: 'too_deep', error: `field 'value' nests deeper than ${MAX_DEPTH} levels` };
+  if (typeof e.value === 'object' && !shallowerThan(e.value, 1))
+    return { ok: false, reason: 'too_deep', error: `field 'value' nests deeper than ${MAX_DEPTH} levels` };
   return { ok: true, event: e };
-}
-
-/** Iterative, so a hostile depth cannot overflow the stack while being measured. */
-function tooDeep(root: unknown): boolean {
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop() as [unknown, number];
-    if (d > MAX_DEPTH) return true;
-    if (Array.isArray(v)) {
-      for (const x of v) if (typeof x === 'object' && x !== null) stack.push([x, d + 1]);
-    } else {
-      for (const k in v as Record<string, unknown>) {
-        const x = (v as Record<string, unknown>)[k];
-        if (typeof x === 'object' && x !== null) stack.push([x, d + 1]);
-      }
-    }
-  }
-  return false;
 }
 
 // RFC 3339 date-time (section 5.6), e.g. 2026-11-22T10:00:00.123Z or ...+02:00.
