@@ -70,10 +70,7 @@ export class Writer {
       await Promise.all(inflight);
     } finally {
       if (poll) clearInterval(poll);
-      if (this.pressed) {
-        this.pressed = false;
-        this.store.queuePressed?.(false);
-      }
+      this.press(false);
     }
   }
 
@@ -82,7 +79,10 @@ export class Writer {
     const at = this.opts.pressedDepth;
     if (at === undefined) return;
     const depth = this.queue.depth;
-    const pressed = this.pressed ? depth >= at / 2 : depth >= at;
+    this.press(this.pressed ? depth >= at / 2 : depth >= at);
+  }
+
+  private press(pressed: boolean): void {
     if (pressed === this.pressed) return;
     this.pressed = pressed;
     this.store.queuePressed?.(pressed);
