@@ -19,10 +19,23 @@ function ev(value: string, pseq: number | null = null): NormalizedEvent {
   return base('s', value, pseq === null ? { key: 'k' } : { key: 'k', producer: 'p', pseq });
 }
 
-test('a group commit of two entries: ids from the queue, duplicates per entry, the feed carries the stored events with their ids', async () => {
+/** Runs `body` against a real SQLite store in a fresh directory (`make` builds it), then closes and removes both. */
+async function withStore(
+  body: (store: SqliteStore) => Promise<void>,
+  make = (dataDir: string) => new SqliteStore({ dataDir, readerThreads: 1, synchronous: 'normal' }),
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
-  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
+  const store = make(dir);
   try {
+    await body(store);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a group commit of two entries: ids from the queue, duplicates per entry, the feed carries the stored events with their ids', () =>
+  withStore(async (store) => {
     const queue = new MemoryQueue({ maxEvents: 1000, maxBytes: 1 << 20, lastId: { ms: 1000, seq: 4 }, clock: () => 1000 });
     const seen: CommitNotice[] = [];
     queue.feed.subscribe((n) => seen.push(n));
@@ -51,16 +64,10 @@ test('a group commit of two entries: ids from the queue, duplicates per entry, t
     );
     queue.close();
     await writer.drained();
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('entries published packed (as the UDP receive thread hands them over) are committed as they came, objects made only when read', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
-  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
-  try {
+test('entries published packed (as the UDP receive thread hands them over) are committed as they came, objects made only when read', () =>
+  withStore(async (store) => {
     const queue = new MemoryQueue({ maxEvents: 1000, maxBytes: 1 << 20, lastId: null, clock: () => 2000 });
     const seen: CommitNotice[] = [];
     queue.feed.subscribe((n) => seen.push(n));
@@ -92,16 +99,10 @@ test('entries published packed (as the UDP receive thread hands them over) are c
     );
     queue.close();
     await writer.drained();
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a transaction of more rows than one INSERT statement takes, duplicates among them: each stored row keeps its id, value and place', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
-  const store = new SqliteStore({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
-  try {
+test('a transaction of more rows than one INSERT statement takes, duplicates among them: each stored row keeps its id, value and place', () =>
+  withStore(async (store) => {
     const queue = new MemoryQueue({ maxEvents: 1000, maxBytes: 1 << 20, lastId: null, clock: () => 3000 });
     const writer = new Writer(queue, store, { maxBatchEvents: 1000 });
     // Two sessions in runs of 5, five keys; producer p numbers them, and repeats an earlier seq at
@@ -133,57 +134,52 @@ test('a transaction of more rows than one INSERT statement takes, duplicates amo
     }
     queue.close();
     await writer.drained();
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('the writer tells the store when its queue is pressed (at pressedDepth events waiting) and when it no longer is (below half of that)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'logsrv-writer-'));
+test('the writer tells the store when its queue is pressed (at pressedDepth events waiting) and when it no longer is (below half of that)', () => {
   const told: { pressed: boolean; depth: number }[] = [];
   const queue = new MemoryQueue({ maxEvents: 100_000, maxBytes: 1 << 26, lastId: null, clock: () => 4000 });
   // The real store, told as before; the test only keeps a record of what it was told and when.
-  const store = new (class extends SqliteStore {
+  class Recording extends SqliteStore {
     override queuePressed(pressed: boolean): void {
       told.push({ pressed, depth: queue.depth });
       super.queuePressed(pressed);
     }
-  })({ dataDir: dir, readerThreads: 1, synchronous: 'normal' });
-  try {
-    /** 5000 events in entries of 500, published before the writer starts (it takes them 500 at a time). */
-    const publish5000 = (q: MemoryQueue, prefix: string) =>
-      Array.from({ length: 10 }, (_x, b) =>
-        q.publish(
-          Array.from({ length: 500 }, (_y, i) => ev(`${prefix}${b * 500 + i}`)),
-          500,
-        ),
-      );
-    const writer = new Writer(queue, store, { maxBatchEvents: 500, pressedDepth: 2000 });
-    const sent = publish5000(queue, 'v');
-    writer.start();
-    await Promise.all(sent);
-    assert.deepEqual(
-      told.map((t) => t.pressed),
-      [true, false],
-      'pressed once, released once: no flapping while the depth falls through the band between',
-    );
-    assert.ok((told[0] as { depth: number }).depth >= 2000, `pressed at a depth of ${told[0]?.depth}`);
-    assert.ok((told[1] as { depth: number }).depth < 1000, `released at a depth of ${told[1]?.depth}`);
-    queue.close();
-    await writer.drained();
-    // A writer without pressedDepth never tells.
-    const second = new MemoryQueue({ maxEvents: 100_000, maxBytes: 1 << 26, lastId: await store.lastId(), clock: () => 4000 });
-    const quiet = new Writer(second, store, { maxBatchEvents: 500 });
-    const more = publish5000(second, 'w');
-    quiet.start();
-    await Promise.all(more);
-    assert.equal(told.length, 2);
-    second.close();
-    await quiet.drained();
-    assert.equal((await store.readSession({ session: 's', after: null, limit: 20_000 })).events.length, 10_000);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
   }
+  return withStore(
+    async (store) => {
+      /** 5000 events in entries of 500, published before the writer starts (it takes them 500 at a time). */
+      const publish5000 = (q: MemoryQueue, prefix: string) =>
+        Array.from({ length: 10 }, (_x, b) =>
+          q.publish(
+            Array.from({ length: 500 }, (_y, i) => ev(`${prefix}${b * 500 + i}`)),
+            500,
+          ),
+        );
+      const writer = new Writer(queue, store, { maxBatchEvents: 500, pressedDepth: 2000 });
+      const sent = publish5000(queue, 'v');
+      writer.start();
+      await Promise.all(sent);
+      assert.deepEqual(
+        told.map((t) => t.pressed),
+        [true, false],
+        'pressed once, released once: no flapping while the depth falls through the band between',
+      );
+      assert.ok((told[0] as { depth: number }).depth >= 2000, `pressed at a depth of ${told[0]?.depth}`);
+      assert.ok((told[1] as { depth: number }).depth < 1000, `released at a depth of ${told[1]?.depth}`);
+      queue.close();
+      await writer.drained();
+      // A writer without pressedDepth never tells.
+      const second = new MemoryQueue({ maxEvents: 100_000, maxBytes: 1 << 26, lastId: await store.lastId(), clock: () => 4000 });
+      const quiet = new Writer(second, store, { maxBatchEvents: 500 });
+      const more = publish5000(second, 'w');
+      quiet.start();
+      await Promise.all(more);
+      assert.equal(told.length, 2);
+      second.close();
+      await quiet.drained();
+      assert.equal((await store.readSession({ session: 's', after: null, limit: 20_000 })).events.length, 10_000);
+    },
+    (dataDir) => new Recording({ dataDir, readerThreads: 1, synchronous: 'normal' }),
+  );
 });
