@@ -219,6 +219,11 @@ describe('q syntax over HTTP, with the index on and off', () => {
     ];
     await send(on.url, events);
     await send(off.url, events);
+    // Every case through the index, not the scan of rows past its watermark.
+    for (const until = Date.now() + 20_000; (await (await fetch(`${on.url}/healthz`)).json()).searchIndexLagRows !== 0; ) {
+      assert.ok(Date.now() < until, 'the index did not catch up in 20 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
   });
   after(async () => {
     await on.dispose();
