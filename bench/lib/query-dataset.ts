@@ -209,11 +209,13 @@ async function cacheKey(repoRoot: string): Promise<string> {
   const runs = (await dist('store/sqlite/session-runs.js')) as { SESSION_RUNS_SCHEMA: string };
   const chunks = (await dist('store/sqlite/session-chunks.js')) as { CHUNK_SCHEMA: string };
   const compact = (await dist('store/sqlite/compact-chunks.js')) as { COMPACTED_LAYOUT: number; COMPACT_CHUNK_BYTES: number };
+  const indexFile = (await dist('store/sqlite/index-file.js')) as { fileIndexSchema: (start: number) => string };
   const h = createHash('sha256');
   const parts = [
     schema.SCHEMA,
     day.SUMMARY_SCHEMA,
     day.SEARCH_SCHEMA,
+    indexFile.fileIndexSchema(1),
     String(day.DAY_SCHEMA_VERSION),
     reg.REGISTRY_SCHEMA,
     runs.SESSION_RUNS_SCHEMA,
