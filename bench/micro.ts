@@ -246,6 +246,7 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
       ms.fill(lastMs);
       for (let k = 0; k < BATCH; k++) seq[k] = k;
       insertMany(c);
+      day?.committed();
       return c.n;
     },
     close: () => db.close(),

@@ -313,7 +313,20 @@ export interface DayIndex {
    * (skipping `skip`) got rowid `firstRowid + k` for its position k among the stored.
    */
   apply(r: { c: EventColumns; ms: Float64Array; seq: Float64Array; from: number; to: number }, skip: number[] | undefined, firstRowid: number): void;
+  /**
+   * The transaction of the last {@link apply} committed. Until this is called its session_fields
+   * rows are not taken as written: a transaction that failed (or is retried) leaves none.
+   */
+  committed(): void;
 }
+
+/**
+ * session_fields rows (field, value, session) a writer's connection knows are in its day file, at
+ * most this many: past it the set starts over (the rows are then looked up again, as at start).
+ * A session usually repeats its user, terminal, component, level and step from batch to batch, and
+ * each was an `INSERT OR IGNORE` per batch that found its row already there. ~60 bytes each.
+ */
+export const MAX_KNOWN_FIELDS = 100_000;
 
 export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_ROWS, rollups = true): DayIndex {
   const writeRollups = prepareRollupWriter(db);
@@ -328,6 +341,9 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
     'INSERT INTO session_latest (session, key, row) VALUES (?, ?, ?) ON CONFLICT (session, key) DO UPDATE SET row = excluded.row',
   );
   const addField = db.prepare('INSERT OR IGNORE INTO session_fields (field, value, session) VALUES (?, ?, ?)');
+  // Rows known to be committed, and those written by the transaction in progress.
+  let knownFields = new Set<string>();
+  const pendingFields: string[] = [];
   const writeRuns = prepareRunsWriter(db);
   // One statement per chunk a batch touches: FTS5 tokenizes inside SQLite, no per-row call from
   // JavaScript. Null when the day has no index.
@@ -336,6 +352,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
   return {
     apply(r, skip, firstRowid) {
       const { c } = r;
+      pendingFields.length = 0; // an earlier transaction that did not commit
       const sessions = new Map<string, BatchSession>();
       const folder = rollups ? new RollupFolder() : null;
       let next = 0;
@@ -392,11 +409,22 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         if (s.levels) for (const [level, n] of s.levels) upsertLevel.run(session, level, n);
         for (const [key, row] of s.latest) upsertLatest.run(session, key, row);
         for (let f = 0; f < SESSION_FIELDS.length; f++) {
-          for (const v of s.fields[f] as Set<string>) addField.run(SESSION_FIELDS[f], v, session);
+          const field = SESSION_FIELDS[f] as SessionField;
+          for (const v of s.fields[f] as Set<string>) {
+            const known = `${field}:${session.length}:${session}${v}`; // the length: no two rows share a key
+            if (knownFields.has(known)) continue;
+            addField.run(field, v, session);
+            pendingFields.push(known);
+          }
         }
       }
       if (folder && !folder.empty) writeRollups(folder);
       if (index && k > 0) index.add(firstRowid, firstRowid + k - 1);
+    },
+    committed() {
+      if (knownFields.size + pendingFields.length > MAX_KNOWN_FIELDS) knownFields = new Set();
+      for (const known of pendingFields) knownFields.add(known);
+      pendingFields.length = 0;
     },
   };
 }

@@ -315,6 +315,7 @@ serveRequests((req: WorkerRequest) => {
             progress.waitUntilLagAtMost(indexer.maxLagRows, indexer.burstLagRows);
           }
           const lastRowid = retryBusy(() => o.insertMany(r, skip, raised));
+          o.index.committed();
           if (progress && o.indexed) {
             progress.writerAt(o.dayNo, lastRowid, true);
             indexHint?.commit(o.day);
