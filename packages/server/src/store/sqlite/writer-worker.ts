@@ -12,7 +12,6 @@ import { unpackToColumns } from '../../batch/index.js';
 import { nameThisThread } from '../../thread-name.js';
 import type { Registration } from '../store.js';
 import { DelayedHint } from './day-follower.js';
-import type { DayIndex } from './day-index.js';
 import { CHUNK_NAMES_SQL, ensureDayTables, prepareDayIndex } from './day-index.js';
 import { createIndexFile, hasIndexFile, IndexProgress, indexFile } from './index-file.js';
 import { RegistryDb } from './registry-db.js';
@@ -50,7 +49,6 @@ interface Open {
   /** Inserts events `from..to-1` not listed in `skip` (ascending batch indices) and records the new marks, in one transaction. */
   insertMany: (r: DayRun, skip: number[] | undefined, marks: Map<string, number> | undefined) => number;
   markOf: Database.Statement;
-  index: DayIndex;
   /** Days since the epoch. */
   dayNo: number;
   /** The day has an index file, followed by the index thread. */
@@ -204,7 +202,7 @@ function open(day: string): Open {
   const markOf = db.prepare('SELECT seq FROM producers WHERE producer = ?');
   // One transaction per batch: this is the group commit — a batch holds many requests' events.
   // Each event is stored under the id its queue gave it.
-  const insertMany = db.transaction((r: DayRun, skip: number[] | undefined, raised: Map<string, number> | undefined) => {
+  const transaction = db.transaction((r: DayRun, skip: number[] | undefined, raised: Map<string, number> | undefined) => {
     const { c, ms, seq } = r;
     let next = 0; // index into skip
     while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
@@ -224,7 +222,12 @@ function open(day: string): Open {
     if (raised) for (const [producer, mark] of raised) raiseMark.run(producer, mark);
     return lastRowid;
   });
-  return { day, db, insertMany, markOf, index, dayNo, indexed, chunked };
+  const insertMany = (r: DayRun, skip: number[] | undefined, raised: Map<string, number> | undefined): number => {
+    const lastRowid = transaction(r, skip, raised);
+    index.committed(); // only once the transaction has committed: a failed one leaves nothing known
+    return lastRowid;
+  };
+  return { day, db, insertMany, markOf, dayNo, indexed, chunked };
 }
 
 function dbFor(day: string): Open {
@@ -315,7 +318,6 @@ serveRequests((req: WorkerRequest) => {
             progress.waitUntilLagAtMost(indexer.maxLagRows, indexer.burstLagRows);
           }
           const lastRowid = retryBusy(() => o.insertMany(r, skip, raised));
-          o.index.committed();
           if (progress && o.indexed) {
             progress.writerAt(o.dayNo, lastRowid, true);
             indexHint?.commit(o.day);
