@@ -14,8 +14,9 @@ import { MemoryQueue, SqliteStore, Writer } from '@logsrv/server';
 import Database from 'better-sqlite3';
 import { archiveDays, restoreArchive } from '../src/store/sqlite/archive.ts';
 import { IndexProgress } from '../src/store/sqlite/index-file.ts';
+import { ev } from './contract/events.ts';
 import type { TestServer } from './helpers.ts';
-import { ndjson, post, rng, startTestServer } from './helpers.ts';
+import { ndjson, post, rng, startTestServer, until } from './helpers.ts';
 
 const T = { timeout: 120_000 };
 const WORDS = ['amber', 'basalt', 'cobalt', 'dune', 'ember', 'flint'];
@@ -103,12 +104,8 @@ function lastRowid(path: string): number {
   }
 }
 
-async function waitIndexed(url: string): Promise<void> {
-  const until = Date.now() + 20_000;
-  while ((await getJson(`${url}/healthz`)).searchIndexLagRows !== 0) {
-    assert.ok(Date.now() < until, 'the index did not catch up in 20 s');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+function waitIndexed(url: string): Promise<void> {
+  return until('the index to catch up', async () => (await getJson(`${url}/healthz`)).searchIndexLagRows === 0, 20_000);
 }
 
 describe('the full-text index file of a day', () => {
@@ -362,18 +359,7 @@ test(
     const publish = async (b: number): Promise<void> => {
       const events = batch(b * 1000, 1000, 500 + b);
       sent.push(...events);
-      const normalized = events.map((e) => ({
-        ...e,
-        vjson: 0 as const,
-        ts: null,
-        component: null,
-        user: null,
-        terminal: null,
-        step: null,
-        attrs: null,
-        producer: null,
-        pseq: null,
-      }));
+      const normalized = events.map((e) => ev(e.session, e.value, { key: e.key, level: e.level }));
       assert.deepEqual(await queue.publish(normalized, 1000), {});
     };
     const searched = async (word: string): Promise<string[]> => {
@@ -400,17 +386,10 @@ test(
       // At half the burst bound (4000) the index thread takes steps again, pressed or not.
       await publish(3);
       await publish(4);
-      const until = Date.now() + 20_000;
-      while (store.searchIndexLagRows() >= 4000) {
-        assert.ok(Date.now() < until, `the index did not resume at half the burst bound (lag ${store.searchIndexLagRows()})`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until('the index to resume at half the burst bound', () => store.searchIndexLagRows() < 4000, 20_000);
       await publish(5);
       store.queuePressed(false);
-      while (store.searchIndexLagRows() !== 0) {
-        assert.ok(Date.now() < until, `the index did not catch up once released (lag ${store.searchIndexLagRows()})`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until('the index to catch up once released', () => store.searchIndexLagRows() === 0, 20_000);
       assert.deepEqual(await searched('basalt'), expected(sent, 'basalt'));
       queue.close();
       await writer.drained();

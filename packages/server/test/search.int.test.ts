@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { compareIds, parseId } from '@logsrv/protocol';
 import type { TestServer } from './helpers.ts';
-import { ndjson, post, readAll, rng, startTestServer } from './helpers.ts';
+import { ndjson, post, readAll, rng, startTestServer, until } from './helpers.ts';
 
 const T = { timeout: 60_000 };
 
@@ -220,10 +220,7 @@ describe('q syntax over HTTP, with the index on and off', () => {
     await send(on.url, events);
     await send(off.url, events);
     // Every case through the index, not the scan of rows past its watermark.
-    for (const until = Date.now() + 20_000; (await (await fetch(`${on.url}/healthz`)).json()).searchIndexLagRows !== 0; ) {
-      assert.ok(Date.now() < until, 'the index did not catch up in 20 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the index to catch up', async () => (await (await fetch(`${on.url}/healthz`)).json()).searchIndexLagRows === 0, 20_000);
   });
   after(async () => {
     await on.dispose();
