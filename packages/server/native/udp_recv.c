@@ -9,6 +9,9 @@
  * number of slots filled; it must use them before it returns, as the next call reuses them.
  *
  * Off Linux the module loads but `supported` is false, and logsrv reads with node:dgram.
+ *
+ * It also lets the receive thread ask the kernel for a short time slice (`setSliceNs`, see
+ * RECEIVE_SLICE_NS in src/ingest/udp-worker.ts): glibc has no wrapper for sched_setattr.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -364,6 +368,40 @@ static napi_value FormatAddress(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
   return v;
 }
+
+/* The sched_attr of sched_setattr(2) (its first version, 48 bytes). */
+struct logsrv_sched_attr {
+  uint32_t size, sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+/* setSliceNs(ns) → whether the calling thread now asks for a time slice of `ns` (Linux ≥ 6.12, EEVDF:
+   a shorter slice gets an earlier virtual deadline, so the thread runs sooner once woken; its share of
+   the CPU is unchanged). Policy and nice value are kept. False where the call fails. */
+static napi_value SetSliceNs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value a[1];
+  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
+  int64_t ns = 0;
+  if (argc < 1 || napi_get_value_int64(env, a[0], &ns) != napi_ok || ns < 0) {
+    napi_throw_type_error(env, NULL, "setSliceNs: ns must be a number >= 0");
+    return NULL;
+  }
+  struct logsrv_sched_attr attr;
+  memset(&attr, 0, sizeof attr);
+  int ok = syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) == 0;
+  if (ok) {
+    attr.size = sizeof attr;
+    attr.sched_runtime = (uint64_t)ns;
+    ok = syscall(SYS_sched_setattr, 0, &attr, 0) == 0;
+  }
+  napi_value v;
+  napi_get_boolean(env, ok, &v);
+  return v;
+}
 #endif
 
 static napi_value Init(napi_env env, napi_value exports) {
@@ -374,7 +412,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   struct {
     const char* name;
     napi_callback fn;
-  } fns[] = {{"open", Open}, {"localPort", LocalPort}, {"recvBufferSize", RecvBufferSize}, {"close", Close}, {"formatAddress", FormatAddress}};
+  } fns[] = {{"open", Open}, {"localPort", LocalPort}, {"recvBufferSize", RecvBufferSize}, {"close", Close}, {"formatAddress", FormatAddress}, {"setSliceNs", SetSliceNs}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &v);
     napi_set_named_property(env, exports, fns[i].name, v);

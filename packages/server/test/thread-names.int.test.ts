@@ -3,8 +3,12 @@
  * and the benchmarks' CPU split can tell the writer from the index thread (thread-name.ts).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadNativeUdp } from '../src/ingest/udp-native.ts';
 import { INDEX_THREAD_NICE } from '../src/store/sqlite/index-file.ts';
 import { startTestServer, threadNice, until } from './helpers.ts';
 
@@ -59,6 +63,60 @@ test(`each of the server's own threads is named for what it does${linux ? '' : '
         nice.get(n)?.every((v) => v === base),
         `${n}: nice ${nice.get(n)?.join(', ')}, the process ${base}`,
       );
+    }
+  } finally {
+    await srv.dispose();
+  }
+});
+
+/** `se.slice` (ns) of a thread of this process, as /proc shows it (Linux 6.6 and later), or null. */
+function sliceOf(tid: string): number | null {
+  const m = /^se\.slice\s*:\s*(\d+)/m.exec(readFileSync(`/proc/self/task/${tid}/sched`, 'latin1'));
+  return m ? Number(m[1]) : null;
+}
+
+/** Tids of this process's threads called `name`. */
+function threadsNamed(name: string): string[] {
+  return readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/comm`, 'latin1').trim() === name;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * Why this kernel cannot show a slice of one's own (null when it can): a child process asks for
+ * 0.1 ms on its main thread with the native addon and reads it back.
+ */
+function sliceUnsupported(): string | null {
+  if (!linux) return 'thread slices are Linux-only';
+  const { native, why } = loadNativeUdp();
+  if (!native) return why;
+  const addon = fileURLToPath(new URL('../build/Release/udp_recv.node', import.meta.url));
+  const script = `require(${JSON.stringify(addon)}).setSliceNs(100000); process.stdout.write(require('node:fs').readFileSync('/proc/thread-self/sched', 'latin1'))`;
+  const sched = execFileSync(process.execPath, ['-e', script], { encoding: 'latin1' });
+  const m = /^se\.slice\s*:\s*(\d+)/m.exec(sched);
+  return m && Number(m[1]) === 100_000 ? null : `this kernel (${release()}) keeps its default slice (Linux 6.12 and later grant one of one's own)`;
+}
+
+const noSlice = sliceUnsupported();
+
+test(`the UDP receive threads ask for the kernel's shortest time slice; the others keep the default${noSlice ? ` (skipped: ${noSlice})` : ''}`, {
+  skip: noSlice !== null,
+}, async () => {
+  const srv = await startTestServer({ syslogUdp: '127.0.0.1:0' });
+  try {
+    await until('the UDP receive threads', () => threadsNamed('logsrv-udp').length === 1 && threadsNamed('logsrv-syslog').length === 1);
+    const mainSlice = sliceOf(String(process.pid));
+    assert.ok(mainSlice !== null && mainSlice > 100_000, `the main thread's slice, ${mainSlice} ns, is the kernel's default`);
+    for (const name of ['logsrv-udp', 'logsrv-syslog']) {
+      // The slice is asked for right after the socket is bound, which the server waited for.
+      for (const tid of threadsNamed(name)) assert.equal(sliceOf(tid), 100_000, name);
+    }
+    for (const name of ['logsrv-writer', 'logsrv-index', 'logsrv-ckpt']) {
+      for (const tid of threadsNamed(name)) assert.equal(sliceOf(tid), mainSlice, `${name} keeps the default slice`);
     }
   } finally {
     await srv.dispose();

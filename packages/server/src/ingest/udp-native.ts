@@ -27,6 +27,12 @@ export interface NativeUdp {
   close(r: NativeReader): void;
   /** The source address of a slot as text, as node:dgram writes it. */
   formatAddress(addrs: Uint8Array, slot: number): string;
+  /**
+   * Asks the kernel for a time slice of `ns` for the calling thread (sched_setattr, keeping its
+   * policy and nice value); false where the call fails. Kernels without slices of one's own
+   * (before Linux 6.12) accept it and keep their default.
+   */
+  setSliceNs(ns: number): boolean;
 }
 
 declare const readerBrand: unique symbol;

@@ -131,6 +131,7 @@ function startNative(n: NativeUdp): Receiver | null {
     port?.postMessage({ type: 'failed', message: (err as Error).message });
     return null;
   }
+  n.setSliceNs(RECEIVE_SLICE_NS);
   port?.postMessage({ type: 'bound', port: n.localPort(reader), grantedBytes: n.recvBufferSize(reader) / 2, reader: 'recvmmsg', why: '' });
   return {
     close(done) {
@@ -139,6 +140,22 @@ function startNative(n: NativeUdp): Receiver | null {
     },
   };
 }
+
+/**
+ * The time slice this thread asks of the kernel, in ns: the least Linux grants (0.1 ms; its
+ * default is 0.7 ms times 1 + log2 of the cores, 1.4 ms on 2). Under Linux's EEVDF scheduler (6.6
+ * and later; a slice of one's own since 6.12, no privilege needed) a shorter slice is an earlier
+ * deadline: woken by a readable socket, this thread gets a core before threads that have run their
+ * slice, instead of waiting for them to use it up. Its share of the CPU is unchanged (that is
+ * the nice value's, which stays the process's). This thread is the one whose lateness loses data:
+ * the kernel drops what its buffer cannot hold (`socket_overflow`). In `bench udp-ingest` at 100k
+ * datagrams/s on a noisy 2-core VM (2026-12-07), 11 interleaved pairs of runs of 3 repetitions:
+ * loss per run (median of its repetitions) 0.59 % with it against 2.56 % without, lower in 8 pairs
+ * of 11; over the 33 repetitions each, median 1.4 % against 3.1 %, mean 3.7 % against 7.5 %. The
+ * same slice for the main thread and the writer as well showed no further gain through the noise.
+ * Kernels before 6.12 keep their default and the call changes nothing.
+ */
+const RECEIVE_SLICE_NS = 100_000;
 
 /** Memory of the native reader's slots (at least 16 slots whatever their size). */
 const NATIVE_BUFFER_BYTES = 2 * 1024 * 1024;
