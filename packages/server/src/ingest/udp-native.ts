@@ -1,14 +1,19 @@
 /**
  * The native UDP reader (`native/udp_recv.c`, built by node-gyp into `build/Release` when the
- * package is installed): Linux `recvmmsg`, many datagrams per system call and one JavaScript call
- * per batch, where node:dgram makes a system call, a buffer, an address object and a callback per
- * datagram. Missing (not built, not Linux) means `null`, and the receive thread uses node:dgram.
+ * package is installed): a reading thread of its own with Linux `recvmmsg`, many datagrams per
+ * system call, into a ring, and one JavaScript call per batch, where node:dgram makes a system
+ * call, a buffer, an address object and a callback per datagram. Missing (not built, not Linux)
+ * means `null`, and the receive thread uses node:dgram.
  */
 import { createRequire } from 'node:module';
 
 export interface NativeUdp {
   supported: true;
-  /** Binds a socket and reads it whenever readable; `onBatch(n)` gets the slots filled (see the C file for the layout). */
+  /**
+   * Binds a socket and starts its reading thread (asking for a time slice of `sliceNs`, 0: the
+   * default), which moves datagrams into a ring of `ringBytes`; `onBatch(n)` gets the slots filled
+   * from it (see the C file for the layout).
+   */
   open(
     v6: boolean,
     host: string,
@@ -19,11 +24,18 @@ export interface NativeUdp {
     lens: Int32Array,
     addrs: Uint8Array,
     onBatch: (n: number) => void,
+    ringBytes: number,
+    sliceNs: number,
   ): NativeReader;
+  /** Datagrams read but dropped because the ring was full, since the last call. */
+  takeDrops(r: NativeReader): number;
   localPort(r: NativeReader): number;
   /** SO_RCVBUF as Linux reports it: twice what it grants. */
   recvBufferSize(r: NativeReader): number;
-  /** Stops reading and closes the socket at once; idempotent. */
+  /**
+   * Stops reading (the reading thread reads what the socket still holds first), closes the socket,
+   * and hands what the ring holds to `onBatch` before it returns; idempotent.
+   */
   close(r: NativeReader): void;
   /** The source address of a slot as text, as node:dgram writes it. */
   formatAddress(addrs: Uint8Array, slot: number): string;

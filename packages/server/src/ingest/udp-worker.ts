@@ -9,8 +9,9 @@
  * large HTTP body being parsed, a batch being cloned for the writer, a major GC — lets it overflow.
  * Here nothing else runs, so the socket is read whenever this thread gets a core.
  *
- * How it is read: on Linux with the native reader built (`native/udp_recv.c`, `udp-native.ts`), up
- * to a few hundred datagrams per `recvmmsg` call and one JavaScript call per batch; else (or with
+ * How it is read: on Linux with the native reader built (`native/udp_recv.c`, `udp-native.ts`), by
+ * a reading thread of the addon's own into a ring (RING_PER_RECV_BUFFER), from which this thread
+ * takes up to a few hundred datagrams per JavaScript call; else (or with
  * `--udp-reader dgram`) node:dgram, one system call, buffer, address object and callback per
  * datagram. At 100k datagrams/s this thread spent ~8 µs per datagram with node:dgram and ~2.8 µs
  * with recvmmsg (same machine and load, one run each).
@@ -121,17 +122,31 @@ function startNative(n: NativeUdp): Receiver | null {
   };
   let reader: NativeReader;
   try {
-    reader = n.open(o.host.includes(':'), o.host, o.port, o.recvBufferBytes, slotBytes, data, lens, addrs, (count) => {
-      for (let i = 0; i < count; i++) {
-        const at = i * slotBytes;
-        onDatagram(data.subarray(at, at + Math.min(lens[i] as number, slotBytes)), peerOf(i), false);
-      }
-    });
+    const ringBytes = Math.max(RING_PER_RECV_BUFFER * o.recvBufferBytes, 2 * (slotBytes + 40));
+    reader = n.open(
+      o.host.includes(':'),
+      o.host,
+      o.port,
+      o.recvBufferBytes,
+      slotBytes,
+      data,
+      lens,
+      addrs,
+      (count) => {
+        const lost = n.takeDrops(reader);
+        if (lost > 0) drop('socket_overflow', lost);
+        for (let i = 0; i < count; i++) {
+          const at = i * slotBytes;
+          onDatagram(data.subarray(at, at + Math.min(lens[i] as number, slotBytes)), peerOf(i), false);
+        }
+      },
+      ringBytes,
+      RECEIVE_SLICE_NS,
+    );
   } catch (err) {
     port?.postMessage({ type: 'failed', message: (err as Error).message });
     return null;
   }
-  n.setSliceNs(RECEIVE_SLICE_NS);
   port?.postMessage({ type: 'bound', port: n.localPort(reader), grantedBytes: n.recvBufferSize(reader) / 2, reader: 'recvmmsg', why: '' });
   return {
     close(done) {
@@ -142,13 +157,14 @@ function startNative(n: NativeUdp): Receiver | null {
 }
 
 /**
- * The time slice this thread asks of the kernel, in ns: the least Linux grants (0.1 ms; its
- * default is 0.7 ms times 1 + log2 of the cores, 1.4 ms on 2). Under Linux's EEVDF scheduler (6.6
- * and later; a slice of one's own since 6.12, no privilege needed) a shorter slice is an earlier
- * deadline: woken by a readable socket, this thread gets a core before threads that have run their
- * slice, instead of waiting for them to use it up. Its share of the CPU is unchanged (that is
- * the nice value's, which stays the process's). This thread is the one whose lateness loses data:
- * the kernel drops what its buffer cannot hold (`socket_overflow`). In `bench udp-ingest` at 100k
+ * The time slice the native reader's reading thread asks of the kernel, in ns: the least Linux
+ * grants (0.1 ms; its default is 0.7 ms times 1 + log2 of the cores, 1.4 ms on 2). Under Linux's
+ * EEVDF scheduler (6.6 and later; a slice of one's own since 6.12, no privilege needed) a shorter
+ * slice is an earlier deadline: woken by a readable socket, the thread gets a core before threads
+ * that have run their slice, instead of waiting for them to use it up. Its share of the CPU is
+ * unchanged (that is the nice value's, which stays the process's). It is the thread whose lateness
+ * loses data: the kernel drops what the socket buffer cannot hold (`socket_overflow`). Given to
+ * this (JavaScript) thread while it read the socket itself, in `bench udp-ingest` at 100k
  * datagrams/s on a noisy 2-core VM (2026-12-07), 11 interleaved pairs of runs of 3 repetitions:
  * loss per run (median of its repetitions) 0.59 % with it against 2.56 % without, lower in 8 pairs
  * of 11; over the 33 repetitions each, median 1.4 % against 3.1 %, mean 3.7 % against 7.5 %. The
@@ -156,6 +172,17 @@ function startNative(n: NativeUdp): Receiver | null {
  * Kernels before 6.12 keep their default and the call changes nothing.
  */
 const RECEIVE_SLICE_NS = 100_000;
+
+/**
+ * The native reader's ring, as a multiple of `--udp-recv-buffer-bytes` (16 MiB by default). Its
+ * reading thread only moves datagrams from the socket into the ring (~230 bytes each for a
+ * 200-byte datagram, against the ~1 KiB the kernel charges the socket buffer for one), and this
+ * thread parses them from there; when this thread waits for a core, or collects its garbage, the
+ * ring holds what arrives meanwhile: ~0.7 s at 100k datagrams/s, where the kernel's buffer held
+ * ~80 ms. A datagram that finds the ring full is dropped and counted as `socket_overflow`, as the
+ * kernel counts one that finds the socket buffer full.
+ */
+const RING_PER_RECV_BUFFER = 4;
 
 /** Memory of the native reader's slots (at least 16 slots whatever their size). */
 const NATIVE_BUFFER_BYTES = 2 * 1024 * 1024;
