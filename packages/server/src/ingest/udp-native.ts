@@ -42,7 +42,8 @@ export interface NativeUdp {
   /**
    * Asks the kernel for a time slice of `ns` for the calling thread (sched_setattr, keeping its
    * policy and nice value); false where the call fails. Kernels without slices of one's own
-   * (before Linux 6.12) accept it and keep their default.
+   * (before Linux 6.12) accept it and keep their default. The reader asks for its reading thread
+   * itself (`open`'s `sliceNs`); the tests use this to find out whether the kernel grants one.
    */
   setSliceNs(ns: number): boolean;
 }
