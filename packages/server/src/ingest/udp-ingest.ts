@@ -22,8 +22,9 @@ import type { FromUdpWorker, ToUdpWorker, UdpBatch, UdpReaderKind, UdpWorkerData
  * 64 × 1000 events, ~13 MB, ~0.6 s at 100k events/s. The native reader's ring lets the receive
  * thread catch up at once after a wait for a core, and the batches it then hands over in a row met
  * a main thread that was itself waiting: at 16 (the bound before 2026-12-07) `bench udp-ingest` at
- * 100k datagrams/s dropped 1,000–10,000 events as `queue_full` in 3 of 9 repetitions, at 64 in none
- * of 9 (3 interleaved runs of 3 repetitions each).
+ * 100k datagrams/s dropped 1,178–10,096 events as `queue_full` in 3 of 9 repetitions; at 64 the
+ * only `queue_full` of 9 came in one run whose index thread got 3–9 % of a core, the writer waiting
+ * at the index's burst bound (3 interleaved runs of 3 repetitions each).
  */
 export const UNACKED_BATCHES = 64;
 
