@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { kernelUdpDrops } from '../src/ingest/udp-ingest.ts';
 import { ADDR_BYTES, loadNativeUdp, type NativeReader } from '../src/ingest/udp-native.ts';
 
 const { native, why } = loadNativeUdp();
@@ -65,15 +66,8 @@ function open(slotBytes: number, ringBytes: number): Opened {
   return { reader, port: n.localPort(reader), got };
 }
 
-/** Datagrams the kernel dropped on `port` (the `drops` column of /proc/net/udp). */
-function kernelDrops(port: number): number {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const line of execFileSync('cat', ['/proc/net/udp'], { encoding: 'latin1' }).split('\n')) {
-    const cols = line.trim().split(/\s+/);
-    if (cols[1]?.endsWith(hex)) return Number(cols[cols.length - 1]);
-  }
-  return 0;
-}
+/** Datagrams the kernel dropped on `port` (0 once the socket is gone). */
+const kernelDrops = (port: number) => kernelUdpDrops(port) ?? 0;
 
 const settle = () => new Promise((r) => setTimeout(r, 200));
 

@@ -28,6 +28,26 @@ import type { FromUdpWorker, ToUdpWorker, UdpBatch, UdpReaderKind, UdpWorkerData
  */
 export const UNACKED_BATCHES = 64;
 
+/**
+ * Datagrams the kernel discarded on the UDP socket bound to local `port` because its buffer was
+ * full (the `drops` column of /proc/net/udp, or udp6), or null when there is no such socket or no
+ * /proc (not Linux).
+ */
+export function kernelUdpDrops(port: number, v6 = false): number | null {
+  let text: string;
+  try {
+    text = readFileSync(v6 ? '/proc/net/udp6' : '/proc/net/udp', 'utf8');
+  } catch {
+    return null; // not Linux
+  }
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of text.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1]?.endsWith(hexPort)) return Number(cols[cols.length - 1]);
+  }
+  return null;
+}
+
 export interface UdpIngestOptions {
   host: string;
   port: number;
@@ -152,23 +172,8 @@ export class UdpIngest {
    * `logsrv_dropped_total{reason="socket_overflow"}`, so losses before the receiver are counted too.
    */
   private watchKernelDrops(port: number, v6: boolean): void {
-    const file = v6 ? '/proc/net/udp6' : '/proc/net/udp';
-    const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-    let seen = -1;
-    const read = (): number | null => {
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch {
-        return null; // not Linux
-      }
-      for (const line of text.split('\n')) {
-        const cols = line.trim().split(/\s+/);
-        if (cols[1]?.endsWith(hexPort)) return Number(cols[cols.length - 1]);
-      }
-      return null;
-    };
-    seen = read() ?? -1;
+    const read = () => kernelUdpDrops(port, v6);
+    let seen = read() ?? -1;
     if (seen < 0) return;
     this.o.metrics.beforeDroppedScrape.push(() => {
       if (this.port === null) return;
