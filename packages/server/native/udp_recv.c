@@ -365,10 +365,12 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "open: no slots");
     return NULL;
   }
-  if (ringBytes < (int64_t)rec_bytes((uint32_t)slotBytes) * 2 || sliceNs < 0) {
-    napi_throw_type_error(env, NULL, "open: ringBytes must hold two of the largest datagrams; sliceNs >= 0");
+  if (sliceNs < 0) {
+    napi_throw_type_error(env, NULL, "open: sliceNs >= 0");
     return NULL;
   }
+  /* At least two of the largest datagrams, whatever was asked. */
+  if (ringBytes < (int64_t)rec_bytes((uint32_t)slotBytes) * 2) ringBytes = (int64_t)rec_bytes((uint32_t)slotBytes) * 2;
 
   struct sockaddr_storage addr;
   socklen_t addrLen;
@@ -572,21 +574,6 @@ static int set_slice(uint64_t ns) {
   return syscall(SYS_sched_setattr, 0, &attr, 0) == 0;
 }
 
-/* setSliceNs(ns) → whether the calling thread now asks for a time slice of `ns` (see set_slice). */
-static napi_value SetSliceNs(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value a[1];
-  napi_get_cb_info(env, info, &argc, a, NULL, NULL);
-  int64_t ns = 0;
-  if (argc < 1 || napi_get_value_int64(env, a[0], &ns) != napi_ok || ns < 0) {
-    napi_throw_type_error(env, NULL, "setSliceNs: ns must be a number >= 0");
-    return NULL;
-  }
-  napi_value v;
-  napi_get_boolean(env, set_slice((uint64_t)ns), &v);
-  return v;
-}
-
 /* takeDrops(reader) → datagrams dropped because the ring was full since the last call */
 static napi_value TakeDrops(napi_env env, napi_callback_info info) {
   Reader* r = reader_of(env, info, NULL, 0);
@@ -605,7 +592,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   struct {
     const char* name;
     napi_callback fn;
-  } fns[] = {{"open", Open}, {"localPort", LocalPort}, {"recvBufferSize", RecvBufferSize}, {"close", Close}, {"formatAddress", FormatAddress}, {"setSliceNs", SetSliceNs}, {"takeDrops", TakeDrops}};
+  } fns[] = {{"open", Open}, {"localPort", LocalPort}, {"recvBufferSize", RecvBufferSize}, {"close", Close}, {"formatAddress", FormatAddress}, {"takeDrops", TakeDrops}};
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &v);
     napi_set_named_property(env, exports, fns[i].name, v);

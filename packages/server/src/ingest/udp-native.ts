@@ -11,7 +11,7 @@ export interface NativeUdp {
   supported: true;
   /**
    * Binds a socket and starts its reading thread (asking for a time slice of `sliceNs`, 0: the
-   * default), which moves datagrams into a ring of `ringBytes`; `onBatch(n)` gets the slots filled
+   * default), which moves datagrams into a ring of `ringBytes` (at least two of the largest datagrams); `onBatch(n)` gets the slots filled
    * from it (see the C file for the layout).
    */
   open(
@@ -39,13 +39,6 @@ export interface NativeUdp {
   close(r: NativeReader): void;
   /** The source address of a slot as text, as node:dgram writes it. */
   formatAddress(addrs: Uint8Array, slot: number): string;
-  /**
-   * Asks the kernel for a time slice of `ns` for the calling thread (sched_setattr, keeping its
-   * policy and nice value); false where the call fails. Kernels without slices of one's own
-   * (before Linux 6.12) accept it and keep their default. The reader asks for its reading thread
-   * itself (`open`'s `sliceNs`); the tests use this to find out whether the kernel grants one.
-   */
-  setSliceNs(ns: number): boolean;
 }
 
 declare const readerBrand: unique symbol;

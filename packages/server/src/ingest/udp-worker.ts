@@ -125,7 +125,6 @@ function startNative(n: NativeUdp): Receiver | null {
   };
   let reader: NativeReader;
   try {
-    const ringBytes = Math.max(RING_PER_RECV_BUFFER * o.recvBufferBytes, 2 * (slotBytes + 40));
     reader = n.open(
       o.host.includes(':'),
       o.host,
@@ -143,7 +142,7 @@ function startNative(n: NativeUdp): Receiver | null {
           onDatagram(data.subarray(at, at + Math.min(lens[i] as number, slotBytes)), peerOf(i), false);
         }
       },
-      ringBytes,
+      RING_PER_RECV_BUFFER * o.recvBufferBytes,
       RECEIVE_SLICE_NS,
     );
   } catch (err) {
