@@ -143,7 +143,11 @@ function openDays(dir: string): Database.Database[] {
  * server's reads and the bare SQLite baseline's then both come from memory, as on a server that
  * has been up. Without it, which pages a repetition had to fetch from disk depended on what ran
  * before (a full run of 2026-12-06: 88 / 72 / 44 major page faults, p99 41.7 / 21 / 12.2 ms).
- * Returns the bytes read and the seconds it took.
+ * It runs before each repetition of each kind, not once: the VMs of 2026-12-07 page out file pages
+ * nobody touched for a minute (DAMON reclaim, `kdamond`, with or without memory pressure), so
+ * after one read 8-15 % of the data set was gone again by the end of a run (fincore), and the
+ * server took 18-44 major page faults per 400 session reads. Returns the bytes read and the seconds
+ * it took.
  */
 function warmPageCache(ds: QueryDataset): { bytes: number; seconds: number } {
   const t0 = performance.now();
@@ -268,9 +272,8 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
   const only = envList('BENCH_QUERY_KINDS', ['session', 'user', 'rare', 'common']);
   const kinds = queryKinds(ds, days).filter((k) => only.includes(k.short));
   const warm = warmPageCache(ds);
-  notes.push(
-    `Page cache: every file of the data set was read once before the server started (${fmt(warm.bytes / 1e6)} MB in ${fmt(warm.seconds)} s), so that the server and bare SQLite both read from memory; the server's major page faults per repetition are below.`,
-  );
+  /** Seconds each read of the whole data set took before a repetition (slower when pages had to come back from disk). */
+  const rewarm: number[] = [];
   const server = await startLogsrv({ repoRoot: ctx.repoRoot, dataDir: ds.dir, args: ['--log-level', 'warn'] });
   const server_: Latencies[] = kinds.map(() => ({ p50: [], p99: [], requests: [] }));
   /** The server's major page faults (reads that waited for the disk) during each repetition, per kind. */
@@ -282,6 +285,7 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
     for (const k of kinds) await timeRequests(server.url, k, 30, 5, rngAt(7));
     for (let rep = 0; rep < ctx.reps; rep++) {
       for (const [i, k] of kinds.entries()) {
+        rewarm.push(warmPageCache(ds).seconds);
         const faults0 = processMajorFaults(server.pid);
         const ms = await timeRequests(server.url, k, ctx.seconds, maxRequests, rngAt(1000 * rep + i));
         const major = processMajorFaults(server.pid) - faults0;
@@ -314,6 +318,9 @@ async function measureQueries(ctx: BenchContext, ds: QueryDataset, notes: string
     for (const db of days) db.close();
     await server.stop();
   }
+  notes.push(
+    `Page cache: every file of the data set was read before the server started (${fmt(warm.bytes / 1e6)} MB in ${fmt(warm.seconds)} s) and again before each repetition of each kind (${rewarm.length} reads, ${fmt(Math.min(...rewarm))}-${fmt(Math.max(...rewarm))} s each), so that the server and bare SQLite both read from memory on a machine that pages out file pages left untouched; the server's major page faults per repetition are below.`,
+  );
   const figures: Figure[] = [];
   for (const [i, k] of kinds.entries()) {
     const s = server_[i] as Latencies;
