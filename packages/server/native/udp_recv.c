@@ -191,7 +191,7 @@ static void* read_loop(void* arg) {
 
 /*
  * JavaScript thread: hands the ring's datagrams to the callback, `slots` at a time, for at most
- * `rounds` calls. Returns whether the ring may hold more.
+ * `rounds` calls. Returns whether the ring still holds some (and the reader is not closed).
  */
 static int deliver(Reader* r, int rounds) {
   napi_env env = r->env;
@@ -200,7 +200,6 @@ static int deliver(Reader* r, int rounds) {
   napi_value cb, recv, arg, res;
   napi_get_reference_value(env, r->callback, &cb);
   napi_get_global(env, &recv);
-  int more = 0;
   for (int round = 0; round < rounds && !r->closed; round++) {
     uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
     uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
@@ -222,7 +221,6 @@ static int deliver(Reader* r, int rounds) {
       n++;
     }
     atomic_store_explicit(&r->tail, tail, memory_order_release);
-    more = tail != head;
     if (n == 0) break;
     napi_create_int32(env, (int32_t)n, &arg);
     if (napi_make_callback(env, r->async, recv, cb, 1, &arg, &res) != napi_ok) {
@@ -235,20 +233,18 @@ static int deliver(Reader* r, int rounds) {
         napi_fatal_exception(env, exc);
       }
       stop(r);
-      more = 0;
       break;
     }
-    more = 1;
   }
   napi_close_handle_scope(env, scope);
-  return more;
+  return !r->closed && atomic_load_explicit(&r->head, memory_order_acquire) != atomic_load_explicit(&r->tail, memory_order_relaxed);
 }
 
 static void on_wake(uv_async_t* handle) {
   Reader* r = (Reader*)handle->data;
   if (r->closed) return;
   /* Left in the ring after MAX_ROUNDS: the loop gets a turn (timers, messages), then this goes on. */
-  if (deliver(r, MAX_ROUNDS) && !r->closed) uv_async_send(&r->wake);
+  if (deliver(r, MAX_ROUNDS)) uv_async_send(&r->wake);
 }
 
 static void free_reader(Reader* r) {
@@ -410,6 +406,11 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     return throw_errno(env, "eventfd", err, NULL);
   }
   Reader* r = calloc(1, sizeof *r);
+  if (!r) {
+    close(fd);
+    close(stop_fd);
+    return throw_errno(env, "malloc", ENOMEM, NULL);
+  }
   /* The reading thread's own slots: as many as the callback's, at most 64 (one recvmmsg call). */
   r->t_slots = slots < 64 ? slots : 64;
   r->hdrs = calloc(r->t_slots, sizeof *r->hdrs);
@@ -526,7 +527,7 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   if (!r) return NULL;
   if (!r->closed && !r->handle_closing) {
     stop_reading(r);
-    while (deliver(r, MAX_ROUNDS) && !r->closed) {
+    while (deliver(r, MAX_ROUNDS)) {
     }
   }
   shut(r);
