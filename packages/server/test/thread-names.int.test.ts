@@ -3,11 +3,9 @@
  * and the benchmarks' CPU split can tell the writer from the index thread (thread-name.ts).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadNativeUdp } from '../src/ingest/udp-native.ts';
 import { INDEX_THREAD_NICE } from '../src/store/sqlite/index-file.ts';
 import { startTestServer, threadNice, until } from './helpers.ts';
@@ -87,32 +85,25 @@ function threadsNamed(name: string): string[] {
 }
 
 /**
- * Why this kernel cannot show a slice of one's own (null when it can): a child process opens a
- * native reader asking for 0.1 ms and reads its reading thread's slice back (the thread is named
- * after the child's main thread, `node`, with "-r").
+ * Why this kernel cannot show a slice of one's own (null when it can): opens a native reader here
+ * asking for 0.1 ms and reads its reading thread's slice back (the thread is named after this
+ * process's main thread with "-r"), waiting up to 2 s for the thread to ask.
  */
 function sliceUnsupported(): string | null {
   if (!linux) return 'thread slices are Linux-only';
   const { native, why } = loadNativeUdp();
   if (!native) return why;
-  const addon = fileURLToPath(new URL('../build/Release/udp_recv.node', import.meta.url));
-  const script = `
-    const fs = require('node:fs');
-    const n = require(${JSON.stringify(addon)});
-    const r = n.open(false, '127.0.0.1', 0, 65536, 64, new Uint8Array(64 * 16), new Int32Array(16), new Uint8Array(20 * 16), () => {}, 65536, 100000);
-    const slice = () => {
-      for (const tid of fs.readdirSync('/proc/self/task')) {
-        if (fs.readFileSync('/proc/self/task/' + tid + '/comm', 'latin1').trim() !== 'node-r') continue;
-        const m = /^se\\.slice\\s*:\\s*(\\d+)/m.exec(fs.readFileSync('/proc/self/task/' + tid + '/sched', 'latin1'));
-        if (m && m[1] === '100000') return m[1];
-      }
-      return null;
-    };
-    const end = Date.now() + 2000;
-    const look = () => { const s = slice(); if (s || Date.now() > end) { n.close(r); process.stdout.write(String(s)); } else setTimeout(look, 20); };
-    look();`;
-  const got = execFileSync(process.execPath, ['-e', script], { encoding: 'latin1' });
-  return got === '100000' ? null : `this kernel (${release()}) keeps its default slice (Linux 6.12 and later grant one of one's own)`;
+  const name = `${readFileSync(`/proc/self/task/${process.pid}/comm`, 'latin1').trim().slice(0, 13)}-r`;
+  const r = native.open(false, '127.0.0.1', 0, 65536, 64, new Uint8Array(64 * 16), new Int32Array(16), new Uint8Array(20 * 16), () => {}, 65536, 100_000);
+  try {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (const end = Date.now() + 2000; Date.now() < end; Atomics.wait(pause, 0, 0, 20)) {
+      if (threadsNamed(name).some((tid) => sliceOf(tid) === 100_000)) return null;
+    }
+  } finally {
+    native.close(r);
+  }
+  return `this kernel (${release()}) keeps its default slice (Linux 6.12 and later grant one of one's own)`;
 }
 
 const noSlice = sliceUnsupported();
