@@ -11,12 +11,11 @@
  * while in runs here the server's anonymous memory stayed in a 310-390 MiB band throughout.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { createGzip } from 'node:zlib';
 import type { ServerProcess } from './helpers.js';
-import { json, MiB, readAll, readPage, request, rssBytes, startServer, withServerLog } from './helpers.js';
+import { json, MiB, memoryOf, readAll, readPage, request, rssBytes, startServer, withServerLog } from './helpers.js';
 
 /** Every MARK_EVERY-th line is keyed `mark`, so a sample across the whole body reads back cheaply. */
 const MARK_EVERY = 10_000;
@@ -56,17 +55,8 @@ class NdjsonSource extends Readable {
   }
 }
 
-interface RssSample {
-  bytes: number;
-  rss: number;
-  /** RssAnon and RssFile from /proc/PID/status: heaps, and pages of mapped files. */
-  anon: number;
-  file: number;
-}
-
-function statusBytes(status: string, field: string): number {
-  return Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
-}
+/** Body bytes produced by the time of the sample, and the server's memory then ({@link memoryOf}). */
+type RssSample = { bytes: number } & ReturnType<typeof memoryOf>;
 
 /**
  * Samples the server's RSS every 100 ms until stopped, each sample paired with how many body bytes
@@ -76,8 +66,7 @@ function sampleRss(pid: number, progress: () => number): { stop(): RssSample[] }
   const samples: RssSample[] = [];
   const take = () => {
     try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      samples.push({ bytes: progress(), rss: statusBytes(status, 'VmRSS'), anon: statusBytes(status, 'RssAnon'), file: statusBytes(status, 'RssFile') });
+      samples.push({ bytes: progress(), ...memoryOf(pid) });
     } catch {
       // the process is gone; the request's failure reports why
     }

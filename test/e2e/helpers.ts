@@ -342,11 +342,23 @@ export function compareIds(a: string, b: string): number {
   return d !== 0 ? d : Number(pa[2]) - Number(pb[2]);
 }
 
+/**
+ * A process's memory in bytes, from one read of /proc/PID/status (Linux): resident in all (VmRSS),
+ * anonymous (RssAnon: heaps) and file-backed (RssFile: mapped files).
+ */
+export function memoryOf(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => {
+    const m = new RegExp(`${name}:\\s+(\\d+)\\s+kB`).exec(status);
+    if (!m) throw new Error(`no ${name} for pid ${pid}`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile') };
+}
+
 /** Resident set size of a process in bytes, from /proc (Linux). */
 export function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) * 1024;
+  return memoryOf(pid).rss;
 }
 
 export const MiB = 1024 * 1024;
