@@ -24,7 +24,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCpuMs } from './lib/host-load.ts';
-import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
+import { cpuByRole, describeRoles, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { fmt, measurement } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
 import type { BenchContext, Benchmark, BenchReport } from './lib/types.ts';
@@ -98,6 +98,7 @@ export const agentOverhead: Benchmark = {
     const queryable: number[] = [];
     const rss: number[] = [];
     const cpu: number[] = [];
+    const serverCpu: string[] = [];
     let server: LogsrvProcess | undefined;
     let stored = 0;
     try {
@@ -117,12 +118,18 @@ export const agentOverhead: Benchmark = {
         floor.push(Number(stamps(doneFloor)[1] - f.startNs) / 1e9);
 
         const doneRun = join(work, `run-${rep}.done`);
+        const serverBefore = threadCpuMs(server.pid);
         const r = await timed(
           [process.execPath, bin, 'run', '--session', `overhead-${rep}`, '--', process.execPath, writer, String(lines), String(lineBytes), doneRun],
           env,
           ctx.repoRoot,
         );
         const [cmdStart, cmdEnd] = stamps(doneRun);
+        const roles = cpuByRole(server.pid, serverBefore, threadCpuMs(server.pid));
+        const serverMs = [...roles.values()].reduce((s, ms) => s + ms, 0);
+        serverCpu.push(
+          `${fmt(serverMs / 1000)} s (${((serverMs * 1000) / lines).toFixed(2)} µs/line: ${describeRoles(roles, (ms) => ((ms * 1000) / lines).toFixed(2))})`,
+        );
         underAgent.push(Number(cmdEnd - r.startNs) / 1e9);
         startup.push(Number(cmdStart - r.startNs) / 1e9);
         total.push(r.seconds);
@@ -130,7 +137,7 @@ export const agentOverhead: Benchmark = {
         rss.push(r.peakRss / 2 ** 20);
         cpu.push(r.cpuMs / 1000);
         ctx.log(
-          `  rep ${rep + 1}: bare ${fmt(b.seconds)} s; under a bare Node.js reader ${fmt(floor.at(-1) as number)} s; under logsrv run: command done after ${fmt(underAgent.at(-1) as number)} s (agent start-up ${fmt(startup.at(-1) as number)} s), all committed after ${fmt(r.seconds)} s; agent peak RSS ${fmt(rss.at(-1) as number)} MiB, CPU ${fmt(cpu.at(-1) as number)} s`,
+          `  rep ${rep + 1}: bare ${fmt(b.seconds)} s; under a bare Node.js reader ${fmt(floor.at(-1) as number)} s; under logsrv run: command done after ${fmt(underAgent.at(-1) as number)} s (agent start-up ${fmt(startup.at(-1) as number)} s), all committed after ${fmt(r.seconds)} s; agent peak RSS ${fmt(rss.at(-1) as number)} MiB, CPU ${fmt(cpu.at(-1) as number)} s; server CPU ${serverCpu.at(-1)}`,
         );
       }
     } finally {
@@ -164,6 +171,7 @@ export const agentOverhead: Benchmark = {
         `Agent start-up (spawn of logsrv run → the command starts): ${startup.map((x) => fmt(x)).join(' / ')} s; it is part of the command wall time.`,
         'The floor (bench/workers/bare-reader.mjs) spawns the command as `logsrv run` does — stdout a socket pair — and discards what it reads: its time over the bare command is what Node.js start-up and reading the pipe cost before any agent work.',
         `Agent CPU: ${cpu.map((x) => fmt(x)).join(' / ')} s per run; the command's own output volume is ${fmt((lines * lineBytes) / 1e6)} MB.`,
+        `Server CPU over each logsrv run (its spawn → its exit), by thread: ${serverCpu.join(' | ')}.`,
         `Verified after stop: ${fmt(stored)} rows stored = ${ctx.reps} runs × (${fmt(lines)} lines + step.start + step.exit).`,
         'Until the server catches up, the agent keeps lines beyond 4 MiB in its spool file (on disk), so memory stays flat while the command runs at full speed.',
       ],
