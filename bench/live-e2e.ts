@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { envNumbers } from './lib/env.ts';
 import { installFrontail, startFrontail } from './lib/frontail.ts';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
-import { fmt, measurement, quantile } from './lib/stats.ts';
+import { fmt, maxOf, measurement, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
 const RATES = envNumbers('BENCH_LIVE_RATES', [100, 10_000], 1);
@@ -51,7 +51,7 @@ interface Quantiles {
 function keep(q: Quantiles, s: Sample): void {
   q.p50.push(quantile(s.latencies, 0.5));
   q.p99.push(quantile(s.latencies, 0.99));
-  q.max.push(Math.max(...s.latencies));
+  q.max.push(maxOf(s.latencies));
 }
 
 /** Parses `<i> <hrtime ns> ...`; returns the latency in ms, or null during the warm-up. */

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type LogsrvProcess, startLogsrv } from './lib/logsrv-process.ts';
-import { fmt, measurement, quantile } from './lib/stats.ts';
+import { fmt, maxOf, measurement, quantile } from './lib/stats.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 
 const RATES = [1000, 10_000];
@@ -145,7 +145,7 @@ export const tailLatency: Benchmark = {
           const s = await rep(ctx, server, rate, `lat-${rate}-${r}`);
           ours.p50.push(quantile(s.tail, 0.5));
           ours.p99.push(quantile(s.tail, 0.99));
-          ours.max.push(Math.max(...s.tail));
+          ours.max.push(maxOf(s.tail));
           base.p50.push(quantile(s.rtt, 0.5));
           base.p99.push(quantile(s.rtt, 0.99));
           ctx.log(
