@@ -15,7 +15,8 @@
  * which writes it to an SSE stream: the process hops a line takes under `logsrv run`, without
  * storing, parsing or encoding anything. Printed as a figure of its own, with logsrv's ratio to it.
  *
- * Knobs (env): BENCH_SECONDS (per repetition, default 5), BENCH_REPS (≥ 3),
+ * Knobs (env): BENCH_SECONDS (per repetition, default 5; longer at a rate that would time fewer
+ * than MIN_TIMED_LINES lines in it, 15.5 s at 100 lines/s), BENCH_REPS (≥ 3),
  * BENCH_FRONTAIL_DIR (install dir to reuse; default a temp dir, removed afterwards),
  * BENCH_LIVE_RATES (comma-separated lines/s; default 100,10000).
  * Lines of the first 500 ms of each repetition are left out (connection set-up, JIT).
@@ -33,6 +34,18 @@ import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.t
 
 const RATES = envNumbers('BENCH_LIVE_RATES', [100, 10_000], 1);
 const WARMUP_NS = 500_000_000n;
+/**
+ * Lines a repetition times at least (after the warm-up), whatever BENCH_SECONDS says: its p99 then
+ * rests on ≥ 15 lines above it. At 100 lines/s and 5 s, a repetition's p99 was its 5th-worst of
+ * ~450 lines, so one stall of the machine set it: the same code gave 35 / 25.2 / 7.93 ms in three
+ * repetitions (frontail 5.25 / 6.16 / 5.5 ms), and 7.82 ms median in 15 s repetitions.
+ */
+const MIN_TIMED_LINES = 1500;
+
+/** Seconds of one repetition at `rate`: BENCH_SECONDS, or longer when that gives fewer than MIN_TIMED_LINES timed lines. */
+function repSeconds(ctx: BenchContext, rate: number): number {
+  return Math.max(ctx.seconds, Number(WARMUP_NS) / 1e9 + MIN_TIMED_LINES / rate);
+}
 
 interface Sample {
   /** Latencies in ms of the lines after the warm-up. */
@@ -230,14 +243,15 @@ export const liveE2e: Benchmark = {
       relay = await startRelay(ctx.repoRoot);
       const relayUrl = relay.url;
       for (const rate of RATES) {
+        const rateCtx = { ...ctx, seconds: repSeconds(ctx, rate) };
         const ours: Quantiles = { p50: [], p99: [], max: [] };
         const theirs: Quantiles = { p50: [], p99: [], max: [] };
         const floor: Quantiles = { p50: [], p99: [], max: [] };
         for (let rep = 0; rep < ctx.reps; rep++) {
           const runs = [
-            async () => keep(ours, await logsrvRep(ctx, server as LogsrvProcess, join(work, 'spool'), rate, `live-${rate}-${rep}`)),
-            async () => keep(theirs, await frontailRep(ctx, installDir, work, rate, rep)),
-            async () => keep(floor, await relayRep(ctx, relayUrl, rate)),
+            async () => keep(ours, await logsrvRep(rateCtx, server as LogsrvProcess, join(work, 'spool'), rate, `live-${rate}-${rep}`)),
+            async () => keep(theirs, await frontailRep(rateCtx, installDir, work, rate, rep)),
+            async () => keep(floor, await relayRep(rateCtx, relayUrl, rate)),
           ];
           // Rotate which goes first, so none always runs on a warmer machine.
           for (let k = 0; k < runs.length; k++) await (runs[(rep + k) % runs.length] as () => Promise<void>)();
@@ -281,7 +295,7 @@ export const liveE2e: Benchmark = {
       notes,
       params: {
         rates: RATES,
-        secondsPerRep: ctx.seconds,
+        secondsPerRep: RATES.map((rate) => `${fmt(repSeconds(ctx, rate))} s at ${fmt(rate)} lines/s`).join(', '),
         lineBytes: '~100',
         warmupMs: 500,
         frontail: '4.x, --disable-usage-stats, socket.io websocket client',

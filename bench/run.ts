@@ -112,8 +112,8 @@ async function main(): Promise<number> {
         machine: machine(),
         commit: commit(repoRoot),
         // A benchmark whose repetitions do not last BENCH_SECONDS says so (params.secondsPerRep:
-        // its own length, or null when a repetition runs its workload to the end).
-        seconds: report.params.secondsPerRep === undefined ? seconds : (report.params.secondsPerRep as number | null),
+        // its own length, null when a repetition runs its workload to the end, or a text by case).
+        seconds: report.params.secondsPerRep === undefined ? seconds : (report.params.secondsPerRep as number | null | string),
         reps,
         loadAverage: loadAtStart.map((l) => Math.round(l * 100) / 100),
         ...report,
@@ -123,7 +123,7 @@ async function main(): Promise<number> {
       process.stderr.write(`\n${b.name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       continue;
     }
-    const length = result.seconds === null ? '' : ` × ${result.seconds} s`;
+    const length = result.seconds === null ? '' : typeof result.seconds === 'string' ? ` × ${result.seconds}` : ` × ${result.seconds} s`;
     process.stdout.write(`\n${b.name} — medians of ${reps}${length} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s total)\n`);
     for (const f of result.figures) {
       const base = f.baseline ? `   baseline ${fmt(f.baseline.median)} ${f.baseline.unit} (${f.baseline.label})   ratio ${fmtRatio(f.ratio)}` : '';

@@ -104,7 +104,7 @@ export function renderResultsDoc(results: ResultFile[]): string {
       '',
       r.description,
       '',
-      `Run ${r.date} at ${r.commit}, ${r.reps} repetitions${r.seconds === null ? ' (each runs its workload to the end)' : ` × ${r.seconds} s`}, Node ${r.node}, ${r.machine}, load average ${r.loadAverage?.join(' / ') ?? '?'} at start.`,
+      `Run ${r.date} at ${r.commit}, ${r.reps} repetitions${r.seconds === null ? ' (each runs its workload to the end)' : typeof r.seconds === 'string' ? ` × ${r.seconds}` : ` × ${r.seconds} s`}, Node ${r.node}, ${r.machine}, load average ${r.loadAverage?.join(' / ') ?? '?'} at start.`,
       '',
     );
     for (const f of r.figures) {

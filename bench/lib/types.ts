@@ -61,8 +61,11 @@ export interface ResultFile extends BenchReport {
   node: string;
   machine: string;
   commit: string;
-  /** Length of one repetition: BENCH_SECONDS, the benchmark's own, or null when a repetition runs its workload to the end. */
-  seconds: number | null;
+  /**
+   * Length of one repetition: BENCH_SECONDS, the benchmark's own, null when a repetition runs its
+   * workload to the end, or a text when it differs by case (live-e2e: `15.5 s at 100 lines/s, …`).
+   */
+  seconds: number | null | string;
   reps: number;
   /** 1-, 5- and 15-minute load averages when the run started: this machine is shared. */
   loadAverage: number[];
