@@ -38,7 +38,8 @@ const WARMUP_NS = 500_000_000n;
  * Lines a repetition times at least (after the warm-up), whatever BENCH_SECONDS says: its p99 then
  * rests on ≥ 15 lines above it. At 100 lines/s and 5 s, a repetition's p99 was its 5th-worst of
  * ~450 lines, so one stall of the machine set it: the same code gave 35 / 25.2 / 7.93 ms in three
- * repetitions (frontail 5.25 / 6.16 / 5.5 ms), and 7.82 ms median in 15 s repetitions.
+ * repetitions (frontail 5.25 / 6.16 / 5.5 ms). With 15.5 s, three runs gave medians of 6.6, 8.45
+ * and 7.43 ms (repetitions 5.92–11.6; frontail's medians 4.51, 5.07, 5.15 ms).
  */
 const MIN_TIMED_LINES = 1500;
 

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { agentOverhead } from './agent-overhead.ts';
 import { ingestHttp } from './ingest-http.ts';
-import { commit, machine, readResults, renderResultsDoc, writeResult } from './lib/results.ts';
+import { commit, machine, readResults, renderResultsDoc, repetitionLength, writeResult } from './lib/results.ts';
 import { fmt, fmtRatio } from './lib/stats.ts';
 import type { BenchContext, Benchmark, ResultFile } from './lib/types.ts';
 import { liveE2e } from './live-e2e.ts';
@@ -123,7 +123,7 @@ async function main(): Promise<number> {
       process.stderr.write(`\n${b.name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       continue;
     }
-    const length = result.seconds === null ? '' : typeof result.seconds === 'string' ? ` × ${result.seconds}` : ` × ${result.seconds} s`;
+    const length = result.seconds === null ? '' : repetitionLength(result.seconds);
     process.stdout.write(`\n${b.name} — medians of ${reps}${length} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s total)\n`);
     for (const f of result.figures) {
       const base = f.baseline ? `   baseline ${fmt(f.baseline.median)} ${f.baseline.unit} (${f.baseline.label})   ratio ${fmtRatio(f.ratio)}` : '';

@@ -64,6 +64,11 @@ function targetCell(f: Figure): string {
 }
 
 /** The whole markdown doc for the given result files. */
+/** ` × 5 s`, or ` × <text>` for a length given by case: what follows "N repetitions" in a run's header. */
+export function repetitionLength(seconds: number | string): string {
+  return typeof seconds === 'string' ? ` × ${seconds}` : ` × ${seconds} s`;
+}
+
 export function renderResultsDoc(results: ResultFile[]): string {
   const out: string[] = [
     '# Benchmark results',
@@ -104,7 +109,7 @@ export function renderResultsDoc(results: ResultFile[]): string {
       '',
       r.description,
       '',
-      `Run ${r.date} at ${r.commit}, ${r.reps} repetitions${r.seconds === null ? ' (each runs its workload to the end)' : typeof r.seconds === 'string' ? ` × ${r.seconds}` : ` × ${r.seconds} s`}, Node ${r.node}, ${r.machine}, load average ${r.loadAverage?.join(' / ') ?? '?'} at start.`,
+      `Run ${r.date} at ${r.commit}, ${r.reps} repetitions${r.seconds === null ? ' (each runs its workload to the end)' : repetitionLength(r.seconds)}, Node ${r.node}, ${r.machine}, load average ${r.loadAverage?.join(' / ') ?? '?'} at start.`,
       '',
     );
     for (const f of r.figures) {
