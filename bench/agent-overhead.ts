@@ -24,7 +24,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, describeRoles, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, cpuPerEvent, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { fmt, measurement } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
 import type { BenchContext, Benchmark, BenchReport } from './lib/types.ts';
@@ -125,11 +125,8 @@ export const agentOverhead: Benchmark = {
           ctx.repoRoot,
         );
         const [cmdStart, cmdEnd] = stamps(doneRun);
-        const roles = cpuByRole(server.pid, serverBefore, threadCpuMs(server.pid));
-        const serverMs = [...roles.values()].reduce((s, ms) => s + ms, 0);
-        serverCpu.push(
-          `${fmt(serverMs / 1000)} s (${((serverMs * 1000) / lines).toFixed(2)} µs/line: ${describeRoles(roles, (ms) => ((ms * 1000) / lines).toFixed(2))})`,
-        );
+        const perLine = cpuPerEvent(cpuByRole(server.pid, serverBefore, threadCpuMs(server.pid)), lines);
+        serverCpu.push(`${fmt(perLine.ms / 1000)} s (${perLine.total} µs/line: ${perLine.byRole})`);
         underAgent.push(Number(cmdEnd - r.startNs) / 1e9);
         startup.push(Number(cmdStart - r.startNs) / 1e9);
         total.push(r.seconds);

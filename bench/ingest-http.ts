@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ClientProcess, type ClientRunResult } from './lib/client-process.ts';
 import { envNumber } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, describeRoles, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, cpuPerEvent, describeRoles, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { SqliteBaseline } from './lib/sqlite-baseline.ts';
 import { fmt, fmtRatio, measurement, median } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
@@ -56,10 +56,8 @@ function delta(a: Map<string, number>, b: Map<string, number>, key: string): num
  */
 function cpuSplit(pid: number, used: Map<number, number>, seconds: number, events: number): string {
   const roles = cpuByRole(pid, new Map(), used);
-  const total = [...roles.values()].reduce((s, ms) => s + ms, 0);
-  const pct = (ms: number) => (ms / 10 / seconds).toFixed(0);
-  const us = (ms: number) => ((ms * 1000) / events).toFixed(2);
-  return `server threads ${describeRoles(roles, (ms) => `${pct(ms)}%`)}; server CPU ${us(total)} µs/event (${describeRoles(roles, us)})`;
+  const perEvent = cpuPerEvent(roles, events);
+  return `server threads ${describeRoles(roles, (ms) => `${(ms / 10 / seconds).toFixed(0)}%`)}; server CPU ${perEvent.total} µs/event (${perEvent.byRole})`;
 }
 
 /**
