@@ -50,6 +50,55 @@ test('events survive pack → structured clone → unpack, as objects and as col
   );
 });
 
+/** Fields drawn from a few values, so that they repeat, with nulls between the repeats. */
+const few = fc.constantFrom('', 'a', 'b', 'ab', 'é');
+const repeatingArb: fc.Arbitrary<NormalizedEvent> = fc
+  .record({
+    session: few,
+    key: few,
+    value: few,
+    vjson: fc.constant(0 as const),
+    ts: fc.constant(null),
+    component: maybe(few),
+    user: maybe(few),
+    terminal: maybe(few),
+    step: maybe(few),
+    level: maybe(few),
+    attrs: maybe(few),
+    producer: maybe(few),
+    pseq: fc.constant(null),
+  })
+  .map((e) => ({ ...e }));
+
+test('fields that repeat an earlier event of the batch, with nulls between, unpack to their text, alone and joined', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.array(repeatingArb, { maxLength: 12 }), fc.integer({ min: 1, max: 8 })), { minLength: 1, maxLength: 4 }), (parts) => {
+      for (const [events, maxChunkChars] of parts) assert.deepEqual(unpackEvents(structuredClone(packEvents(events, maxChunkChars))), events);
+      const joined = concatPacked(parts.map(([events, maxChunkChars]) => structuredClone(packEvents(events, maxChunkChars))));
+      assert.deepEqual(
+        unpackEvents(joined),
+        parts.flatMap(([events]) => events),
+      );
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test("a session's run of events sends its repeated fields' text once; values and attrs every time", () => {
+  const events: NormalizedEvent[] = Array.from({ length: 100 }, (_, i) => ({
+    ...ev('build-42', `line ${i}`),
+    key: i < 50 ? 'stdout' : 'stderr',
+    component: 'runner',
+    level: i === 50 ? null : 'info',
+    attrs: '{}',
+  }));
+  const packed = packEvents(events);
+  const sent = packed.text.join('').length;
+  const values = events.reduce((n, e) => n + e.value.length + 2, 0); // each value and its attrs '{}'
+  assert.equal(sent, values + 'build-42stdoutrunnerinfostderr'.length);
+  assert.deepEqual(unpackEvents(structuredClone(packed)), events);
+});
+
 test('events survive chunk boundaries anywhere: between fields, after empty fields, fields longer than a chunk', () => {
   fc.assert(
     fc.property(fc.array(eventArb, { maxLength: 30 }), fc.integer({ min: 1, max: 60 }), (events, maxChunkChars) => {

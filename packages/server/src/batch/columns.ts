@@ -67,9 +67,10 @@ export const MAX_CHUNK_CHARS = 32 * 1024;
 
 /**
  * A batch as a few strings and typed arrays: `lens` holds, per event, the length of each text
- * field in {@link TEXT_FIELDS} order (-1 for null); the fields' text follows in that order across
- * the chunks of `text`, a field never split between two (a field longer than a chunk gets one of
- * its own). Numbers are NaN for null.
+ * field in {@link TEXT_FIELDS} order ({@link NULL_FIELD} for null, {@link SAME_FIELD} for the
+ * same text as the last event of the batch that had one in that field); the other fields' text
+ * follows in that order across the chunks of `text`, a field never split between two (a field
+ * longer than a chunk gets one of its own). Numbers are NaN for null.
  */
 export interface PackedEvents {
   n: number;
@@ -80,6 +81,24 @@ export interface PackedEvents {
   pseq: Float64Array;
 }
 
+/** `lens` of a null field. */
+const NULL_FIELD = -1;
+/**
+ * `lens` of a field whose text is that of the last event before it in the batch with this field
+ * set. Only {@link REPEATING} fields are sent so, and never the first event's of a batch, so
+ * batches joined by {@link concatPacked} stay right.
+ */
+const SAME_FIELD = -2;
+
+/**
+ * The fields whose text usually repeats from one event to the next (a session's run of lines, its
+ * key, component, level, user): all but `value` and `attrs`. A repeat crosses as {@link SAME_FIELD}
+ * instead of its text, and unpacks to the very string of the event before it. So the writer looks
+ * one string up in its maps (session summaries, rollups) over and over, and V8 keeps a string's
+ * hash in the string: a new substring per event had to be hashed again for every lookup.
+ */
+const REPEATING: readonly boolean[] = TEXT_FIELDS.map((f) => f !== 'value' && f !== 'attrs');
+
 /** `maxChunkChars` is for tests, to put chunk boundaries among a few short events. */
 export function packEvents(events: NormalizedEvent[], maxChunkChars = MAX_CHUNK_CHARS): PackedEvents {
   const n = events.length;
@@ -88,23 +107,36 @@ export function packEvents(events: NormalizedEvent[], maxChunkChars = MAX_CHUNK_
   const ts = new Float64Array(n);
   const pseq = new Float64Array(n);
   const text: string[] = [];
+  const prev: Array<string | null> = TEXT_FIELDS.map(() => null);
   let chunk = '';
   let k = 0;
+  const put = (f: number, v: string | null) => {
+    if (v === null) lens[k++] = NULL_FIELD;
+    else if (v === prev[f]) lens[k++] = SAME_FIELD;
+    else {
+      lens[k++] = v.length;
+      if (REPEATING[f]) prev[f] = v;
+      // A new chunk only before a non-empty field that does not fit (see unpackToColumns).
+      if (v.length > 0 && chunk.length + v.length > maxChunkChars && chunk.length > 0) {
+        text.push(chunk);
+        chunk = '';
+      }
+      chunk += v;
+    }
+  };
   for (let i = 0; i < n; i++) {
     const e = events[i] as NormalizedEvent;
-    for (let f = 0; f < NF; f++) {
-      const v = e[TEXT_FIELDS[f] as (typeof TEXT_FIELDS)[number]];
-      if (v === null) lens[k++] = -1;
-      else {
-        lens[k++] = v.length;
-        // A new chunk only before a non-empty field that does not fit (see unpackToColumns).
-        if (v.length > 0 && chunk.length + v.length > maxChunkChars && chunk.length > 0) {
-          text.push(chunk);
-          chunk = '';
-        }
-        chunk += v;
-      }
-    }
+    // In TEXT_FIELDS order, each by its name: one property load site per field stays monomorphic.
+    put(0, e.session);
+    put(1, e.key);
+    put(2, e.value);
+    put(3, e.component);
+    put(4, e.user);
+    put(5, e.terminal);
+    put(6, e.step);
+    put(7, e.level);
+    put(8, e.attrs);
+    put(9, e.producer);
     vjson[i] = e.vjson;
     ts[i] = e.ts ?? Number.NaN;
     pseq[i] = e.pseq ?? Number.NaN;
@@ -119,6 +151,7 @@ export function unpackToColumns(p: PackedEvents): EventColumns {
   const cols: Array<Array<string | null>> = TEXT_FIELDS.map(() => new Array(n));
   const ts: (number | null)[] = new Array(n);
   const pseq: (number | null)[] = new Array(n);
+  const prev: Array<string | null> = TEXT_FIELDS.map(() => null);
   const lens = p.lens;
   let c = 0;
   let text = p.text[0] ?? '';
@@ -127,14 +160,17 @@ export function unpackToColumns(p: PackedEvents): EventColumns {
   for (let i = 0; i < n; i++) {
     for (let f = 0; f < NF; f++) {
       const len = lens[k++] as number;
-      if (len < 0) (cols[f] as Array<string | null>)[i] = null;
+      if (len === NULL_FIELD) (cols[f] as Array<string | null>)[i] = null;
+      else if (len === SAME_FIELD) (cols[f] as Array<string | null>)[i] = prev[f] as string;
       else {
         // Chunks end where the next non-empty field would not have fitted.
         if (len > 0 && pos + len > text.length) {
           text = p.text[++c] ?? '';
           pos = 0;
         }
-        (cols[f] as Array<string | null>)[i] = text.slice(pos, pos + len);
+        const s = text.slice(pos, pos + len);
+        (cols[f] as Array<string | null>)[i] = s;
+        if (REPEATING[f]) prev[f] = s;
         pos += len;
       }
     }
