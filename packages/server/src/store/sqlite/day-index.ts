@@ -355,6 +355,10 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
       pendingFields.length = 0; // an earlier transaction that did not commit
       const sessions = new Map<string, BatchSession>();
       const folder = rollups ? new RollupFolder() : null;
+      const fieldColumns = SESSION_FIELDS.map((f) => c[f]);
+      // The session of the row before: a session's rows usually come in runs.
+      let runSession: string | null = null;
+      let s: BatchSession | undefined;
       let next = 0;
       while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
       let k = 0;
@@ -369,7 +373,10 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         k++;
         const session = c.session[i] as string;
         folder?.add(ms, c.component[i] as string | null, c.level[i] as string | null, c.key[i] as string, c.value[i] as string, c.vjson[i] as number);
-        let s = sessions.get(session);
+        if (session !== runSession || s === undefined) {
+          runSession = session;
+          s = sessions.get(session);
+        }
         if (s === undefined) {
           s = {
             firstMs: ms,
@@ -397,7 +404,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         }
         // Most events of a session repeat its user, terminal, component and step: those skip the set.
         for (let f = 0; f < SESSION_FIELDS.length; f++) {
-          const v = c[SESSION_FIELDS[f] as SessionField][i];
+          const v = (fieldColumns[f] as Array<string | null>)[i];
           if (v == null || v === s.lastFields[f]) continue;
           s.lastFields[f] = v;
           (s.fields[f] as Set<string>).add(v);
