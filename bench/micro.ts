@@ -10,7 +10,7 @@
  *    JSON.parse alone; split only and validate only are shown on their own too.
  * 2. thread hop: packEvents → structured clone (what postMessage does) → unpackToColumns vs
  *    cloning the event objects; and pack + unpack alone.
- * 3. SQLite: the writer's INSERT of a 1000-event batch in one transaction, plus the day index
+ * 3. SQLite: the writer's unpack and INSERT of a 1000-event batch in one transaction, plus the day index
  *    (store/sqlite/day-index.ts: summaries, rollups, and the full-text index as day files of schema
  *    3 hold it), vs the bare INSERT into the server's schema; also without the full-text index
  *    (what the writer does now that it is in a file of its own, and with `--search-index off`)
@@ -42,7 +42,7 @@ import type { NormalizedEvent, StoredEvent } from '@logsrv/protocol';
 import Database from 'better-sqlite3';
 import { EventWriter } from '../packages/cli/dist/output-events.js';
 import { OutputLines } from '../packages/cli/dist/output-lines.js';
-import type { EventColumns } from '../packages/server/dist/batch/columns.js';
+import type { EventColumns, PackedEvents } from '../packages/server/dist/batch/columns.js';
 import { packEvents, unpackToColumns } from '../packages/server/dist/batch/columns.js';
 import { type Accepted, acceptLine, acceptValue, isRejection } from '../packages/server/dist/ingest/accept.js';
 import { LineSplitter } from '../packages/server/dist/ingest/split-lines.js';
@@ -217,7 +217,7 @@ interface Writer {
  * A day file as the writer thread opens one. `index`: 'none' (bare insert), 'summaries' (search and
  * rollups off), 'rollups' (search off, `--search-index off`), 'search' (the default: all of it).
  */
-function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'rollups' | 'search', columns: EventColumns[], perRow = false): Writer {
+function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'rollups' | 'search', packed: PackedEvents[], perRow = false): Writer {
   const file = join(dir, `${name}.db`);
   const db = new Database(file);
   applyPragmas(db, 'normal');
@@ -241,7 +241,10 @@ function openWriter(dir: string, name: string, index: 'none' | 'summaries' | 'ro
   });
   return {
     step: (_b, i) => {
-      const c = columns[i % columns.length] as EventColumns;
+      // Unpacked in each step, as the writer thread does with each batch it receives: its strings
+      // are new ones, whose hashes the summaries and rollups compute (columns unpacked once and
+      // reused had them cached, which hid that cost until 2026-12-07).
+      const c = unpackToColumns(packed[i % packed.length] as PackedEvents);
       lastMs = Math.max(Date.now(), lastMs + 1);
       ms.fill(lastMs);
       for (let k = 0; k < BATCH; k++) seq[k] = k;
@@ -563,13 +566,13 @@ export const micro: Benchmark = {
 
     // 3. SQLite
     const dir = mkdtempSync(join(tmpdir(), 'logsrv-micro-'));
-    const columns = pool.map((b) => unpackToColumns(packEvents(b.events)));
-    const bare = openWriter(dir, 'bare', 'none', columns);
-    const perRow = openWriter(dir, 'per-row', 'none', columns, true);
-    const summaries = openWriter(dir, 'summaries', 'summaries', columns);
-    const rollups = openWriter(dir, 'rollups', 'rollups', columns);
-    const search = openWriter(dir, 'search', 'search', columns);
-    const indexer = indexThread(dir, openWriter(dir, 'source', 'none', columns), 400_000);
+    const packed = pool.map((b) => packEvents(b.events));
+    const bare = openWriter(dir, 'bare', 'none', packed);
+    const perRow = openWriter(dir, 'per-row', 'none', packed, true);
+    const summaries = openWriter(dir, 'summaries', 'summaries', packed);
+    const rollups = openWriter(dir, 'rollups', 'rollups', packed);
+    const search = openWriter(dir, 'search', 'search', packed);
+    const indexer = indexThread(dir, openWriter(dir, 'source', 'none', packed), 400_000);
     const chunker = chunkThread(dir, join(dir, 'source.db'));
     try {
       const bareStep = { label: 'bare INSERT, 1000 rows/txn', step: bare.step };
