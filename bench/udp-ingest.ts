@@ -80,8 +80,11 @@ const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
 /**
  * Polls `accounted()` (events stored or counted as dropped since the start) until it reaches
  * `sent`, or stops changing for 3 s (what is still missing is then unaccounted), within 60 s.
+ * `waiting()`, read after each poll, says events are still queued for the writer: then an
+ * unchanged count is a writer that has not committed for a while (waiting for the index thread,
+ * on a slow VM for more than 3 s), not the end, and the poll goes on.
  */
-async function settle(sent: number, accounted: () => Promise<number> | number): Promise<void> {
+async function settle(sent: number, accounted: () => Promise<number> | number, waiting: () => boolean = () => false): Promise<void> {
   let last = -1;
   let stableSince = Date.now();
   const deadline = Date.now() + 60_000;
@@ -91,7 +94,7 @@ async function settle(sent: number, accounted: () => Promise<number> | number): 
     if (now !== last) {
       last = now;
       stableSince = Date.now();
-    } else if (Date.now() - stableSince > 3000) return;
+    } else if (Date.now() - stableSince > 3000 && !waiting()) return;
     await sleep(200);
   }
 }
@@ -143,10 +146,17 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
   const threads1 = threadCpuMs(server.pid);
   const proc = processCpuMs(server.pid) - proc0;
   let c1 = c0;
-  await settle(offered.sent, async () => {
-    c1 = udpCounters(await server.metrics(), v.transport);
-    return c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped));
-  });
+  let queued = 0;
+  await settle(
+    offered.sent,
+    async () => {
+      const m = await server.metrics();
+      c1 = udpCounters(m, v.transport);
+      queued = m.get('logsrv_queue_depth') ?? 0;
+      return c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped));
+    },
+    () => queued > 0,
+  );
   const stored = c1.accepted - c0.accepted;
   const dropped = diff(c0.dropped, c1.dropped);
   // logsrv reads the socket on a thread of its own (the busiest one here), like rsyslog's imudp.
