@@ -1,9 +1,8 @@
 /**
  * The rollup folder (store/rollups.ts) counts each (minute, component, level) and (minute,
  * component, key) of any run of events exactly as a count of each event on its own would, whatever
- * the order of components and minutes; it keeps the accumulator of the last component between
- * events, so runs, interleavings and a minute that changes under one component are what it must
- * get right.
+ * the order of components and minutes: runs, interleavings and a minute that changes under one
+ * component.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -170,7 +170,7 @@ export function unpackToColumns(p: PackedEvents): EventColumns {
         }
         const s = text.slice(pos, pos + len);
         (cols[f] as Array<string | null>)[i] = s;
-        if (REPEATING[f]) prev[f] = s;
+        prev[f] = s; // only REPEATING fields are ever sent as SAME_FIELD
         pos += len;
       }
     }

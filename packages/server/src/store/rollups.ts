@@ -142,9 +142,6 @@ export class RollupFolder {
   private readonly minutes = new Map<number, Map<string, ComponentAcc>>();
   private lastMinute = Number.NaN;
   private comps: Map<string, ComponentAcc> = new Map();
-  /** The component of the event before, and its accumulator in the current minute. */
-  private lastComp = '';
-  private lastAcc: ComponentAcc | undefined;
 
   add(ms: number, component: string | null, level: string | null, key: string, value: string, vjson: number): void {
     const minute = Math.floor(ms / MINUTE_MS);
@@ -156,19 +153,12 @@ export class RollupFolder {
         this.minutes.set(minute, m);
       }
       this.comps = m;
-      this.lastAcc = undefined;
     }
     const comp = component ?? '';
-    // Events come in runs of one component (see unpackToColumns: then the same string).
-    let a = comp === this.lastComp ? this.lastAcc : undefined;
+    let a = this.comps.get(comp);
     if (a === undefined) {
-      a = this.comps.get(comp);
-      if (a === undefined) {
-        a = { levels: new Map(), keys: new Map(), values: null };
-        this.comps.set(comp, a);
-      }
-      this.lastComp = comp;
-      this.lastAcc = a;
+      a = { levels: new Map(), keys: new Map(), values: null };
+      this.comps.set(comp, a);
     }
     const lv = level ?? '';
     a.levels.set(lv, (a.levels.get(lv) ?? 0) + 1);

@@ -356,9 +356,6 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
       const sessions = new Map<string, BatchSession>();
       const folder = rollups ? new RollupFolder() : null;
       const fieldColumns = SESSION_FIELDS.map((f) => c[f]);
-      // The session of the row before: a session's rows usually come in runs.
-      let runSession: string | null = null;
-      let s: BatchSession | undefined;
       let next = 0;
       while (skip !== undefined && next < skip.length && (skip[next] as number) < r.from) next++;
       let k = 0;
@@ -373,10 +370,7 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
         k++;
         const session = c.session[i] as string;
         folder?.add(ms, c.component[i] as string | null, c.level[i] as string | null, c.key[i] as string, c.value[i] as string, c.vjson[i] as number);
-        if (session !== runSession || s === undefined) {
-          runSession = session;
-          s = sessions.get(session);
-        }
+        let s = sessions.get(session);
         if (s === undefined) {
           s = {
             firstMs: ms,
