@@ -78,23 +78,23 @@ const usPerDatagram = (s: Sample, cpuPct: number) => (s.handled === 0 ? Number.N
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
 
 /**
- * Polls `accounted()` (events stored or counted as dropped since the start) until it reaches
- * `sent`, or stops changing for 3 s (what is still missing is then unaccounted), within 60 s.
- * `waiting()`, read after each poll, says events are still queued for the writer: then an
- * unchanged count is a writer that has not committed for a while (waiting for the index thread,
- * on a slow VM for more than 3 s), not the end, and the poll goes on.
+ * Polls `poll()` until its `accounted` (events stored or counted as dropped since the start)
+ * reaches `sent`, or stops changing for 3 s (what is still missing is then unaccounted), within
+ * 60 s. While its `queued` (events waiting for the writer) is above 0, an unchanged count is a
+ * writer that has not committed for a while (waiting for the index thread, on a slow VM for more
+ * than 3 s), not the end, and the poll goes on.
  */
-async function settle(sent: number, accounted: () => Promise<number> | number, waiting: () => boolean = () => false): Promise<void> {
+async function settle(sent: number, poll: () => Promise<{ accounted: number; queued: number }> | { accounted: number; queued: number }): Promise<void> {
   let last = -1;
   let stableSince = Date.now();
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const now = await accounted();
+    const { accounted: now, queued } = await poll();
     if (now >= sent || Date.now() > deadline) return;
     if (now !== last) {
       last = now;
       stableSince = Date.now();
-    } else if (Date.now() - stableSince > 3000 && !waiting()) return;
+    } else if (Date.now() - stableSince > 3000 && queued === 0) return;
     await sleep(200);
   }
 }
@@ -146,17 +146,11 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
   const threads1 = threadCpuMs(server.pid);
   const proc = processCpuMs(server.pid) - proc0;
   let c1 = c0;
-  let queued = 0;
-  await settle(
-    offered.sent,
-    async () => {
-      const m = await server.metrics();
-      c1 = udpCounters(m, v.transport);
-      queued = m.get('logsrv_queue_depth') ?? 0;
-      return c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped));
-    },
-    () => queued > 0,
-  );
+  await settle(offered.sent, async () => {
+    const m = await server.metrics();
+    c1 = udpCounters(m, v.transport);
+    return { accounted: c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped)), queued: m.get('logsrv_queue_depth') ?? 0 };
+  });
   const stored = c1.accepted - c0.accepted;
   const dropped = diff(c0.dropped, c1.dropped);
   // logsrv reads the socket on a thread of its own (the busiest one here), like rsyslog's imudp.
@@ -191,7 +185,7 @@ async function runRsyslog(rs: RsyslogInstance, senders: UdpSenders, rate: number
   const host = hostBusyMs() - host0;
   const threads1 = threadCpuMs(rs.pid);
   const proc = processCpuMs(rs.pid) - proc0;
-  await settle(offered.sent, () => rs.lines() - lines0 + (udpSocketDrops(rs.port) ?? 0) - drops0);
+  await settle(offered.sent, () => ({ accounted: rs.lines() - lines0 + (udpSocketDrops(rs.port) ?? 0) - drops0, queued: 0 }));
   const stored = rs.lines() - lines0;
   const drops = (udpSocketDrops(rs.port) ?? 0) - drops0;
   // rsyslog's busiest thread (the imudp reader) is its counterpart of our UDP receive thread.

@@ -63,12 +63,12 @@ function targetCell(f: Figure): string {
   return (f.targets ?? []).map((t) => `${t.text} ${t.met ? '(met)' : '(**not met**)'}`).join(', ');
 }
 
-/** The whole markdown doc for the given result files. */
 /** ` × 5 s`, or ` × <text>` for a length given by case: what follows "N repetitions" in a run's header. */
 export function repetitionLength(seconds: number | string): string {
   return typeof seconds === 'string' ? ` × ${seconds}` : ` × ${seconds} s`;
 }
 
+/** The whole markdown doc for the given result files. */
 export function renderResultsDoc(results: ResultFile[]): string {
   const out: string[] = [
     '# Benchmark results',
