@@ -128,6 +128,28 @@ describe('OutputCapture', () => {
     assert.deepEqual(sender.sent.at(-1), { session: 's', key: 'stdout', value: 'tail', ts: sender.sent.at(-1)?.ts });
   });
 
+  test('after the command, finish makes more events on a later turn than the acknowledgement that made room, so the next request goes out first', async () => {
+    const sender = fakeSender();
+    const capture = new OutputCapture(sender as unknown as HttpSender, { session: 's' }, 1 << 20, dir());
+    const out = new PassThrough();
+    const a = capture.add(out, null, 'stdout');
+    sender.queued = 10 << 20; // backed up: every chunk waits raw
+    for (let i = 0; i < 10; i++) out.write(`line ${i}\n`);
+    out.end();
+    await a.done;
+    const finished = capture.finish(() => false);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sender.sent.length, 0, 'nothing made while the sender is full');
+    sender.queued = 0;
+    capture.onSenderProgress(); // as the sender's pump calls it, just before it takes its next batch
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    assert.equal(sender.sent.length, 0, 'no events made within the acknowledgement');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sender.sent.length, 10);
+    await finished;
+    assert.equal(sender.sent[9]?.value, 'line 9');
+  });
+
   test('finish gives everything to the sender at once when it has to give up', async () => {
     const sender = fakeSender();
     const capture = new OutputCapture(sender as unknown as HttpSender, { session: 's' }, 1 << 20, dir());
