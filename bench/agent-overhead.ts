@@ -16,6 +16,10 @@
  * - last line queryable after the command exits: `logsrv run` exits only once the server has
  *   acknowledged — committed — every line, so its exit time minus the command's end bounds it.
  *   The store is counted after the server stops, to check that every line is there.
+ * - that drain ÷ the server's CPU over the whole run (also what it spent while the command ran, so
+ *   not a utilisation). The server's CPU per line moved by ±25 % between runs on one VM; this
+ *   ratio did not (0.58–0.66 over 24 repetitions of 2026-12-07), so for this workload it tells
+ *   whether a change shortened the drain's waits or only rode the VM's speed.
  *
  * Knobs (env): BENCH_REPS (≥ 3), BENCH_AGENT_LINES (default 1,000,000), BENCH_AGENT_LINE_BYTES (100).
  */
@@ -96,6 +100,7 @@ export const agentOverhead: Benchmark = {
     const startup: number[] = [];
     const total: number[] = [];
     const queryable: number[] = [];
+    const drainPerCpu: number[] = [];
     const rss: number[] = [];
     const cpu: number[] = [];
     const serverCpu: string[] = [];
@@ -131,10 +136,11 @@ export const agentOverhead: Benchmark = {
         startup.push(Number(cmdStart - r.startNs) / 1e9);
         total.push(r.seconds);
         queryable.push(Number(r.endNs - cmdEnd) / 1e9);
+        drainPerCpu.push((queryable.at(-1) as number) / (perLine.ms / 1000));
         rss.push(r.peakRss / 2 ** 20);
         cpu.push(r.cpuMs / 1000);
         ctx.log(
-          `  rep ${rep + 1}: bare ${fmt(b.seconds)} s; under a bare Node.js reader ${fmt(floor.at(-1) as number)} s; under logsrv run: command done after ${fmt(underAgent.at(-1) as number)} s (agent start-up ${fmt(startup.at(-1) as number)} s), all committed after ${fmt(r.seconds)} s; agent peak RSS ${fmt(rss.at(-1) as number)} MiB, CPU ${fmt(cpu.at(-1) as number)} s; server CPU ${serverCpu.at(-1)}`,
+          `  rep ${rep + 1}: bare ${fmt(b.seconds)} s; under a bare Node.js reader ${fmt(floor.at(-1) as number)} s; under logsrv run: command done after ${fmt(underAgent.at(-1) as number)} s (agent start-up ${fmt(startup.at(-1) as number)} s), all committed after ${fmt(r.seconds)} s (drain ÷ server CPU ${(drainPerCpu.at(-1) as number).toFixed(3)}); agent peak RSS ${fmt(rss.at(-1) as number)} MiB, CPU ${fmt(cpu.at(-1) as number)} s; server CPU ${serverCpu.at(-1)}`,
         );
       }
     } finally {
@@ -163,6 +169,7 @@ export const agentOverhead: Benchmark = {
         { ...all, case: caseName, baseline: bareM, ratio: all.median / bareM.median },
         { ...rssM, case: caseName, targets: [{ text: '≤100 MiB', met: rssM.median <= 100 }] },
         { ...measurement('last line queryable after the command exits', 's', queryable), case: caseName },
+        { ...measurement('that drain ÷ the server CPU over the whole run', '×', drainPerCpu), case: caseName },
       ],
       notes: [
         `Agent start-up (spawn of logsrv run → the command starts): ${startup.map((x) => fmt(x)).join(' / ')} s; it is part of the command wall time.`,
