@@ -79,7 +79,11 @@ export interface HttpSenderOptions {
   /** Longest retry delay (not counting a server's Retry-After). Default 5 s. */
   retryMaxMs?: number;
   onNotice?: (notice: SenderNotice) => void;
-  /** Called after each batch the server answered: `queuedBytes` went down. */
+  /**
+   * Called after each batch the server answered: `queuedBytes` went down. It runs just before the
+   * sender takes its next batch, whose request Node writes on a later tick: synchronous work here
+   * holds that request back (make more events on a later turn, as OutputCapture does).
+   */
   onAck?: () => void;
   /** Replays this leftover spool (see {@link deliverLeftovers}) instead of sending new events. */
   adopt?: Spool | undefined;
