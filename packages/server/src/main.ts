@@ -86,6 +86,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     () => queue?.depth ?? 0,
     () => store.searchIndexLagRows?.() ?? 0,
     () => store.sessionChunksLagRows?.() ?? 0,
+    () => store.searchIndexWaitSeconds?.() ?? 0,
   );
   const receiver = modules.has('receiver') && queue !== null;
   // Enrichment (SPEC §5) resolves sessions from this cache on the receiving thread.

@@ -4,7 +4,12 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow: () => number = () => 0, chunksLagNow: () => number = () => 0) {
+export function createMetrics(
+  queueDepthNow: () => number = () => 0,
+  indexLagNow: () => number = () => 0,
+  chunksLagNow: () => number = () => 0,
+  indexWaitSecondsNow: () => number = () => 0,
+) {
   const registry = new Registry();
   const received = new Counter({ name: 'logsrv_received_total', help: 'Events received, valid or not', labelNames: ['transport'], registers: [registry] });
   const accepted = new Counter({ name: 'logsrv_accepted_total', help: 'Events committed to the store', labelNames: ['transport'], registers: [registry] });
@@ -47,6 +52,17 @@ export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow
     'Rows committed but not yet in the full-text index (searched by scanning meanwhile; the writer waits past --search-index-max-lag-rows)',
     indexLagNow,
   );
+  let indexWaitSeen = 0;
+  const indexWait = new Counter({
+    name: 'logsrv_search_index_wait_seconds_total',
+    help: 'Seconds the writer waited for the full-text index to come within --search-index-max-lag-rows (commits, and so ingest, wait meanwhile)',
+    registers: [registry],
+    collect() {
+      const now = indexWaitSecondsNow();
+      if (now > indexWaitSeen) this.inc(now - indexWaitSeen);
+      indexWaitSeen = Math.max(indexWaitSeen, now);
+    },
+  });
   const chunksLag = sampled(
     'logsrv_session_chunks_lag_rows',
     "Rows committed but not yet in their sessions' chunks (session pages read them from the day file meanwhile; nothing waits for it)",
@@ -64,7 +80,21 @@ export function createMetrics(queueDepthNow: () => number = () => 0, indexLagNow
     buckets: [1, 10, 100, 1000, 5000, 10000, 50000],
     registers: [registry],
   });
-  return { registry, received, accepted, duplicates, rejected, dropped, beforeDroppedScrape, queueDepth, indexLag, chunksLag, batchSeconds, batchEvents };
+  return {
+    registry,
+    received,
+    accepted,
+    duplicates,
+    rejected,
+    dropped,
+    beforeDroppedScrape,
+    queueDepth,
+    indexLag,
+    indexWait,
+    chunksLag,
+    batchSeconds,
+    batchEvents,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -133,6 +133,8 @@ describe('the full-text index file of a day', () => {
     await waitIndexed(srv.url);
     const metrics = await (await fetch(`${srv.url}/metrics`)).text();
     assert.match(metrics, /^logsrv_search_index_lag_rows 0$/m);
+    // 200 rows never come near the default lag bound: the writer has not waited for the index.
+    assert.match(metrics, /^logsrv_search_index_wait_seconds_total 0$/m);
     await checkSearches(srv.url, sent, 'indexed');
     await srv.close();
     srv = null;
@@ -339,6 +341,9 @@ test('the writer holds back when the index lags by more than --search-index-max-
     await sampler;
     // The writer checks the lag before each batch: it may exceed the bound by one batch.
     assert.ok(maxLag <= 1000 + 2000, `lag reached ${maxLag} rows`);
+    // Batches of up to 2000 rows over a bound of 1000: the writer waited, and /metrics says for how long.
+    const waited = Number(/^logsrv_search_index_wait_seconds_total (\S+)$/m.exec(await (await fetch(`${srv.url}/metrics`)).text())?.[1]);
+    assert.ok(waited > 0 && waited < 60, `the writer waited ${waited} s for the index`);
     // And right after the last acknowledgement, whatever the index has reached, a search is exact.
     const want = expected(sent, 'amber').sort();
     assert.deepEqual((await search(srv.url, { q: 'amber', limit: '1000' })).sort(), want);
@@ -414,6 +419,7 @@ test('IndexProgress: the lag of the writer day, and no wait for a dead index thr
   p.setPressed(true);
   assert.ok(p.pressed);
   p.waitUntilLagAtMost(100, 1000); // returns at once: pressed, under the burst bound
+  assert.equal(p.waitedSeconds(), 0, 'a wait that returns at once adds no time');
   p.setPressed(false);
   assert.ok(!p.pressed);
   p.writerAt(100, 5000, false);
@@ -425,6 +431,7 @@ test('IndexProgress: the lag of the writer day, and no wait for a dead index thr
   p.markDead();
   p.waitUntilLagAtMost(10); // would wait forever for a live but stuck thread
   assert.equal(p.lag(), 9000);
+  assert.equal(p.waitedSeconds(), 0);
 });
 
 test('a day whose index file cannot be read (a full disk, a broken file) is still read, and searched by scanning its rows', T, async () => {

@@ -178,6 +178,11 @@ export interface Store {
    */
   searchIndexLagRows?(): number;
   /**
+   * Seconds the store's writer has waited, since it opened, for that index to come within its lag
+   * bound (backpressure: commits, and so ingest, wait meanwhile). Absent: it never waits for it.
+   */
+  searchIndexWaitSeconds?(): number;
+  /**
    * Rows committed but not yet in their sessions' chunks (SQLite's session chunk thread); session
    * pages read those rows from the day file, so they are exact at any lag. Absent: no chunks.
    */

@@ -202,12 +202,15 @@ export class IndexFollower {
  * after each step, and the writer waits on it (Atomics.wait) when the lag is over its bound.
  */
 export class IndexProgress {
-  static bytes = 64;
+  static bytes = 72;
   private readonly f: Float64Array;
   private readonly i: Int32Array;
+  /** [0]: seconds the writer has waited in {@link waitUntilLagAtMost}, in all (written by the writer only). */
+  private readonly waited: Float64Array;
   constructor(readonly buffer: SharedArrayBuffer) {
     this.f = new Float64Array(buffer, 0, 6); // [5]: the index thread's own count of rows behind
     this.i = new Int32Array(buffer, 48, 4);
+    this.waited = new Float64Array(buffer, 64, 1);
   }
 
   /** Writer: the day it writes (days since the epoch), its last committed rowid, whether that day has an index file. */
@@ -277,10 +280,18 @@ export class IndexProgress {
    */
   waitUntilLagAtMost(maxRows: number, burstRows = maxRows): void {
     const over = () => this.lag() > (this.pressed ? burstRows : maxRows);
+    if (!over() || this.dead) return;
+    const t0 = performance.now();
     while (over() && !this.dead) {
       const seen = Atomics.load(this.i, 0);
-      if (!over()) return;
+      if (!over()) break;
       Atomics.wait(this.i, 0, seen, 100);
     }
+    this.waited[0] = (this.waited[0] as number) + (performance.now() - t0) / 1000;
+  }
+
+  /** Seconds the writer has spent in {@link waitUntilLagAtMost} since the store opened (ingest held back meanwhile). */
+  waitedSeconds(): number {
+    return this.waited[0] as number;
   }
 }

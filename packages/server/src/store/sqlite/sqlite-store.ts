@@ -158,6 +158,11 @@ export class SqliteStore implements Store {
     return this.progress?.lag() ?? 0;
   }
 
+  /** Seconds the writer thread has waited for the index to come within its lag bound (0 with the index off). */
+  searchIndexWaitSeconds(): number {
+    return this.progress?.waitedSeconds() ?? 0;
+  }
+
   /** Rows of the current day committed but not yet in its session chunks (0 with chunks off). */
   sessionChunksLagRows(): number {
     return this.chunkProgress?.lag() ?? 0;
