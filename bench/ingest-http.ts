@@ -47,6 +47,11 @@ function delta(a: Map<string, number>, b: Map<string, number>, key: string): num
   return (b.get(key) ?? 0) - (a.get(key) ?? 0);
 }
 
+/** A share of the time (0.123 → "12.3%"). */
+function pct(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
 /**
  * CPU of the server's threads over the timed windows, by the names the server gives them (main,
  * writer, index, chunks, ...; `node` is Node.js's and V8's own, garbage collection mostly), as %
@@ -109,6 +114,7 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
     const foreign: number[] = [];
     let commitSeconds = 0;
     let transactions = 0;
+    const indexWaits: number[] = [];
     for (let rep = 1; rep <= ctx.reps; rep++) {
       const m0 = await server.metrics();
       const threads0 = threadCpuMs(server.pid);
@@ -133,11 +139,12 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
       const rowsPerSec = base.measure(baselineRows, Math.max(1, Math.round(batch)));
       out.baseline.push(rowsPerSec);
       const eps = r.accepted / r.seconds;
+      indexWaits.push(delta(m0, m1, 'logsrv_search_index_wait_seconds_total') / r.seconds);
       ctx.log(
         `  rep ${rep}: ${fmt(eps)} events/s, ${fmt(r.bytes / 1e6 / r.seconds)} MB/s, ${fmt(r.requests / r.seconds)} req/s, ` +
           `latency p50 ${fmt(r.latencyMsP50)} ms p99 ${fmt(r.latencyMsP99)} ms, client CPU ${(r.cpuMs / 10 / r.seconds).toFixed(0)}%, ` +
           `other processes ${foreign[foreign.length - 1]?.toFixed(0)}%, lag at its end: search index ${fmt(m1.get('logsrv_search_index_lag_rows') ?? 0)} rows, ` +
-          `session chunks ${fmt(m1.get('logsrv_session_chunks_lag_rows') ?? 0)} rows | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
+          `session chunks ${fmt(m1.get('logsrv_session_chunks_lag_rows') ?? 0)} rows, writer waiting for the index ${pct(indexWaits[indexWaits.length - 1] as number)} of the time | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
       );
     }
     out.baselineRowBytes = base.sampleRowBytes();
@@ -156,6 +163,7 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
         `${foreign.map((f) => `${f.toFixed(0)}%`).join(' / ')} (CPU % of one core; ${availableParallelism()} cores in all).`,
       `Group commit: ${fmt(transactions)} transactions, mean ${out.batches.map(fmt).join(' / ')} events each, ` +
         `mean ${fmt((commitSeconds / transactions) * 1000)} ms per append round trip; writer appends in flight ${((commitSeconds / seconds) * 100).toFixed(0)}% of the time.`,
+      `The writer thread waited for the index to come within its lag bound ${indexWaits.map(pct).join(' / ')} of each repetition (logsrv_search_index_wait_seconds_total).`,
       `Paired ratios (each repetition ÷ the baseline run right after it): ${out.runs.map((r, i) => fmtRatio(r.accepted / r.seconds / (out.baseline[i] as number))).join(' / ')}.`,
       `Request latency (median of repetitions): p50 ${fmt(median(out.runs.map((r) => r.latencyMsP50)))} ms, p99 ${fmt(median(out.runs.map((r) => r.latencyMsP99)))} ms; ` +
         `${overloaded} requests answered 503 (queue full).`,
