@@ -124,6 +124,7 @@ export const agentOverhead: Benchmark = {
 
         const doneRun = join(work, `run-${rep}.done`);
         const serverBefore = threadCpuMs(server.pid);
+        const indexWait0 = (await server.metrics()).get('logsrv_search_index_wait_seconds_total') ?? 0;
         const r = await timed(
           [process.execPath, bin, 'run', '--session', `overhead-${rep}`, '--', process.execPath, writer, String(lines), String(lineBytes), doneRun],
           env,
@@ -131,6 +132,7 @@ export const agentOverhead: Benchmark = {
         );
         const [cmdStart, cmdEnd] = stamps(doneRun);
         const perLine = cpuPerEvent(cpuByRole(server.pid, serverBefore, threadCpuMs(server.pid)), lines);
+        const indexWait = ((await server.metrics()).get('logsrv_search_index_wait_seconds_total') ?? 0) - indexWait0;
         serverCpu.push(`${fmt(perLine.ms / 1000)} s (${perLine.total} µs/line: ${perLine.byRole})`);
         underAgent.push(Number(cmdEnd - r.startNs) / 1e9);
         startup.push(Number(cmdStart - r.startNs) / 1e9);
@@ -140,7 +142,7 @@ export const agentOverhead: Benchmark = {
         rss.push(r.peakRss / 2 ** 20);
         cpu.push(r.cpuMs / 1000);
         ctx.log(
-          `  rep ${rep + 1}: bare ${fmt(b.seconds)} s; under a bare Node.js reader ${fmt(floor.at(-1) as number)} s; under logsrv run: command done after ${fmt(underAgent.at(-1) as number)} s (agent start-up ${fmt(startup.at(-1) as number)} s), all committed after ${fmt(r.seconds)} s (drain ÷ server CPU ${(drainPerCpu.at(-1) as number).toFixed(3)}); agent peak RSS ${fmt(rss.at(-1) as number)} MiB, CPU ${fmt(cpu.at(-1) as number)} s; server CPU ${serverCpu.at(-1)}`,
+          `  rep ${rep + 1}: bare ${fmt(b.seconds)} s; under a bare Node.js reader ${fmt(floor.at(-1) as number)} s; under logsrv run: command done after ${fmt(underAgent.at(-1) as number)} s (agent start-up ${fmt(startup.at(-1) as number)} s), all committed after ${fmt(r.seconds)} s (drain ÷ server CPU ${(drainPerCpu.at(-1) as number).toFixed(3)}; the writer waited ${fmt(indexWait)} s for the index); agent peak RSS ${fmt(rss.at(-1) as number)} MiB, CPU ${fmt(cpu.at(-1) as number)} s; server CPU ${serverCpu.at(-1)}`,
         );
       }
     } finally {
