@@ -69,6 +69,8 @@ interface Sample {
   foreignPct: number;
   /** logsrv only: CPU ms of each of its threads by name (main, udp, writer, index, ...) over the repetition. */
   roleMs?: Map<string, number>;
+  /** logsrv only: seconds its writer waited for the index (logsrv_search_index_wait_seconds_total), offer and settling, ÷ the offered window. */
+  indexWaitShare?: number;
 }
 
 const storedRate = (s: Sample) => s.stored / s.offered.seconds;
@@ -137,7 +139,8 @@ function diff(a: Record<string, number>, b: Record<string, number>): Record<stri
 
 /** Offers the load to logsrv and measures what it stored and counted. */
 async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, senders: UdpSenders, rate: number, ms: number): Promise<Sample> {
-  const c0 = udpCounters(await server.metrics(), v.transport);
+  const m0 = await server.metrics();
+  const c0 = udpCounters(m0, v.transport);
   const threads0 = threadCpuMs(server.pid);
   const proc0 = processCpuMs(server.pid);
   const host0 = hostBusyMs();
@@ -146,8 +149,10 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
   const threads1 = threadCpuMs(server.pid);
   const proc = processCpuMs(server.pid) - proc0;
   let c1 = c0;
+  let m1 = m0;
   await settle(offered.sent, async () => {
     const m = await server.metrics();
+    m1 = m;
     c1 = udpCounters(m, v.transport);
     return { accounted: c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped)), queued: m.get('logsrv_queue_depth') ?? 0 };
   });
@@ -157,6 +162,7 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
   const main = busiestThreadMs(threads0, threads1);
   return {
     roleMs: cpuByRole(server.pid, threads0, threads1),
+    indexWaitShare: ((m1.get(INDEX_WAIT) ?? 0) - (m0.get(INDEX_WAIT) ?? 0)) / offered.seconds,
     offered,
     stored,
     dropped,
@@ -167,6 +173,8 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
     foreignPct: Math.max(0, (host - proc) / 10 / offered.seconds - offered.cpuPct),
   };
 }
+
+const INDEX_WAIT = 'logsrv_search_index_wait_seconds_total';
 
 /** CPU ms of the thread that used the most between two readings of {@link threadCpuMs}. */
 function busiestThreadMs(before: Map<number, number>, after: Map<number, number>): number {
@@ -228,7 +236,8 @@ function describeSample(s: Sample): string {
     `offered ${fmt(s.offered.rate)}/s (${fmt(s.offered.sent)} sent${s.offered.errors ? `, ${fmt(s.offered.errors)} send errors: ${s.offered.firstError}` : ''}) → ` +
     `stored ${fmt(storedRate(s))}/s, loss ${pct(loss(s))}${drops ? ` [${drops}]` : ''}${s.unaccounted ? `, unaccounted ${fmt(s.unaccounted)}` : ''}; ` +
     `receiver busiest thread ${s.mainCpuPct.toFixed(0)}%, process ${s.processCpuPct.toFixed(0)}%, senders ${s.offered.cpuPct.toFixed(0)}%, other ${s.foreignPct.toFixed(0)}%` +
-    (s.roleMs ? `; threads ${describeRoles(s.roleMs, (ms) => `${(ms / 10 / s.offered.seconds).toFixed(0)}%`)}` : '')
+    (s.roleMs ? `; threads ${describeRoles(s.roleMs, (ms) => `${(ms / 10 / s.offered.seconds).toFixed(0)}%`)}` : '') +
+    (s.indexWaitShare === undefined ? '' : `; writer waiting for the index ${pct(s.indexWaitShare)}`)
   );
 }
 
