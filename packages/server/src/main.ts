@@ -82,12 +82,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     throw err;
   }
   const { store, queue } = engines;
-  const metrics = createMetrics(
-    () => queue?.depth ?? 0,
-    () => store.searchIndexLagRows?.() ?? 0,
-    () => store.sessionChunksLagRows?.() ?? 0,
-    () => store.searchIndexWaitSeconds?.() ?? 0,
-  );
+  const metrics = createMetrics({
+    queueDepth: () => queue?.depth ?? 0,
+    searchIndexLagRows: () => store.searchIndexLagRows?.() ?? 0,
+    sessionChunksLagRows: () => store.sessionChunksLagRows?.() ?? 0,
+    searchIndexWaitSeconds: () => store.searchIndexWaitSeconds?.() ?? 0,
+  });
   const receiver = modules.has('receiver') && queue !== null;
   // Enrichment (SPEC §5) resolves sessions from this cache on the receiving thread.
   const registry = new SessionRegistry(store, clock);

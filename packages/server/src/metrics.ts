@@ -4,12 +4,17 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics(
-  queueDepthNow: () => number = () => 0,
-  indexLagNow: () => number = () => 0,
-  chunksLagNow: () => number = () => 0,
-  indexWaitSecondsNow: () => number = () => 0,
-) {
+/** What the store and queue report at each scrape; absent: 0. */
+export interface SampledSources {
+  queueDepth?: () => number;
+  searchIndexLagRows?: () => number;
+  sessionChunksLagRows?: () => number;
+  /** A running total (seconds since the store opened): each scrape adds its increase to the counter. */
+  searchIndexWaitSeconds?: () => number;
+}
+
+export function createMetrics(sources: SampledSources = {}) {
+  const zero = () => 0;
   const registry = new Registry();
   const received = new Counter({ name: 'logsrv_received_total', help: 'Events received, valid or not', labelNames: ['transport'], registers: [registry] });
   const accepted = new Counter({ name: 'logsrv_accepted_total', help: 'Events committed to the store', labelNames: ['transport'], registers: [registry] });
@@ -46,11 +51,11 @@ export function createMetrics(
         this.set(now());
       },
     });
-  const queueDepth = sampled('logsrv_queue_depth', 'Events waiting for the writer', queueDepthNow);
+  const queueDepth = sampled('logsrv_queue_depth', 'Events waiting for the writer', sources.queueDepth ?? zero);
   const indexLag = sampled(
     'logsrv_search_index_lag_rows',
     'Rows committed but not yet in the full-text index (searched by scanning meanwhile; the writer waits past --search-index-max-lag-rows)',
-    indexLagNow,
+    sources.searchIndexLagRows ?? zero,
   );
   let indexWaitSeen = 0;
   const indexWait = new Counter({
@@ -58,15 +63,17 @@ export function createMetrics(
     help: 'Seconds the writer waited for the full-text index to come within --search-index-max-lag-rows (commits, and so ingest, wait meanwhile)',
     registers: [registry],
     collect() {
-      const now = indexWaitSecondsNow();
-      if (now > indexWaitSeen) this.inc(now - indexWaitSeen);
-      indexWaitSeen = Math.max(indexWaitSeen, now);
+      const now = sources.searchIndexWaitSeconds?.() ?? 0;
+      if (now > indexWaitSeen) {
+        this.inc(now - indexWaitSeen);
+        indexWaitSeen = now;
+      }
     },
   });
   const chunksLag = sampled(
     'logsrv_session_chunks_lag_rows',
     "Rows committed but not yet in their sessions' chunks (session pages read them from the day file meanwhile; nothing waits for it)",
-    chunksLagNow,
+    sources.sessionChunksLagRows ?? zero,
   );
   const batchSeconds = new Histogram({
     name: 'logsrv_writer_batch_seconds',
