@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { ClientProcess, type ClientRunResult } from './lib/client-process.ts';
 import { envNumber } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, cpuPerEvent, describeRoles, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, cpuPerEvent, describeRoles, INDEX_WAIT_METRIC, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { SqliteBaseline } from './lib/sqlite-baseline.ts';
-import { fmt, fmtRatio, measurement, median } from './lib/stats.ts';
+import { fmt, fmtPct, fmtRatio, measurement, median } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure, Measurement } from './lib/types.ts';
 
@@ -45,11 +45,6 @@ function check(r: ClientRunResult, what: string): void {
 
 function delta(a: Map<string, number>, b: Map<string, number>, key: string): number {
   return (b.get(key) ?? 0) - (a.get(key) ?? 0);
-}
-
-/** A share of the time (0.123 → "12.3%"). */
-function pct(share: number): string {
-  return `${(share * 100).toFixed(1)}%`;
 }
 
 /**
@@ -139,12 +134,12 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
       const rowsPerSec = base.measure(baselineRows, Math.max(1, Math.round(batch)));
       out.baseline.push(rowsPerSec);
       const eps = r.accepted / r.seconds;
-      indexWaits.push(delta(m0, m1, 'logsrv_search_index_wait_seconds_total') / r.seconds);
+      indexWaits.push(delta(m0, m1, INDEX_WAIT_METRIC) / r.seconds);
       ctx.log(
         `  rep ${rep}: ${fmt(eps)} events/s, ${fmt(r.bytes / 1e6 / r.seconds)} MB/s, ${fmt(r.requests / r.seconds)} req/s, ` +
           `latency p50 ${fmt(r.latencyMsP50)} ms p99 ${fmt(r.latencyMsP99)} ms, client CPU ${(r.cpuMs / 10 / r.seconds).toFixed(0)}%, ` +
           `other processes ${foreign[foreign.length - 1]?.toFixed(0)}%, lag at its end: search index ${fmt(m1.get('logsrv_search_index_lag_rows') ?? 0)} rows, ` +
-          `session chunks ${fmt(m1.get('logsrv_session_chunks_lag_rows') ?? 0)} rows, writer waiting for the index ${pct(indexWaits[indexWaits.length - 1] as number)} of the time | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
+          `session chunks ${fmt(m1.get('logsrv_session_chunks_lag_rows') ?? 0)} rows, writer waiting for the index ${fmtPct(indexWaits[indexWaits.length - 1] as number)} of the time | baseline at ${fmt(batch)} rows/txn: ${fmt(rowsPerSec)} rows/s → ${fmtRatio(eps / rowsPerSec)}`,
       );
     }
     out.baselineRowBytes = base.sampleRowBytes();
@@ -163,7 +158,7 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
         `${foreign.map((f) => `${f.toFixed(0)}%`).join(' / ')} (CPU % of one core; ${availableParallelism()} cores in all).`,
       `Group commit: ${fmt(transactions)} transactions, mean ${out.batches.map(fmt).join(' / ')} events each, ` +
         `mean ${fmt((commitSeconds / transactions) * 1000)} ms per append round trip; writer appends in flight ${((commitSeconds / seconds) * 100).toFixed(0)}% of the time.`,
-      `The writer thread waited for the index to come within its lag bound ${indexWaits.map(pct).join(' / ')} of each repetition (logsrv_search_index_wait_seconds_total).`,
+      `The writer thread waited for the index to come within its lag bound ${indexWaits.map(fmtPct).join(' / ')} of each repetition (${INDEX_WAIT_METRIC}).`,
       `Paired ratios (each repetition ÷ the baseline run right after it): ${out.runs.map((r, i) => fmtRatio(r.accepted / r.seconds / (out.baseline[i] as number))).join(' / ')}.`,
       `Request latency (median of repetitions): p50 ${fmt(median(out.runs.map((r) => r.latencyMsP50)))} ms, p99 ${fmt(median(out.runs.map((r) => r.latencyMsP99)))} ms; ` +
         `${overloaded} requests answered 503 (queue full).`,

@@ -29,9 +29,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envChoice, envNumber, envNumbers } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, describeRoles, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, describeRoles, INDEX_WAIT_METRIC, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { ensureRsyslogd, type RsyslogInstance, startRsyslog, udpSocketDrops } from './lib/rsyslog.ts';
-import { fmt, fmtRatio, measurement, median } from './lib/stats.ts';
+import { fmt, fmtPct, fmtRatio, measurement, median } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
 import type { BenchContext, Benchmark, BenchReport, Figure } from './lib/types.ts';
 import { type OfferedLoad, UdpSenders } from './lib/udp-senders.ts';
@@ -77,7 +77,6 @@ const storedRate = (s: Sample) => s.stored / s.offered.seconds;
 const loss = (s: Sample) => (s.offered.sent === 0 ? 0 : (s.offered.sent - s.stored) / s.offered.sent);
 /** CPU µs per datagram the receiver read: of its busiest thread, and of the whole process. */
 const usPerDatagram = (s: Sample, cpuPct: number) => (s.handled === 0 ? Number.NaN : (cpuPct * 10 * s.offered.seconds * 1000) / s.handled);
-const pct = (x: number) => `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
 
 /**
  * Polls `poll()` until its `accounted` (events stored or counted as dropped since the start)
@@ -148,21 +147,20 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
   const host = hostBusyMs() - host0;
   const threads1 = threadCpuMs(server.pid);
   const proc = processCpuMs(server.pid) - proc0;
-  let c1 = c0;
   let m1 = m0;
   await settle(offered.sent, async () => {
-    const m = await server.metrics();
-    m1 = m;
-    c1 = udpCounters(m, v.transport);
-    return { accounted: c1.accepted - c0.accepted + sum(diff(c0.dropped, c1.dropped)), queued: m.get('logsrv_queue_depth') ?? 0 };
+    m1 = await server.metrics();
+    const c = udpCounters(m1, v.transport);
+    return { accounted: c.accepted - c0.accepted + sum(diff(c0.dropped, c.dropped)), queued: m1.get('logsrv_queue_depth') ?? 0 };
   });
+  const c1 = udpCounters(m1, v.transport);
   const stored = c1.accepted - c0.accepted;
   const dropped = diff(c0.dropped, c1.dropped);
   // logsrv reads the socket on a thread of its own (the busiest one here), like rsyslog's imudp.
   const main = busiestThreadMs(threads0, threads1);
   return {
     roleMs: cpuByRole(server.pid, threads0, threads1),
-    indexWaitShare: ((m1.get(INDEX_WAIT) ?? 0) - (m0.get(INDEX_WAIT) ?? 0)) / offered.seconds,
+    indexWaitShare: ((m1.get(INDEX_WAIT_METRIC) ?? 0) - (m0.get(INDEX_WAIT_METRIC) ?? 0)) / offered.seconds,
     offered,
     stored,
     dropped,
@@ -173,8 +171,6 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
     foreignPct: Math.max(0, (host - proc) / 10 / offered.seconds - offered.cpuPct),
   };
 }
-
-const INDEX_WAIT = 'logsrv_search_index_wait_seconds_total';
 
 /** CPU ms of the thread that used the most between two readings of {@link threadCpuMs}. */
 function busiestThreadMs(before: Map<number, number>, after: Map<number, number>): number {
@@ -234,10 +230,10 @@ function describeSample(s: Sample): string {
     .join(', ');
   return (
     `offered ${fmt(s.offered.rate)}/s (${fmt(s.offered.sent)} sent${s.offered.errors ? `, ${fmt(s.offered.errors)} send errors: ${s.offered.firstError}` : ''}) → ` +
-    `stored ${fmt(storedRate(s))}/s, loss ${pct(loss(s))}${drops ? ` [${drops}]` : ''}${s.unaccounted ? `, unaccounted ${fmt(s.unaccounted)}` : ''}; ` +
+    `stored ${fmt(storedRate(s))}/s, loss ${fmtPct(loss(s))}${drops ? ` [${drops}]` : ''}${s.unaccounted ? `, unaccounted ${fmt(s.unaccounted)}` : ''}; ` +
     `receiver busiest thread ${s.mainCpuPct.toFixed(0)}%, process ${s.processCpuPct.toFixed(0)}%, senders ${s.offered.cpuPct.toFixed(0)}%, other ${s.foreignPct.toFixed(0)}%` +
     (s.roleMs ? `; threads ${describeRoles(s.roleMs, (ms) => `${(ms / 10 / s.offered.seconds).toFixed(0)}%`)}` : '') +
-    (s.indexWaitShare === undefined ? '' : `; writer waiting for the index ${pct(s.indexWaitShare)}`)
+    (s.indexWaitShare === undefined ? '' : `; writer waiting for the index ${fmtPct(s.indexWaitShare)}`)
   );
 }
 

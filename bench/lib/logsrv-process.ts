@@ -89,6 +89,9 @@ export function cpuPerEvent(roles: Map<string, number>, events: number): { ms: n
   return { ms, total: us(ms), byRole: describeRoles(roles, us) };
 }
 
+/** The seconds the server's writer waited for its search index (a counter in /metrics), for the benchmarks that print that wait. */
+export const INDEX_WAIT_METRIC = 'logsrv_search_index_wait_seconds_total';
+
 export interface LogsrvProcess {
   url: string;
   pid: number;

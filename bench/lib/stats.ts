@@ -37,6 +37,11 @@ export function fmt(n: number): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
+/** A share as a percentage (`0.123` → `12.3%`); shares under 1 % keep three decimals, to show small losses. */
+export function fmtPct(share: number): string {
+  return `${(share * 100).toFixed(share < 0.01 ? 3 : 1)}%`;
+}
+
 export function fmtRatio(r: number | undefined): string {
   return r === undefined ? '—' : `${r.toFixed(2)}×`;
 }
