@@ -13,7 +13,7 @@
  *
  * node-pty is loaded only here, so `logsrv run` without `--tty` does not pay for it.
  */
-import { accessSync, constants as fsConstants, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -56,6 +56,58 @@ function resolveCommand(file: string): { path: string } | { error: NodeJS.ErrnoE
   return { error: Object.assign(new Error(denied ? 'permission denied' : 'command not found'), { code }) };
 }
 
+/** The parts of node-pty's Unix terminal (1.x) that {@link keepLastOutput} needs; not in its typings. */
+interface UnixTerminalInternals {
+  _socket?: { destroy: (error?: Error) => unknown; read: () => unknown; destroyed: boolean };
+  _fd?: number;
+}
+
+/**
+ * node-pty ends the terminal's read stream in two ways that drop the command's last output
+ * (microsoft/node-pty#72, "data events can be fired after exit"):
+ * - the read that finds the command's side closed (EIO) destroys the stream, and with it what the
+ *   stream had buffered but not yet emitted because we paused it (backpressure above);
+ * - 200 ms after the command exits, if that read has not happened yet, it destroys the stream
+ *   whatever the terminal still holds: on a loaded machine the timer runs before the event loop
+ *   polls the terminal (timers come first in a turn), or the stream is paused.
+ * Both go through the stream's `destroy`. Before it runs, the output is taken out: what the
+ * stream buffered (`read()` emits it to the `onData` listeners, in order), then what the terminal
+ * still has, read directly from its master side (non-blocking: node-pty sets O_NONBLOCK, so a
+ * background process still holding the terminal open ends the loop with EAGAIN, not a hang).
+ * Memory: at most what the kernel buffers for a terminal (tens of KiB), once.
+ *
+ * These are internals of node-pty 1.x (`_socket`, `_fd`); when they are missing nothing is
+ * hooked, and the test of this file (run-tty.int.test.ts) fails.
+ */
+function keepLastOutput(child: unknown, take: (data: Buffer) => void): void {
+  const inner = child as UnixTerminalInternals;
+  const socket = inner._socket;
+  const fd = inner._fd;
+  if (socket === undefined || typeof socket.destroy !== 'function' || typeof socket.read !== 'function' || typeof fd !== 'number') return;
+  const destroy = socket.destroy;
+  let salvaged = false;
+  socket.destroy = function (this: unknown, error?: Error) {
+    if (!salvaged && !socket.destroyed) {
+      salvaged = true;
+      while (socket.read() !== null) {
+        // Each chunk read is emitted as 'data' to the terminal's listeners.
+      }
+      const buf = Buffer.allocUnsafe(64 * 1024);
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, buf.length, null);
+        } catch {
+          break; // EIO: the command's side is closed and drained; EAGAIN: nothing more now.
+        }
+        if (n <= 0) break;
+        take(Buffer.from(buf.subarray(0, n)));
+      }
+    }
+    return destroy.call(this, error);
+  };
+}
+
 export async function spawnTty(file: string, args: string[]): Promise<TtyChild> {
   const output = new PassThrough();
   const found = resolveCommand(file);
@@ -75,10 +127,12 @@ export async function spawnTty(file: string, args: string[]): Promise<TtyChild> 
   // Backpressure: while the capture (and our terminal behind it) is full, stop reading the pty,
   // so the command blocks on its terminal as it would on a slow one.
   // With `encoding: null` node-pty hands over Buffers (its typings say string).
-  child.onData((data: Buffer | string) => {
+  const take = (data: Buffer | string) => {
     if (!output.write(data)) child.pause();
-  });
+  };
+  child.onData(take);
   output.on('drain', () => child.resume());
+  keepLastOutput(child, take);
 
   const onResize = () => {
     const s = size();
