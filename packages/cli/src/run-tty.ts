@@ -150,8 +150,9 @@ export async function spawnTty(file: string, args: string[]): Promise<TtyChild> 
 
   const exited = new Promise<TtyExit>((resolve) => {
     child.onExit(({ exitCode, signal }) => {
-      // Output read before the exit is already in `output`; node-pty reports the exit once the
-      // terminal's output side is drained.
+      // node-pty reports the exit once the terminal's read stream is closed (at most 200 ms
+      // after the command exited); whatever was left unread was taken into `output` before the
+      // stream was destroyed (keepLastOutput).
       output.end();
       const name = signal ? (SIGNAL_NAMES.get(signal) ?? null) : null;
       resolve(name ? { code: null, signal: name } : { code: exitCode, signal: null });
