@@ -163,11 +163,16 @@ test('while it steps aside the chunk thread keeps at most its bound unread, writ
       readerThreads: 1,
       synchronous: 'normal',
       searchIndex: false,
+      sessionChunkFlushMs: 100,
       sessionChunkDefer: { waitRatio: 0, maxLagRows: 1_000_000 },
     });
     try {
       const more = filler(again, 1_000_000);
       await more(100);
+      // Until the thread has started and followed the day, the lag counts the whole day (20,100):
+      // on a loaded machine that took over a second.
+      await until('the thread follows the day', () => again.sessionChunksLagRows() === 100, 30_000);
+      // Ten flush periods: a step taken now would have been written.
       await sleep(1000);
       assert.equal(chunkState(dir).built, after.built, 'no step');
       assert.equal(again.sessionChunksLagRows(), 100);
