@@ -10,13 +10,22 @@
  * thread, whose step (a read transaction, rendering, a write) then holds caches, memory bandwidth
  * and the day file's WAL while the others are runnable again.
  *
- * The measure: the kernel's per-thread run-queue wait (`/proc/self/task/<tid>/schedstat`, second
- * field: nanoseconds spent runnable but not running), summed over every thread of the process but
- * the caller, per nanosecond of wall time. Above {@link CONTENDED_WAIT_RATIO}, ingest's threads
- * are queuing for a CPU: the machine has nothing to spare. Waits caused by other processes count
- * too — a machine saturated by anything is one where derived work should wait.
+ * The measure, two readings of every thread of the process but the caller, either of which says
+ * contended:
+ * - the kernel's per-thread run-queue wait (`/proc/self/task/<tid>/schedstat`, second field:
+ *   nanoseconds spent runnable but not running), summed, per nanosecond of wall time. Above
+ *   {@link CONTENDED_WAIT_RATIO}, ingest's threads are queuing for a CPU: the machine has nothing
+ *   to spare. Waits caused by other processes count too — a machine saturated by anything is one
+ *   where derived work should wait.
+ * - how many are runnable right now (state `R` in `/proc/self/task/<tid>/stat`: running or
+ *   queued): as many as the cores we may use, and whatever the caller runs makes one of them wait.
+ *   The kernel adds a wait to the first figure only when it ends (the thread gets a CPU), so a
+ *   thread kept waiting for long — low priority on a machine saturated by other processes — shows
+ *   nothing in it meanwhile; the chunk thread read such quiet intervals as "not contended" and took
+ *   steps (chunk-defer.int.test.ts failed that way in CI, and under 4 busy loops beside it).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { currentThreadId, sleepThisThread } from './thread-priority.js';
 
 /**
@@ -30,17 +39,21 @@ const CONTENTION_SAMPLE_MS = 50;
 /** A previous reading older than this is not used: a fresh one is taken over CONTENTION_SAMPLE_MS. */
 const CONTENTION_STALE_MS = 1000;
 
-/** Sum of the run-queue waits (ns) of the process's threads but `skip`, or null when unreadable. */
-function otherThreadsRunQueueWaitNs(skip: number | null): number | null {
-  let tids: string[];
+/** The process's threads but `skip`, or null when unreadable. */
+function otherThreads(skip: number | null): string[] | null {
   try {
-    tids = readdirSync('/proc/self/task');
+    return readdirSync('/proc/self/task').filter((tid) => Number(tid) !== skip);
   } catch {
     return null;
   }
+}
+
+/** Sum of the run-queue waits (ns) of the process's threads but `skip`, or null when unreadable. */
+function otherThreadsRunQueueWaitNs(skip: number | null): number | null {
+  const tids = otherThreads(skip);
+  if (tids === null) return null;
   let sum = 0;
   for (const tid of tids) {
-    if (Number(tid) === skip) continue;
     try {
       const fields = readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ');
       sum += Number(fields[1]);
@@ -51,12 +64,28 @@ function otherThreadsRunQueueWaitNs(skip: number | null): number | null {
   return sum;
 }
 
+/** How many of the process's threads but `skip` are runnable (running or queued) now; 0 when unreadable. */
+export function otherThreadsRunnable(skip: number | null): number {
+  let n = 0;
+  for (const tid of otherThreads(skip) ?? []) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      // "tid (comm) S ...": the name may hold spaces and parentheses; the state follows the last ')'.
+      if (stat.charCodeAt(stat.lastIndexOf(')') + 2) === 0x52 /* R */) n++;
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return n;
+}
+
 /** Tracks the other threads' run-queue wait between readings (see the file's comment). */
 export class CpuContention {
   private readonly tid = currentThreadId();
   private lastWaitNs: number | null;
   private lastAt = performance.now();
   private ratio = 0;
+  private readonly cores = availableParallelism();
 
   constructor(private readonly threshold = CONTENDED_WAIT_RATIO) {
     this.lastWaitNs = otherThreadsRunQueueWaitNs(this.tid);
@@ -95,8 +124,11 @@ export class CpuContention {
     return this.ratio;
   }
 
-  /** The other threads are queuing for a CPU (see {@link CONTENDED_WAIT_RATIO}). */
+  /**
+   * The other threads are queuing for a CPU: their waits add up to {@link CONTENDED_WAIT_RATIO}
+   * (the constructor's threshold), or as many of them as the cores are runnable now.
+   */
   contended(): boolean {
-    return this.waitRatio() >= this.threshold;
+    return this.waitRatio() >= this.threshold || otherThreadsRunnable(this.tid) >= this.cores;
   }
 }

@@ -40,7 +40,7 @@ interface ChunkerData {
   progress: SharedArrayBuffer;
   /** Hints from the writer: the day (`YYYYMMDD`) of each commit. */
   port: MessagePort;
-  /** Overrides CONTENDED_WAIT_RATIO (tests: 0 is always contended, Infinity never). */
+  /** Overrides CONTENDED_WAIT_RATIO (tests: 0 is always contended). */
   deferWaitRatio?: number;
   /** Overrides CHUNK_DEFER_MAX_LAG_ROWS. */
   deferMaxLagRows?: number;
