@@ -262,8 +262,10 @@ describe('HttpSender', { timeout: 20_000 }, () => {
     await pump(500);
     down = true;
     await pump(500);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(readdirSync(dir).filter((f) => f.endsWith('.ndjson')).length, 1, 'spooling while down');
+    // Polled, not a fixed wait: a loaded machine may take longer to see the refusals.
+    const spools = () => readdirSync(dir).filter((f) => f.endsWith('.ndjson')).length;
+    for (const end = Date.now() + 10_000; spools() === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(spools(), 1, 'spooling while down');
     down = false;
     await pump(500);
     const report = await sender.close(5000);
