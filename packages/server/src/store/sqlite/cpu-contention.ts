@@ -34,61 +34,60 @@ import { currentThreadId, sleepThisThread } from './thread-priority.js';
  * ~0.00–0.02 here; `bench ingest-http` on 2 cores 0.3–1.5.
  */
 export const CONTENDED_WAIT_RATIO = 0.1;
-/** Shortest interval between two readings: a reading costs ~0.1–0.3 ms (a file per thread). */
+/** Shortest interval between two readings: a reading costs ~0.2–0.5 ms (two files per thread). */
 const CONTENTION_SAMPLE_MS = 50;
 /** A previous reading older than this is not used: a fresh one is taken over CONTENTION_SAMPLE_MS. */
 const CONTENTION_STALE_MS = 1000;
 
-/** The process's threads but `skip`, or null when unreadable. */
-function otherThreads(skip: number | null): string[] | null {
+/** One reading of the process's threads but the caller. */
+interface ThreadsReading {
+  /** Sum of their run-queue waits so far (ns). */
+  waitNs: number;
+  /** How many are runnable (running or queued) now. */
+  runnable: number;
+}
+
+/** Reads every thread of the process but `skip` once (schedstat and stat); null when unreadable. */
+function readOtherThreads(skip: number | null): ThreadsReading | null {
+  let tids: string[];
   try {
-    return readdirSync('/proc/self/task').filter((tid) => Number(tid) !== skip);
+    tids = readdirSync('/proc/self/task');
   } catch {
     return null;
   }
-}
-
-/** Sum of the run-queue waits (ns) of the process's threads but `skip`, or null when unreadable. */
-function otherThreadsRunQueueWaitNs(skip: number | null): number | null {
-  const tids = otherThreads(skip);
-  if (tids === null) return null;
-  let sum = 0;
+  let waitNs = 0;
+  let runnable = 0;
   for (const tid of tids) {
+    if (Number(tid) === skip) continue;
     try {
-      const fields = readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ');
-      sum += Number(fields[1]);
+      waitNs += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1').split(' ')[1]);
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+      // "tid (comm) S ...": the name may hold spaces and parentheses; the state follows the last ')'.
+      if (stat.charCodeAt(stat.lastIndexOf(')') + 2) === 0x52 /* R */) runnable++;
     } catch {
       // the thread ended between readdir and read
     }
   }
-  return sum;
+  return { waitNs, runnable };
 }
 
 /** How many of the process's threads but `skip` are runnable (running or queued) now; 0 when unreadable. */
 export function otherThreadsRunnable(skip: number | null): number {
-  let n = 0;
-  for (const tid of otherThreads(skip) ?? []) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
-      // "tid (comm) S ...": the name may hold spaces and parentheses; the state follows the last ')'.
-      if (stat.charCodeAt(stat.lastIndexOf(')') + 2) === 0x52 /* R */) n++;
-    } catch {
-      // the thread ended between readdir and read
-    }
-  }
-  return n;
+  return readOtherThreads(skip)?.runnable ?? 0;
 }
 
-/** Tracks the other threads' run-queue wait between readings (see the file's comment). */
+/** Tracks the other threads' run-queue wait and runnable count between readings (see the file's comment). */
 export class CpuContention {
   private readonly tid = currentThreadId();
   private lastWaitNs: number | null;
   private lastAt = performance.now();
   private ratio = 0;
+  /** Other threads runnable at the last reading. */
+  private runnable = 0;
   private readonly cores = availableParallelism();
 
   constructor(private readonly threshold = CONTENDED_WAIT_RATIO) {
-    this.lastWaitNs = otherThreadsRunQueueWaitNs(this.tid);
+    this.lastWaitNs = readOtherThreads(this.tid)?.waitNs ?? null;
   }
 
   /** False on systems without the kernel's figures: then nothing ever steps aside. */
@@ -100,35 +99,37 @@ export class CpuContention {
    * The other threads' run-queue wait per unit of wall time since the previous reading that was at
    * least CONTENTION_SAMPLE_MS ago (the last ratio again when called sooner). A previous reading
    * older than CONTENTION_STALE_MS says little about now: the caller's thread then blocks
-   * CONTENTION_SAMPLE_MS for a fresh one.
+   * CONTENTION_SAMPLE_MS for a fresh one. Each reading also counts the runnable threads.
    */
   waitRatio(): number {
     if (this.lastWaitNs === null) return 0;
     let now = performance.now();
     if (now - this.lastAt > CONTENTION_STALE_MS) {
-      const base = otherThreadsRunQueueWaitNs(this.tid);
+      const base = readOtherThreads(this.tid);
       if (base === null) return 0;
-      this.lastWaitNs = base;
+      this.lastWaitNs = base.waitNs;
       this.lastAt = now;
       sleepThisThread(CONTENTION_SAMPLE_MS);
       now = performance.now();
     }
     const elapsedMs = now - this.lastAt;
     if (elapsedMs < CONTENTION_SAMPLE_MS) return this.ratio;
-    const wait = otherThreadsRunQueueWaitNs(this.tid);
-    if (wait === null) return 0;
+    const r = readOtherThreads(this.tid);
+    if (r === null) return 0;
     // Threads that ended take their waits with them: the sum may go down; that reading counts 0.
-    this.ratio = Math.max(0, wait - this.lastWaitNs) / (elapsedMs * 1e6);
-    this.lastWaitNs = wait;
+    this.ratio = Math.max(0, r.waitNs - this.lastWaitNs) / (elapsedMs * 1e6);
+    this.runnable = r.runnable;
+    this.lastWaitNs = r.waitNs;
     this.lastAt = now;
     return this.ratio;
   }
 
   /**
    * The other threads are queuing for a CPU: their waits add up to {@link CONTENDED_WAIT_RATIO}
-   * (the constructor's threshold), or as many of them as the cores are runnable now.
+   * (the constructor's threshold), or as many of them as the cores were runnable at the reading
+   * (both from one reading, at most CONTENTION_SAMPLE_MS old).
    */
   contended(): boolean {
-    return this.waitRatio() >= this.threshold || otherThreadsRunnable(this.tid) >= this.cores;
+    return this.waitRatio() >= this.threshold || this.runnable >= this.cores;
   }
 }
