@@ -28,7 +28,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, cpuPerEvent, INDEX_WAIT_METRIC, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, cpuPerEvent, INDEX_WAIT_METRIC, type LogsrvProcess, metricDelta, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { fmt, measurement } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
 import type { BenchContext, Benchmark, BenchReport } from './lib/types.ts';
@@ -124,7 +124,7 @@ export const agentOverhead: Benchmark = {
 
         const doneRun = join(work, `run-${rep}.done`);
         const serverBefore = threadCpuMs(server.pid);
-        const indexWait0 = (await server.metrics()).get(INDEX_WAIT_METRIC) ?? 0;
+        const metrics0 = await server.metrics();
         const r = await timed(
           [process.execPath, bin, 'run', '--session', `overhead-${rep}`, '--', process.execPath, writer, String(lines), String(lineBytes), doneRun],
           env,
@@ -132,7 +132,7 @@ export const agentOverhead: Benchmark = {
         );
         const [cmdStart, cmdEnd] = stamps(doneRun);
         const perLine = cpuPerEvent(cpuByRole(server.pid, serverBefore, threadCpuMs(server.pid)), lines);
-        const indexWait = ((await server.metrics()).get(INDEX_WAIT_METRIC) ?? 0) - indexWait0;
+        const indexWait = metricDelta(metrics0, await server.metrics(), INDEX_WAIT_METRIC);
         serverCpu.push(`${fmt(perLine.ms / 1000)} s (${perLine.total} µs/line: ${perLine.byRole})`);
         underAgent.push(Number(cmdEnd - r.startNs) / 1e9);
         startup.push(Number(cmdStart - r.startNs) / 1e9);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ClientProcess, type ClientRunResult } from './lib/client-process.ts';
 import { envNumber } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, cpuPerEvent, describeRoles, INDEX_WAIT_METRIC, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, cpuPerEvent, describeRoles, INDEX_WAIT_METRIC, type LogsrvProcess, metricDelta, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { SqliteBaseline } from './lib/sqlite-baseline.ts';
 import { fmt, fmtPct, fmtRatio, measurement, median } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
@@ -41,10 +41,6 @@ function check(r: ClientRunResult, what: string): void {
     throw new Error(`${what}: ${r.errors.length} errors, ${r.rejected} rejected events — first: ${r.errors.slice(0, 3).join(' | ')}`);
   }
   if (r.requests === 0) throw new Error(`${what}: no request completed`);
-}
-
-function delta(a: Map<string, number>, b: Map<string, number>, key: string): number {
-  return (b.get(key) ?? 0) - (a.get(key) ?? 0);
 }
 
 /**
@@ -101,7 +97,7 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
       check(warm, 'warm-up');
       accepted += warm.accepted;
       const m1 = await server.metrics();
-      const batch = delta(m0, m1, 'logsrv_writer_batch_events_sum') / delta(m0, m1, 'logsrv_writer_batch_events_count');
+      const batch = metricDelta(m0, m1, 'logsrv_writer_batch_events_sum') / metricDelta(m0, m1, 'logsrv_writer_batch_events_count');
       base.measure(20_000, Math.max(1, Math.round(batch)));
     }
 
@@ -126,15 +122,15 @@ async function runCase(ctx: BenchContext, eventsPerRequest: number, tag: string)
       accepted += r.accepted;
       out.runs.push(r);
       foreign.push(Math.max(0, other / 10 / r.seconds));
-      const txns = delta(m0, m1, 'logsrv_writer_batch_events_count');
+      const txns = metricDelta(m0, m1, 'logsrv_writer_batch_events_count');
       transactions += txns;
-      commitSeconds += delta(m0, m1, 'logsrv_writer_batch_seconds_sum');
-      const batch = delta(m0, m1, 'logsrv_writer_batch_events_sum') / txns;
+      commitSeconds += metricDelta(m0, m1, 'logsrv_writer_batch_seconds_sum');
+      const batch = metricDelta(m0, m1, 'logsrv_writer_batch_events_sum') / txns;
       out.batches.push(batch);
       const rowsPerSec = base.measure(baselineRows, Math.max(1, Math.round(batch)));
       out.baseline.push(rowsPerSec);
       const eps = r.accepted / r.seconds;
-      indexWaits.push(delta(m0, m1, INDEX_WAIT_METRIC) / r.seconds);
+      indexWaits.push(metricDelta(m0, m1, INDEX_WAIT_METRIC) / r.seconds);
       ctx.log(
         `  rep ${rep}: ${fmt(eps)} events/s, ${fmt(r.bytes / 1e6 / r.seconds)} MB/s, ${fmt(r.requests / r.seconds)} req/s, ` +
           `latency p50 ${fmt(r.latencyMsP50)} ms p99 ${fmt(r.latencyMsP99)} ms, client CPU ${(r.cpuMs / 10 / r.seconds).toFixed(0)}%, ` +

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { envChoice, envNumber, envNumbers } from './lib/env.ts';
 import { hostBusyMs, processCpuMs } from './lib/host-load.ts';
-import { cpuByRole, describeRoles, INDEX_WAIT_METRIC, type LogsrvProcess, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
+import { cpuByRole, describeRoles, INDEX_WAIT_METRIC, type LogsrvProcess, metricDelta, startLogsrv, threadCpuMs } from './lib/logsrv-process.ts';
 import { ensureRsyslogd, type RsyslogInstance, startRsyslog, udpSocketDrops } from './lib/rsyslog.ts';
 import { fmt, fmtPct, fmtRatio, measurement, median } from './lib/stats.ts';
 import { summarizeStore } from './lib/stored-rows.ts';
@@ -160,7 +160,7 @@ async function runLogsrv(v: Variant, server: LogsrvProcess, port: number, sender
   const main = busiestThreadMs(threads0, threads1);
   return {
     roleMs: cpuByRole(server.pid, threads0, threads1),
-    indexWaitShare: ((m1.get(INDEX_WAIT_METRIC) ?? 0) - (m0.get(INDEX_WAIT_METRIC) ?? 0)) / offered.seconds,
+    indexWaitShare: metricDelta(m0, m1, INDEX_WAIT_METRIC) / offered.seconds,
     offered,
     stored,
     dropped,

@@ -92,6 +92,11 @@ export function cpuPerEvent(roles: Map<string, number>, events: number): { ms: n
 /** The seconds the server's writer waited for its search index (a counter in /metrics), for the benchmarks that print that wait. */
 export const INDEX_WAIT_METRIC = 'logsrv_search_index_wait_seconds_total';
 
+/** How much one sample grew between two `LogsrvProcess.metrics()` scrapes (absent: 0). */
+export function metricDelta(before: Map<string, number>, after: Map<string, number>, name: string): number {
+  return (after.get(name) ?? 0) - (before.get(name) ?? 0);
+}
+
 export interface LogsrvProcess {
   url: string;
   pid: number;
