@@ -18,6 +18,7 @@ import Database from 'better-sqlite3';
 import { CONTENDED_WAIT_RATIO, CpuContention, otherThreadsRunnable } from '../src/store/sqlite/cpu-contention.ts';
 import { currentThreadId } from '../src/store/sqlite/thread-priority.ts';
 import { ev } from './contract/events.ts';
+import { until } from './helpers.ts';
 
 const linux = existsSync('/proc/self/task');
 const LINUX_ONLY = linux ? {} : { skip: 'per-thread run-queue figures (/proc/self/task/*/schedstat) are Linux only' };
@@ -68,12 +69,6 @@ function filler(store: SqliteStore, from = 0) {
       });
     }
   };
-}
-
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); await sleep(50)) {
-    if (Date.now() > end) assert.fail(`not within ${ms} ms: ${what}`);
-  }
 }
 
 test('the run-queue wait of the other threads is measured: spinning threads beyond the cores queue, idle ones do not', LINUX_ONLY, async () => {
