@@ -22,6 +22,7 @@
  */
 import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { pidAlive } from '@logsrv/client/agent';
 
 export interface BacklogEntry {
   stream: number;
@@ -191,17 +192,7 @@ export function sweepBacklogs(dir: string): void {
   for (const name of names) {
     const m = /^backlog-(\d+)-\d+\.bin$/.exec(name);
     if (!m) continue;
-    const pid = Number(m[1]);
-    let alive = pid === process.pid;
-    if (!alive) {
-      try {
-        process.kill(pid, 0);
-        alive = true;
-      } catch (err) {
-        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
-    if (!alive) {
+    if (!pidAlive(Number(m[1]))) {
       try {
         unlinkSync(join(dir, name));
       } catch {

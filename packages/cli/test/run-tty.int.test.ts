@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { pidAlive } from '@logsrv/client/agent';
 import { spawnTty } from '../src/run-tty.ts';
 
 /** Runs `script` under `sh -c` in a terminal; reads its output only after `holdMs`. */
@@ -24,15 +25,6 @@ async function runHeld(script: string, holdMs: number): Promise<{ text: string; 
     return { text: Buffer.concat(chunks).toString('latin1'), code: exit.code };
   } finally {
     t.release();
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -58,6 +50,6 @@ test('a background process keeping the terminal open does not hold the output ba
   assert.ok(m, JSON.stringify(r.text));
   const pid = Number(m[1]);
   // The output ended while the background process still runs: nothing waited for it.
-  assert.ok(alive(pid), 'the background process is still running');
+  assert.ok(pidAlive(pid), 'the background process is still running');
   process.kill(pid, 'SIGKILL');
 });

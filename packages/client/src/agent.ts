@@ -12,4 +12,4 @@ export type { PostOutcome, PostTarget, RejectedEvent } from './post-events.js';
 export { parseRetryAfter, postNdjson } from './post-events.js';
 export { randomHex } from './random-hex.js';
 export type { SpoolBatch, SpoolMeta } from './spool.js';
-export { defaultSpoolDir, Spool } from './spool.js';
+export { defaultSpoolDir, pidAlive, Spool } from './spool.js';

@@ -33,7 +33,8 @@ export function defaultSpoolDir(): string {
 const WRITE_BUFFER_BYTES = 64 * 1024;
 const NL = 0x0a;
 
-function pidAlive(pid: number): boolean {
+/** Whether process `pid` exists (one of another user's counts: EPERM). */
+export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
