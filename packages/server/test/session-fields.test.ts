@@ -11,6 +11,7 @@ import { packEvents, unpackToColumns } from '../src/batch/columns.ts';
 import { ensureDayTables, MAX_KNOWN_FIELDS, prepareDayIndex } from '../src/store/sqlite/day-index.ts';
 import { prepareEventInsert, SCHEMA } from '../src/store/sqlite/schema.ts';
 import { ev } from './contract/events.ts';
+import { liveHeapBytes } from './live-heap.ts';
 
 function dayFile() {
   const db = new Database(':memory:');
@@ -68,4 +69,20 @@ test(`past ${MAX_KNOWN_FIELDS.toLocaleString('en-US')} known rows the set starts
   f.write(users(0, MAX_KNOWN_FIELDS)); // over the bound with 'first': it is forgotten
   f.write([ev('s', 'x', { user: 'first' })]);
   assert.equal(f.db.prepare("SELECT count(*) FROM session_fields WHERE value = 'first'").pluck().get(), 1);
+});
+
+test("known rows keep no batch's text alive: 400 batches of ~24 KB, each with a new session, hold far less than their 9.6 MB", () => {
+  const f = dayFile();
+  const batches = 400;
+  f.write([ev('warm-up-session', 'x', { component: 'api' })]);
+  const before = liveHeapBytes();
+  for (let i = 0; i < batches; i++) {
+    // Each batch's session and component are slices of its packed text (one chunk of ~24,000
+    // characters); the row the writer then knows of is made from them.
+    f.write([ev(`session-${i}-of-the-day`, 'x'.repeat(24_000), { component: 'api-gateway' })]);
+  }
+  const grown = liveHeapBytes() - before;
+  assert.equal(f.db.prepare("SELECT count(*) FROM session_fields WHERE field = 'component'").pluck().get(), batches + 1);
+  // 400 known rows of ~40 characters are tens of KB; one chunk kept per row would be ~9.6 MB.
+  assert.ok(grown < 2_000_000, `the known rows hold ${grown} bytes of heap`);
 });

@@ -194,6 +194,19 @@ export function unpackToColumns(p: PackedEvents): EventColumns {
   return { n, session, key, value, vjson: p.vjson, ts, component, user, terminal, step, level, attrs, producer, pseq };
 }
 
+/**
+ * A copy of `s` that keeps no reference into the batch text it came from. The fields
+ * {@link unpackToColumns} gives are slices of a chunk of up to {@link MAX_CHUNK_CHARS} characters,
+ * and V8 keeps a slice of 13 or more characters (or a concatenation of such slices) as a pointer
+ * into its parent: one such string kept beyond the batch — a Map key, a Set entry — keeps the whole
+ * chunk alive, 32 KiB or more for a 20-character producer id. Whatever outlives the batch goes
+ * through here. (`' ' + s` is a new concatenation; slicing it makes V8 flatten that into a fresh
+ * string first, which the result then points into: one string of the copy's own length.)
+ */
+export function detached(s: string): string {
+  return (' ' + s).slice(1);
+}
+
 /** Whether a batch is packed (else it is event objects). */
 export function isPacked(b: NormalizedEvent[] | PackedEvents): b is PackedEvents {
   return !Array.isArray(b);

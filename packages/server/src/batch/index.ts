@@ -4,6 +4,6 @@
  * ingest packs, stores unpack.
  */
 export type { EventColumns, PackedEvents } from './columns.js';
-export { concatPacked, fromColumns, isPacked, packEvents, unpackEvents, unpackToColumns } from './columns.js';
+export { concatPacked, detached, fromColumns, isPacked, packEvents, unpackEvents, unpackToColumns } from './columns.js';
 export type { IdentifiedBatch } from './identified.js';
 export { IdClock, idAt, packedBatch, without } from './identified.js';

@@ -27,6 +27,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { EventColumns } from '../../batch/index.js';
+import { detached } from '../../batch/index.js';
 import { stripEscapes } from '../../search/escapes.js';
 import { TOKENIZER } from '../../search/index.js';
 import type { RollupRows } from '../rollups.js';
@@ -415,7 +416,9 @@ export function prepareDayIndex(db: Database.Database, chunkRows = INDEX_CHUNK_R
             const known = `${field}:${session.length}:${session}${v}`; // the length: no two rows share a key
             if (knownFields.has(known)) continue;
             addField.run(field, v, session);
-            pendingFields.push(known);
+            // Kept across batches: a copy, not the slices of this batch's text (they would keep
+            // its chunks alive, 32 KiB or more per entry where ~60 bytes were meant).
+            pendingFields.push(detached(known));
           }
         }
       }

@@ -14,6 +14,7 @@ import type { Registration } from '../store.js';
 import { DelayedHint } from './day-follower.js';
 import { CHUNK_NAMES_SQL, ensureDayTables, prepareDayIndex } from './day-index.js';
 import { createIndexFile, hasIndexFile, IndexProgress, indexFile } from './index-file.js';
+import { MAX_MARKS, ProducerMarks } from './producer-marks.js';
 import { RegistryDb } from './registry-db.js';
 import { applyPragmas, dayFile, dayNumber, listDays, prepareEventInsert, retryBusy, SCHEMA } from './schema.js';
 import { chunkFile, createChunkFile, hasChunkFile } from './session-chunks.js';
@@ -119,15 +120,8 @@ const chunkHint = chunker ? new DelayedHint(chunker.port, INDEX_HINT_DELAY_MS) :
  * in memory is looked up in the current day's table; one silent since an earlier day and pushed
  * out of memory by MAX_MARKS newer producers starts from no mark.
  */
-const MAX_MARKS = 100_000;
 const DAY_MS = 86_400_000;
-const marks = new Map<string, number>();
-
-function rememberMark(producer: string, seq: number): void {
-  marks.delete(producer); // re-inserting keeps the Map in least-recently-used order
-  marks.set(producer, seq);
-  if (marks.size > MAX_MARKS) marks.delete(marks.keys().next().value as string);
-}
+const marks = new ProducerMarks();
 
 /** Events `from..to-1` of a batch, all of one day, with the ids the queue gave them. */
 interface DayRun {
@@ -286,7 +280,7 @@ for (const day of listDays(dataDir)) {
       db.close();
     }
   }
-  for (const [producer, seq] of [...found].reverse()) rememberMark(producer, seq);
+  for (const [producer, seq] of [...found].reverse()) marks.remember(producer, seq);
 }
 
 serveRequests((req: WorkerRequest) => {
@@ -330,7 +324,7 @@ serveRequests((req: WorkerRequest) => {
           Atomics.add(ckptState, CKPT_COMMITS, 1);
         }
         // Only after the commit: a failed transaction leaves the marks as they were.
-        if (raised) for (const [producer, mark] of raised) rememberMark(producer, mark);
+        if (raised) for (const [producer, mark] of raised) marks.remember(producer, mark);
         if (stored > 0) {
           let last = to - 1;
           while (skip?.includes(last)) last--;
