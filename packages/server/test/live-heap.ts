@@ -15,8 +15,3 @@ export function liveHeapBytes(): number {
   gc();
   return process.memoryUsage().heapUsed;
 }
-
-/** A fresh string of `n` characters starting with `tag`: what a batch's packed text is made of. */
-export function chunkOf(tag: string, n: number): string {
-  return (tag + '.'.repeat(n)).slice(0, n);
-}
